@@ -1,0 +1,99 @@
+"""rota: named background jobs for self-hosted apps.
+
+Schedules (cron, daily, weekly, intervals, one-shot, manual, after other jobs) are pure values in
+`rota.schedules`; the small factory functions here are the spelling job definitions use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from rota.errors import RotaError, ScheduleError
+from rota.schedules import (
+    After,
+    Cron,
+    Daily,
+    Interval,
+    Manual,
+    Once,
+    Preview,
+    Schedule,
+    Weekly,
+    parse,
+    preview,
+)
+
+__all__ = [
+    "After",
+    "Cron",
+    "Daily",
+    "Interval",
+    "Manual",
+    "Once",
+    "Preview",
+    "RotaError",
+    "Schedule",
+    "ScheduleError",
+    "Weekly",
+    "after",
+    "cron",
+    "daily",
+    "every",
+    "manual",
+    "once",
+    "parse",
+    "preview",
+    "weekly",
+]
+
+__version__ = "0.1.0"
+
+
+def cron(expression: str, tz: str | None = None) -> Cron:
+    """A cron schedule: ``cron("30 2 * * *", tz="Europe/Berlin")``."""
+    return Cron(expression, tz)
+
+
+def daily(at: str, tz: str | None = None) -> Daily:
+    """Every day at a wall-clock time: ``daily("02:00")``."""
+    return Daily(at, tz)
+
+
+def weekly(days: str | Iterable[str], at: str, tz: str | None = None) -> Weekly:
+    """Days of the week at a time: ``weekly("sun", "04:00")``, ``weekly("mon-fri", "07:30")``."""
+    return Weekly(days, at, tz)
+
+
+def every(
+    period: str | float | timedelta | None = None,
+    *,
+    weeks: float = 0,
+    days: float = 0,
+    hours: float = 0,
+    minutes: float = 0,
+    seconds: float = 0,
+    anchor: datetime | str | None = None,
+) -> Interval:
+    """A fixed interval: ``every("2h")``, ``every(hours=6)``, ``every(seconds=0.1)``."""
+    parts = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if period is not None and parts:
+        raise ScheduleError(
+            "interval", str(period), "give the period as text or as units, not both"
+        )
+    return Interval(parts if period is None else period, anchor)
+
+
+def once(at: datetime | str, tz: str | None = None) -> Once:
+    """A single fire time: ``once("2026-12-01T10:00+01:00")``."""
+    return Once(at, tz)
+
+
+def manual() -> Manual:
+    """Never fires by itself; the job runs when started by hand."""
+    return Manual()
+
+
+def after(*jobs: str) -> After:
+    """Fires when the named jobs succeed: ``after("sync-movies", "sync-series")``."""
+    return After(*jobs)
