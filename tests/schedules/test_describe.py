@@ -12,6 +12,7 @@ CASES = [
     ("weekly mon,thu 04:00", "UTC", "Every Monday and Thursday at 04:00 (UTC)"),
     ("weekly mon-fri 07:30", "UTC", "Every weekday at 07:30 (UTC)"),
     ("weekly sat,sun 09:00", "UTC", "Every Saturday and Sunday at 09:00 (UTC)"),
+    ("weekly mon-sun 09:00", "UTC", "Every day at 09:00 (UTC)"),
     ("every 2h", None, "Every 2 hours"),
     ("every 30m", None, "Every 30 minutes"),
     ("every 0.1s", None, "Every 0.1 seconds"),

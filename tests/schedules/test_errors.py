@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from rota import every
 from rota.errors import RotaError, ScheduleError
 from rota.schedules import After, Cron, Daily, Interval, Once, Schedule, Weekly, parse, preview
 
@@ -38,6 +39,12 @@ CRON_ERRORS = [
     ("1" * 300 + " * * * *", "cron: the expression is longer than 256 characters"),
     ("99999999999999999999 * * * *", "minute field: 99999999999999999999 is out of range 0-59"),
     ("", "cron: the expression is empty"),
+    ("0 0 ?/2 * *", "day-of-month field: '?/2': '?' takes no step"),
+    ("0 0 1,,2 * *", "day-of-month field: '1,,2' has an empty list item"),
+    ("0 0 * * 1,,2", "day-of-week field: '1,,2' has an empty list item"),
+    ("0 0 * * 5#", "day-of-week field: '5#' is not allowed"),
+    ("? * * * *", "minute field: '?' is not a number 0-59"),
+    ("*/100 * * * *", "minute field: step 100 is out of range 1-59"),
 ]
 
 
@@ -92,6 +99,22 @@ OTHER_ERRORS = [
     (lambda: Schedule.from_dict({"kind": "cron"}), "schedule: cron needs 'expression'"),
     (lambda: Cron("* * * * *").next_after(datetime(2026, 1, 1)), "instant: 2026-01-01T00:00:00"),
     (lambda: preview(Daily("02:00"), 0), "count: 0 is not a count from 1 to 1000"),
+    (lambda: Cron(5), "cron: 5 is not text"),
+    (lambda: Cron("* * * * *", 5), "time zone: 5 is not a zone name"),
+    (lambda: parse(None), "schedule: None is not text"),
+    (lambda: Once(20261201), "once: 20261201 is not a date and time"),
+    (lambda: Interval([1]), "interval: [1] is not a duration"),
+    (lambda: Interval(float("inf")), "interval: inf is not a duration"),
+    (lambda: Interval("1h", "yesterday"), "interval anchor: 'yesterday' is not an ISO 8601"),
+    (lambda: every("2h", hours=2), "interval: give the period as text or as units, not both"),
+    (lambda: Schedule.from_dict({"kind": "interval"}), "schedule: interval needs 'period'"),
+    (lambda: Schedule.from_dict({"kind": "once"}), "schedule: once needs 'at'"),
+    (lambda: Schedule.from_dict({"kind": "after", "jobs": "a"}), "schedule: after needs 'jobs'"),
+    (
+        lambda: Schedule.from_dict({"kind": "weekly", "at": "01:00"}),
+        "schedule: weekly needs 'days'",
+    ),
+    (lambda: parse("once"), "once: once needs one argument, a date and time"),
 ]
 
 

@@ -159,7 +159,9 @@ class Weekly(_Calendar):
 
     def describe(self) -> str:
         numbers = [_SHORT.index(d) for d in self.days]
-        if sorted(numbers) == [1, 2, 3, 4, 5]:
+        if len(numbers) == 7:
+            days = "day"
+        elif sorted(numbers) == [1, 2, 3, 4, 5]:
             days = "weekday"
         elif sorted(numbers) == [0, 6]:
             days = "Saturday and Sunday"
