@@ -30,6 +30,8 @@ CASES = [
         "Every 10 minutes from 09:00 to 17:59 on Monday through Friday (UTC)",
     ),
     ("0 4 * * 0", "UTC", "At 04:00 on Sunday (UTC)"),
+    ("0 4 * * sun-sun", "UTC", "At 04:00 on Sunday (UTC)"),
+    ("0 4 * * sat-sun", "UTC", "At 04:00 on Saturday and Sunday (UTC)"),
     ("0 0 1 * *", "UTC", "At 00:00 on day 1 of the month (UTC)"),
     ("0 0 L * *", "UTC", "At 00:00 on the last day of the month (UTC)"),
     ("0 0 * * 5#2", "UTC", "At 00:00 on the second Friday of the month (UTC)"),

@@ -63,7 +63,7 @@ def _error(spec: _Spec, value: str, reason: str) -> ScheduleError:
     return ScheduleError(spec.label, value, reason)
 
 
-def _value(token: str, spec: _Spec, *, range_end: bool = False) -> int:
+def _value(token: str, spec: _Spec) -> int:
     """One number or name of a field, checked against the field's bounds."""
     if token.isdigit() and token.isascii():
         if len(token) > 2:
@@ -73,9 +73,7 @@ def _value(token: str, spec: _Spec, *, range_end: bool = False) -> int:
             raise _error(spec, token, f"{number} is out of range {spec.low}-{spec.high}")
         return number
     if spec.names is not None and token.lower() in spec.names:
-        number = spec.names[token.lower()]
-        # "SAT-SUN" means Saturday through Sunday: Sunday ends a range as 7.
-        return 7 if range_end and spec is DAY_OF_WEEK and number == 0 else number
+        return spec.names[token.lower()]
     allowed = f"a number {spec.low}-{spec.high}"
     if spec is MONTH:
         allowed += " or a name JAN-DEC"
@@ -109,7 +107,9 @@ def _expand(item: str, spec: _Spec) -> range:
         if not first_text or not last_text:
             raise _error(spec, item, f"range {base!r} needs a start and an end")
         first = _value(first_text, spec)
-        last = _value(last_text, spec, range_end=True)
+        last = _value(last_text, spec)
+        if spec is DAY_OF_WEEK and last == 0 and first > 0:
+            last = 7  # "SAT-SUN" is Saturday through Sunday; "SUN-SUN" stays Sunday alone
         if first > last:
             raise _error(spec, item, f"range {base} is backwards ({first} is after {last})")
         return range(first, last + 1, step)

@@ -154,7 +154,7 @@ def _expand_weekdays(item: str) -> list[int]:
     elif "-" in base:
         a, b = base.split("-")
         first, last = _weekday(a), _weekday(b)
-        if last == 0 or (b.isdigit() and int(b) == 7):
+        if (last == 0 and first > 0) or b == "7":
             last = 7
     else:
         first = _weekday(base)
