@@ -1,33 +1,75 @@
 """Every error rota raises on purpose.
 
     RotaError
-     └── ScheduleError     a schedule's text or parameters are invalid (names the field and value)
+     ├── ScheduleError     a schedule's text or parameters are invalid (names the field and value)
+     ├── SettingError      a job's setting (policy, duration, name) is invalid (same shape)
+     ├── UnknownJobError   no job has that name
+     ├── UnknownRunError   no run has that id
+     └── StoreError        the store cannot be opened or used as asked
 
-Later layers add their own branches here, so that ``except RotaError`` catches all of rota's own
-errors and nothing else.
+``except RotaError`` catches all of rota's own errors and nothing else.
 """
 
 from __future__ import annotations
 
-__all__ = ["RotaError", "ScheduleError"]
+__all__ = [
+    "RotaError",
+    "ScheduleError",
+    "SettingError",
+    "StoreError",
+    "UnknownJobError",
+    "UnknownRunError",
+]
 
 
 class RotaError(Exception):
     """Base of every error rota raises on purpose."""
 
 
-class ScheduleError(RotaError, ValueError):
-    """A schedule is invalid: ``field`` names where, ``value`` what was given, ``reason`` why.
-
-    ``str(error)`` reads ``"minute field: 61 is out of range 0-59"``; the service turns it into a
-    422 response whose body carries the three parts.
-    """
-
+class _FieldError(RotaError, ValueError):
     def __init__(self, field: str, value: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.value = value
         self.reason = reason
 
-    def __reduce__(self) -> tuple[type[ScheduleError], tuple[str, str, str]]:
+    def __reduce__(self) -> tuple[type[_FieldError], tuple[str, str, str]]:
         return (type(self), (self.field, self.value, self.reason))
+
+
+class ScheduleError(_FieldError):
+    """A schedule is invalid: ``field`` names where, ``value`` what was given, ``reason`` why.
+
+    ``str(error)`` reads ``"minute field: 61 is out of range 0-59"``; the service turns it into a
+    422 response whose body carries the three parts.
+    """
+
+
+class SettingError(_FieldError):
+    """A job setting is invalid: ``"overlap: 'sometimes' is not one of skip, queue, ..."``."""
+
+
+class UnknownJobError(RotaError, LookupError):
+    """No job has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"job: no job is named {name!r}")
+        self.name = name
+
+    def __reduce__(self) -> tuple[type[UnknownJobError], tuple[str]]:
+        return (type(self), (self.name,))
+
+
+class UnknownRunError(RotaError, LookupError):
+    """No run has this id."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(f"run: no run has id {run_id!r}")
+        self.run_id = run_id
+
+    def __reduce__(self) -> tuple[type[UnknownRunError], tuple[int]]:
+        return (type(self), (self.run_id,))
+
+
+class StoreError(RotaError):
+    """The store cannot be opened or used as asked (bad URL, unsupported database, ...)."""

@@ -1,0 +1,265 @@
+"""The store interface: the only way the engine reads or writes state.
+
+Writes are *operations* applied in order in one transaction by `Store.apply`, so the engine can
+gather a tick's changes and commit them together. Reads are plain methods. Every instant is an
+aware datetime in UTC, in and out. Implementations: `MemoryStore` (tests), `SqlStore` (SQLite,
+PostgreSQL). One contract suite, tests/store/, runs against all of them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Final
+
+from rota.store.records import (
+    JobRecord,
+    NodeRecord,
+    Reason,
+    Retention,
+    RunRecord,
+    RunStatus,
+)
+
+__all__ = [
+    "UNSET",
+    "Claim",
+    "Enqueue",
+    "Finish",
+    "Fire",
+    "FireResult",
+    "InterruptRuns",
+    "NewRun",
+    "Operation",
+    "Progress",
+    "RequestCancel",
+    "Store",
+    "UpdateJob",
+]
+
+
+class _Unset(Enum):
+    UNSET = "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run to create: `status` is QUEUED, or SKIPPED (then `note` says why and it is finished
+    at `queued_at`). A queued run with `not_before` does not start before that instant."""
+
+    job: str
+    reason: Reason
+    queued_at: datetime
+    status: RunStatus = RunStatus.QUEUED
+    fire_time: datetime | None = None
+    not_before: datetime | None = None
+    attempt: int = 1
+    args: Mapping[str, Any] = field(default_factory=dict)
+    note: str | None = None
+    retry_of: int | None = None
+
+
+@dataclass(frozen=True)
+class Fire:
+    """Advance `job`'s next fire time from `expected` to `next_fire_at` (compare-and-set, NULL
+    equal to NULL) and, only if that succeeded, create `runs`.
+
+    A run with a fire time is created at most once per (job, fire_time, reason, attempt): a
+    second insert of the same key creates nothing. Result: `FireResult`.
+    """
+
+    job: str
+    expected: datetime | None
+    next_fire_at: datetime | None
+    runs: tuple[NewRun, ...] = ()
+
+
+@dataclass(frozen=True)
+class FireResult:
+    """Whether the job advanced, and each new run's id (None where its key already existed)."""
+
+    advanced: bool
+    run_ids: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class Enqueue:
+    """Create one run without touching the job (manual, retry, dependency, spawned).
+    Result: the new id, or None if its (job, fire_time, reason, attempt) key already existed."""
+
+    run: NewRun
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Start a queued run on `node` at `at`. Result: True if it was queued and is now running."""
+
+    run_id: int
+    node: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Finish:
+    """Finish an active (queued or running) run. Result: True if it was active.
+
+    Fields left as UNSET keep their stored value; `log` replaces the stored log.
+    """
+
+    run_id: int
+    status: RunStatus
+    at: datetime
+    note: str | _Unset | None = UNSET
+    error: str | _Unset | None = UNSET
+    traceback: str | _Unset | None = UNSET
+    log: str | _Unset = UNSET
+    progress_done: float | _Unset | None = UNSET
+    progress_total: float | _Unset | None = UNSET
+    progress_note: str | _Unset | None = UNSET
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Record a running run's progress and log so far. Result: True if it is running."""
+
+    run_id: int
+    done: float | None
+    total: float | None
+    note: str | None
+    log: str | _Unset = UNSET
+
+
+@dataclass(frozen=True)
+class RequestCancel:
+    """Cancel a run: a queued one becomes CANCELLED at once (finished at `at`, with `note`); a
+    running one gets `cancel_requested` set for the node running it to act on. Result: the run's
+    status before (None for an unknown id); finished runs are left as they are."""
+
+    run_id: int
+    at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class InterruptRuns:
+    """Record every RUNNING run of the given nodes as INTERRUPTED at `at` with `note`.
+    Result: the ids of the runs changed, ascending."""
+
+    nodes: tuple[str, ...]
+    at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class UpdateJob:
+    """Change an existing job's admin state or next fire time unconditionally; UNSET leaves a
+    field as it is. Sets `updated_at` to `at`. Result: the new JobRecord, or None if unknown."""
+
+    name: str
+    at: datetime
+    override: dict[str, Any] | _Unset = UNSET
+    paused: bool | _Unset = UNSET
+    pause_note: str | _Unset | None = UNSET
+    next_fire_at: datetime | _Unset | None = UNSET
+
+
+Operation = Fire | Enqueue | Claim | Finish | Progress | RequestCancel | InterruptRuns | UpdateJob
+
+
+class Store(ABC):
+    """Jobs, runs and nodes; see the module docstring."""
+
+    @abstractmethod
+    def open(self) -> None:
+        """Connect, and create or migrate the schema to the current version."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the store may be opened again."""
+
+    @abstractmethod
+    def apply(self, operations: Sequence[Operation]) -> list[Any]:
+        """Apply the operations in order in one transaction; one result per operation.
+
+        If anything fails, nothing is written and the error propagates.
+        """
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> list[JobRecord]:
+        """Make the stored jobs match the code: add new names (in_code, next_fire_at NULL),
+        replace the defaults of known ones and mark them in_code, mark every other stored job
+        not in_code (never deleted). Overrides, pauses and next fire times are kept. Returns all
+        jobs by name."""
+
+    @abstractmethod
+    def get_job(self, name: str) -> JobRecord | None:
+        """One job by name."""
+
+    @abstractmethod
+    def list_jobs(self) -> list[JobRecord]:
+        """All jobs, by name."""
+
+    @abstractmethod
+    def next_fire_times(self) -> list[tuple[datetime, str]]:
+        """(next_fire_at, name) of every job that has one and is not paused, cheaply: what the
+        scheduler's heap is built from at start."""
+
+    # -- runs -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def get_run(self, run_id: int) -> RunRecord | None:
+        """One run by id."""
+
+    @abstractmethod
+    def list_runs(
+        self,
+        job: str | None = None,
+        statuses: Collection[RunStatus] | None = None,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest (highest id) first, optionally of one job, in some statuses, with ids
+        below `before_id` (for paging)."""
+
+    @abstractmethod
+    def active_runs(self, job: str | None = None) -> list[RunRecord]:
+        """Queued and running runs, oldest first (ascending id)."""
+
+    @abstractmethod
+    def last_finished_runs(self) -> dict[str, RunRecord]:
+        """The newest finished run (not skipped) of each job that has one."""
+
+    @abstractmethod
+    def count_runs(self, job: str | None = None) -> int:
+        """How many run rows there are (of one job)."""
+
+    @abstractmethod
+    def prune(self, job: str, retention: Retention, now: datetime, batch: int) -> int:
+        """Delete at most `batch` finished runs of `job` that `retention` no longer keeps;
+        returns how many went. Never deletes a queued or running run."""
+
+    # -- nodes ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def register_node(self, node: NodeRecord) -> None:
+        """Add a node (or replace the row of the same id)."""
+
+    @abstractmethod
+    def heartbeat(self, node_id: str, at: datetime) -> bool:
+        """Renew a node's lease; False if the node is unknown or stopped."""
+
+    @abstractmethod
+    def stop_node(self, node_id: str, at: datetime) -> None:
+        """Record a node's clean exit."""
+
+    @abstractmethod
+    def list_nodes(self) -> list[NodeRecord]:
+        """All nodes, by start time."""

@@ -1,0 +1,206 @@
+"""Everything that differs between SQLite and PostgreSQL, and nothing else.
+
+The rest of the store is one code path over SQLAlchemy Core. What differs:
+
+- which URLs are accepted (SQLite files; PostgreSQL through psycopg 3);
+- connection set-up: SQLite gets WAL, ``synchronous=NORMAL``, foreign keys and a busy timeout on
+  every connection, and SQLAlchemy (not the sqlite3 module) emits ``BEGIN``, so that writes can
+  say ``BEGIN IMMEDIATE``;
+- the ``INSERT ... ON CONFLICT DO NOTHING`` construct (same spelling, one class per dialect);
+- how processes migrating one database together take turns;
+- DDL details declared on the tables (the run id type, SQLite's AUTOINCREMENT).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, Engine, Integer, Table, event, text
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import TypeEngine
+
+from rota.errors import StoreError
+from rota.store.checks import SUPPORTED_URLS, encode_json
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "RUNS_TABLE_OPTIONS",
+    "RUN_ID_TYPE",
+    "create_engine",
+    "insert_ignoring_conflicts",
+    "lock_for_migration",
+    "parse_url",
+    "shown",
+    "write_transaction",
+]
+
+BUSY_TIMEOUT_MS = 5000
+"""How long an SQLite connection waits for another's write lock before giving up."""
+
+# RETURNING (3.35) and ON CONFLICT DO NOTHING (3.24).
+_SQLITE_MINIMUM = (3, 35, 0)
+
+# A run id is 64 bits on PostgreSQL (a 0.1 s job makes 315 million runs a year); on SQLite an
+# INTEGER PRIMARY KEY is already 64 bits and must be spelled INTEGER to be the rowid.
+RUN_ID_TYPE: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+
+# SQLite reuses the highest rowid once its row is deleted (pruning may do that); AUTOINCREMENT
+# never reuses one, as PostgreSQL's sequences never do, so a run id means one run forever.
+RUNS_TABLE_OPTIONS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+_WRITE = "rota_write"
+
+
+def shown(url: URL) -> str:
+    """The URL as it may appear in a message or a log: without its password."""
+    return url.render_as_string(hide_password=True)
+
+
+def parse_url(url: str) -> URL:
+    """Check a database URL and spell it for the driver rota uses."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            f"store URL {url!r} is not a database URL; use one of {SUPPORTED_URLS}"
+        ) from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite":
+        if driver != "pysqlite":
+            raise StoreError(
+                f"store URL {shown(parsed)!r}: the SQLite driver {driver!r} is not supported; "
+                "use sqlite:///PATH"
+            )
+        database = parsed.database or ""
+        if database in ("", ":memory:") or "mode=memory" in database:
+            raise StoreError(
+                f"store URL {shown(parsed)!r}: an in-memory SQLite database is private to each "
+                "connection; give a file (sqlite:///PATH) or use memory://"
+            )
+        return parsed
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            return parsed.set(drivername="postgresql+psycopg")
+        if driver != "psycopg":
+            raise StoreError(
+                f"store URL {shown(parsed)!r}: rota talks to PostgreSQL through psycopg 3; "
+                "use postgresql+psycopg://..."
+            )
+        return parsed
+    raise StoreError(
+        f"store URL {shown(parsed)!r}: {backend!r} databases are not supported; "
+        f"use one of {SUPPORTED_URLS}"
+    )
+
+
+def create_engine(url: URL) -> Engine:
+    """An engine set up for rota on `url` (from `parse_url`)."""
+    if url.get_backend_name() == "sqlite":
+        if sqlite3.sqlite_version_info < _SQLITE_MINIMUM:
+            need = ".".join(map(str, _SQLITE_MINIMUM))
+            raise StoreError(
+                f"SQLite {need} or newer is needed (for RETURNING); this Python links "
+                f"SQLite {sqlite3.sqlite_version}"
+            )
+        engine = sa_create_engine(url, json_serializer=encode_json)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    try:
+        return sa_create_engine(url, json_serializer=encode_json, pool_pre_ping=True)
+    except ModuleNotFoundError as error:
+        raise StoreError(
+            f"store URL {shown(url)!r}: the driver is not installed ({error}); "
+            "install rota[postgres]"
+        ) from None
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 module would otherwise open transactions itself, always deferred, and commit
+    # before DDL; SQLAlchemy's documented recipe hands BEGIN to us (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # Busy timeout first: switching to WAL needs a lock that another process may hold.
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # Readers never block the writer nor the writer them; one fsync per checkpoint, not
+        # per commit: a process crash loses nothing committed, a power loss the last commits.
+        _use_wal(cursor)
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    # Connections opening a new file together race to convert it, and the loser gets "database
+    # is locked" at once: SQLite does not call the busy handler there. So wait here instead.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as error:
+            busy = getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+            continue
+        if str(mode).lower() != "wal":
+            raise StoreError(
+                f"SQLite would not use WAL mode here (it stays in {mode!r} mode); rota needs "
+                "it, and it needs a local file system"
+            )
+        return
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes must upgrade its lock, and two such
+    # upgrades deadlock (SQLite answers "database is locked" at once, without waiting). Writes
+    # take the write lock up front instead and queue behind the busy timeout.
+    write = connection.get_execution_options().get(_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that will write: committed on exit, rolled back on error.
+
+    On SQLite it holds the database's one write lock from its start; on PostgreSQL row locks
+    and conditional updates serialise the writers.
+    """
+    with engine.connect() as connection:
+        connection.execution_options(**{_WRITE: True})
+        with connection.begin():
+            yield connection
+
+
+# Any fixed number: the key of PostgreSQL's advisory lock that migrating processes take turns on.
+_MIGRATION_LOCK = 0x726F7461  # "rota"
+
+
+def lock_for_migration(connection: Connection) -> None:
+    """Make processes that migrate one database at once take turns, until the transaction
+    ends: SQLite's write lock does this already; PostgreSQL takes an advisory lock."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+
+
+def insert_ignoring_conflicts(table: Table, engine: Engine) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING``: a row whose unique key exists is not inserted."""
+    name = engine.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing()
+    raise StoreError(f"the {name!r} database is not supported; use one of {SUPPORTED_URLS}")

@@ -1,0 +1,128 @@
+"""What the store holds: jobs, runs and nodes, as immutable records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "ACTIVE",
+    "FAILURE_LIKE",
+    "FINISHED",
+    "JobRecord",
+    "NodeRecord",
+    "Reason",
+    "Retention",
+    "RunRecord",
+    "RunStatus",
+]
+
+
+class RunStatus(StrEnum):
+    """Where a run is: queued → running → one of the finished states; or skipped (with a note)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed-out"
+    INTERRUPTED = "interrupted"
+    SKIPPED = "skipped"
+
+
+ACTIVE = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
+FINISHED = frozenset(RunStatus) - ACTIVE
+# Kept longer by retention: what an admin needs to look into.
+FAILURE_LIKE = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED})
+
+
+class Reason(StrEnum):
+    """Why a run exists."""
+
+    SCHEDULE = "schedule"
+    CATCH_UP = "catch-up"
+    MANUAL = "manual"
+    RETRY = "retry"
+    DEPENDENCY = "dependency"
+    SPAWNED = "spawned"
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as stored: code defaults, the admin's overrides, and when it next fires.
+
+    `defaults` and `override` are JSON objects with the same keys (``schedule``, ``overlap``,
+    ...); the effective setting is the override's where it has one.
+    """
+
+    name: str
+    defaults: dict[str, Any]
+    override: dict[str, Any]
+    paused: bool
+    pause_note: str | None
+    in_code: bool
+    next_fire_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One execution attempt of a job (or a skipped one), with everything it left behind."""
+
+    id: int
+    job: str
+    reason: Reason
+    status: RunStatus
+    fire_time: datetime | None
+    queued_at: datetime
+    not_before: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempt: int
+    args: dict[str, Any]
+    node: str | None
+    progress_done: float | None
+    progress_total: float | None
+    progress_note: str | None
+    note: str | None
+    error: str | None
+    traceback: str | None
+    log: str
+    retry_of: int | None
+    cancel_requested: bool
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long it ran, once it has finished (or None)."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """One process running the engine."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much history a job keeps (see docs): the newest `keep_last` runs always; failure-like
+    runs for `failed_for`, others for `succeeded_for`. A `fast` job (firing more than once a
+    minute) keeps only its newest `keep_last` successes and `fast_failures` failures."""
+
+    keep_last: int = 100
+    failed_for: timedelta = timedelta(days=30)
+    succeeded_for: timedelta = timedelta(days=7)
+    fast: bool = False
+    fast_failures: int = 1000

@@ -1,0 +1,177 @@
+"""The tables: jobs, runs and nodes, column for column the fields of the records.
+
+The column order of each table is the field order of its record (a test guards this), so a row
+becomes a record positionally. Migrations in `migrations/versions/` create exactly this schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.types import TypeDecorator
+
+from rota.errors import StoreError
+from rota.store.dialect import RUN_ID_TYPE, RUNS_TABLE_OPTIONS
+from rota.store.records import JobRecord, NodeRecord, Reason, RunRecord, RunStatus
+
+__all__ = [
+    "RUN_KEY",
+    "UtcDateTime",
+    "job_record",
+    "jobs",
+    "metadata",
+    "node_record",
+    "nodes",
+    "run_record",
+    "runs",
+]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant: binds aware datetimes only and returns them in UTC.
+
+    SQLite has no time zones: SQLAlchemy writes the fields as fixed-width text
+    (``2026-03-29 01:00:00.000000``), so after conversion to UTC text order is time order and
+    equal instants are equal text, which the unique run key needs. PostgreSQL stores
+    ``timestamptz``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes (their instant is unknown); convert the rest to UTC."""
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise StoreError(f"time column: {value!r} is not a datetime")
+        if value.utcoffset() is None:
+            raise StoreError(
+                f"time column: {value.isoformat()} has no time zone; the store takes aware "
+                "datetimes (e.g. with tzinfo=timezone.utc)"
+            )
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """An aware UTC datetime (SQLite gives naive UTC ones back)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+# Constraint names are fixed so that migrations can refer to them on every database.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("defaults", JSON, nullable=False),
+    Column("override", JSON, nullable=False),
+    Column("paused", Boolean, nullable=False),
+    Column("pause_note", Text),
+    Column("in_code", Boolean, nullable=False),
+    Column("next_fire_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # The scheduler's start-up read: every job with a next fire time, earliest first.
+    Index(None, "next_fire_at"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", RUN_ID_TYPE, primary_key=True, autoincrement=True),
+    # Jobs are never deleted (sync_jobs marks them missing instead), so runs can refer to them.
+    Column("job", Text, ForeignKey("jobs.name"), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("fire_time", UtcDateTime),
+    Column("queued_at", UtcDateTime, nullable=False),
+    Column("not_before", UtcDateTime),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Column("attempt", Integer, nullable=False),
+    Column("args", JSON, nullable=False),
+    Column("node", Text),
+    Column("progress_done", Float),
+    Column("progress_total", Float),
+    Column("progress_note", Text),
+    Column("note", Text),
+    Column("error", Text),
+    Column("traceback", Text),
+    # Defaults in the database, so creating runs sends no values for them.
+    Column("log", Text, nullable=False, server_default=""),
+    # No foreign key: pruning may delete the run retried, and the retry keeps its history.
+    Column("retry_of", BigInteger),
+    Column("cancel_requested", Boolean, nullable=False, server_default=false()),
+    # Exactly once per fire time: a second insert of the same key creates nothing. Runs without
+    # a fire time (manual ones) never collide, since NULLs are distinct in a unique constraint.
+    UniqueConstraint("job", "fire_time", "reason", "attempt"),
+    # A job's history, newest first, and paging by id.
+    Index(None, "job", "id"),
+    # Active runs (queued, running) are few among many finished ones.
+    Index(None, "status"),
+    **RUNS_TABLE_OPTIONS,
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+    Column("stopped_at", UtcDateTime),
+)
+
+RUN_KEY = ("job", "fire_time", "reason", "attempt")
+"""The columns of the exactly-once key of a run."""
+
+
+def job_record(row: Sequence[Any]) -> JobRecord:
+    """A `jobs` row (all columns, in table order) as a record."""
+    return JobRecord(*row)
+
+
+def run_record(row: Sequence[Any]) -> RunRecord:
+    """A `runs` row (all columns, in table order) as a record."""
+    values = list(row)
+    values[2] = Reason(values[2])
+    values[3] = RunStatus(values[3])
+    return RunRecord(*values)
+
+
+def node_record(row: Sequence[Any]) -> NodeRecord:
+    """A `nodes` row (all columns, in table order) as a record."""
+    return NodeRecord(*row)

@@ -1,0 +1,293 @@
+"""`SqlStore.apply`: operations in order on one connection inside one write transaction.
+
+Runs to create are gathered while operations that only create runs or advance jobs follow each
+other (a tick's Fires and Enqueues), and written with one ``INSERT ... ON CONFLICT DO NOTHING
+... RETURNING`` executed for all of them, which SQLAlchemy sends as multi-row statements. Any
+other operation first writes what is gathered, so every operation sees the ones before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select, update
+from sqlalchemy.sql.dml import ReturningInsert
+
+from rota.errors import StoreError, UnknownJobError
+from rota.store.abc import (
+    UNSET,
+    Claim,
+    Enqueue,
+    Finish,
+    Fire,
+    FireResult,
+    InterruptRuns,
+    NewRun,
+    Operation,
+    Progress,
+    RequestCancel,
+    UpdateJob,
+)
+from rota.store.records import ACTIVE, JobRecord, Reason, RunStatus
+from rota.store.schema import job_record, jobs, runs
+
+__all__ = ["Transaction", "new_run_row"]
+
+_ACTIVE = sorted(status.value for status in ACTIVE)
+_FINISH_FIELDS = (
+    "note",
+    "error",
+    "traceback",
+    "log",
+    "progress_done",
+    "progress_total",
+    "progress_note",
+)
+
+RunKey = tuple[str, datetime | None, str, int]
+
+
+def new_run_row(run: NewRun) -> dict[str, Any]:
+    """The column values of a run created from `run`; the others start empty (NULL, or the
+    column's default: no log, no cancel requested)."""
+    status = RunStatus(run.status)
+    return {
+        "job": run.job,
+        "reason": Reason(run.reason).value,
+        "status": status.value,
+        "fire_time": run.fire_time,
+        "queued_at": run.queued_at,
+        "not_before": run.not_before,
+        "finished_at": run.queued_at if status is RunStatus.SKIPPED else None,
+        "attempt": run.attempt,
+        "args": dict(run.args),
+        "note": run.note,
+        "retry_of": run.retry_of,
+    }
+
+
+class Transaction:
+    """Applies operations on `connection`, which is in a write transaction."""
+
+    def __init__(
+        self, connection: Connection, insert_runs: ReturningInsert[Any], known_jobs: set[str]
+    ) -> None:
+        self.connection = connection
+        self._insert_runs = insert_runs
+        # Names of jobs known to exist: jobs are never deleted, so a name once seen stays valid
+        # and the check before inserting runs costs nothing in the usual case.
+        self.known_jobs = known_jobs
+        self._pending: list[NewRun] = []
+        # Where each pending run's id goes: (operation index, position in a Fire's runs or -1).
+        self._slots: list[tuple[int, int]] = []
+
+    def apply(self, operations: Sequence[Operation]) -> list[Any]:
+        """One result per operation (see the operations' docstrings)."""
+        results: list[Any] = [None] * len(operations)
+        for index, operation in enumerate(operations):
+            if isinstance(operation, Fire):
+                results[index] = self._fire(index, operation)
+            elif isinstance(operation, Enqueue):
+                self._gather(index, -1, operation.run)
+            else:
+                self._write_runs(results)
+                results[index] = self._other(operation)
+        self._write_runs(results)
+        for index, result in enumerate(results):
+            if isinstance(result, list) and isinstance(operations[index], Fire):
+                results[index] = FireResult(True, tuple(result))
+        return results
+
+    # -- creating runs ----------------------------------------------------------------------
+
+    def _fire(self, index: int, fire: Fire) -> FireResult | list[int | None]:
+        advanced = self.connection.execute(
+            update(jobs)
+            .where(jobs.c.name == fire.job)
+            .where(jobs.c.next_fire_at.is_not_distinct_from(fire.expected))
+            .values(next_fire_at=fire.next_fire_at)
+        ).rowcount
+        if advanced != 1:
+            return FireResult(False, (None,) * len(fire.runs))
+        self.known_jobs.add(fire.job)
+        for position, run in enumerate(fire.runs):
+            self._gather(index, position, run)
+        # Filled in with the new ids when the gathered runs are written.
+        return [None] * len(fire.runs)
+
+    def _gather(self, index: int, position: int, run: NewRun) -> None:
+        self._pending.append(run)
+        self._slots.append((index, position))
+
+    def _write_runs(self, results: list[Any]) -> None:
+        if not self._pending:
+            return
+        pending, slots = self._pending, self._slots
+        self._pending, self._slots = [], []
+        ids = self.insert_runs(pending)
+        for (index, position), run_id in zip(slots, ids, strict=True):
+            if position < 0:
+                results[index] = run_id
+            else:
+                results[index][position] = run_id
+
+    def insert_runs(self, pending: Sequence[NewRun]) -> list[int | None]:
+        """Insert runs, skipping those whose key exists; each one's id or None, in order."""
+        self._require_jobs(pending)
+        returned: list[Row[Any]] = list(
+            self.connection.execute(self._insert_runs, [new_run_row(run) for run in pending])
+        )
+        # Rows are inserted in the order given, so ids ascend in that order; the rows a
+        # conflict skipped are recognised by their key (RETURNING reports only inserted rows).
+        returned.sort(key=lambda row: int(row.id))
+        created_keys = {_key_of_row(row) for row in returned if row.fire_time is not None}
+        inserted: list[int] = []
+        claimed: set[RunKey] = set()
+        for position, run in enumerate(pending):
+            if run.fire_time is None:
+                inserted.append(position)
+                continue
+            key = _key_of_run(run)
+            if key in created_keys and key not in claimed:
+                claimed.add(key)
+                inserted.append(position)
+        if len(inserted) != len(returned):
+            raise StoreError(
+                f"the database reported {len(returned)} new runs where {len(inserted)} were "
+                "expected; nothing was written"
+            )
+        ids: list[int | None] = [None] * len(pending)
+        for position, row in zip(inserted, returned, strict=True):
+            if _key_of_row(row) != _key_of_run(pending[position]):
+                raise StoreError(
+                    "the database created runs in another order than given; nothing was written"
+                )
+            ids[position] = int(row.id)
+        return ids
+
+    def _require_jobs(self, pending: Sequence[NewRun]) -> None:
+        wanted = [run.job for run in pending if run.job not in self.known_jobs]
+        if not wanted:
+            return
+        found = set(
+            self.connection.execute(select(jobs.c.name).where(jobs.c.name.in_(set(wanted))))
+            .scalars()
+            .all()
+        )
+        self.known_jobs.update(found)
+        for name in wanted:
+            if name not in found:
+                raise UnknownJobError(name)
+
+    # -- changing runs and jobs -------------------------------------------------------------
+
+    def _other(self, operation: Operation) -> Any:
+        if isinstance(operation, Claim):
+            return self._claim(operation)
+        if isinstance(operation, Finish):
+            return self._finish(operation)
+        if isinstance(operation, Progress):
+            return self._progress(operation)
+        if isinstance(operation, RequestCancel):
+            return self._request_cancel(operation)
+        if isinstance(operation, InterruptRuns):
+            return self._interrupt(operation)
+        if isinstance(operation, UpdateJob):
+            return self._update_job(operation)
+        raise StoreError(f"{operation!r} is not a store operation")
+
+    def _claim(self, claim: Claim) -> bool:
+        changed = self.connection.execute(
+            update(runs)
+            .where(runs.c.id == claim.run_id, runs.c.status == RunStatus.QUEUED.value)
+            .values(status=RunStatus.RUNNING.value, node=claim.node, started_at=claim.at)
+        ).rowcount
+        return changed == 1
+
+    def _finish(self, finish: Finish) -> bool:
+        values: dict[str, Any] = {
+            "status": RunStatus(finish.status).value,
+            "finished_at": finish.at,
+        }
+        for field in _FINISH_FIELDS:
+            value = getattr(finish, field)
+            if value is not UNSET:
+                values[field] = value
+        changed = self.connection.execute(
+            update(runs)
+            .where(runs.c.id == finish.run_id, runs.c.status.in_(_ACTIVE))
+            .values(**values)
+        ).rowcount
+        return changed == 1
+
+    def _progress(self, progress: Progress) -> bool:
+        values: dict[str, Any] = {
+            "progress_done": progress.done,
+            "progress_total": progress.total,
+            "progress_note": progress.note,
+        }
+        if progress.log is not UNSET:
+            values["log"] = progress.log
+        changed = self.connection.execute(
+            update(runs)
+            .where(runs.c.id == progress.run_id, runs.c.status == RunStatus.RUNNING.value)
+            .values(**values)
+        ).rowcount
+        return changed == 1
+
+    def _request_cancel(self, cancel: RequestCancel) -> RunStatus | None:
+        # FOR UPDATE holds the row on PostgreSQL until the update below (SQLite holds the whole
+        # database already and leaves the clause out).
+        status = self.connection.execute(
+            select(runs.c.status).where(runs.c.id == cancel.run_id).with_for_update()
+        ).scalar()
+        if status is None:
+            return None
+        before = RunStatus(status)
+        row = update(runs).where(runs.c.id == cancel.run_id)
+        if before is RunStatus.QUEUED:
+            self.connection.execute(
+                row.values(
+                    status=RunStatus.CANCELLED.value, finished_at=cancel.at, note=cancel.note
+                )
+            )
+        elif before is RunStatus.RUNNING:
+            self.connection.execute(row.values(cancel_requested=True))
+        return before
+
+    def _interrupt(self, interrupt: InterruptRuns) -> list[int]:
+        if not interrupt.nodes:
+            return []
+        changed = self.connection.execute(
+            update(runs)
+            .where(runs.c.status == RunStatus.RUNNING.value)
+            .where(runs.c.node.in_(list(interrupt.nodes)))
+            .values(
+                status=RunStatus.INTERRUPTED.value,
+                finished_at=interrupt.at,
+                note=interrupt.note,
+            )
+            .returning(runs.c.id)
+        )
+        return sorted(int(run_id) for run_id in changed.scalars())
+
+    def _update_job(self, change: UpdateJob) -> JobRecord | None:
+        values: dict[str, Any] = {"updated_at": change.at}
+        for field in ("override", "paused", "pause_note", "next_fire_at"):
+            value = getattr(change, field)
+            if value is not UNSET:
+                values[field] = value
+        row = self.connection.execute(
+            update(jobs).where(jobs.c.name == change.name).values(**values).returning(*jobs.c)
+        ).first()
+        return None if row is None else job_record(row)
+
+
+def _key_of_run(run: NewRun) -> RunKey:
+    return (run.job, run.fire_time, Reason(run.reason).value, run.attempt)
+
+
+def _key_of_row(row: Row[Any]) -> RunKey:
+    return (row.job, row.fire_time, row.reason, row.attempt)
