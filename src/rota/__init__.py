@@ -1,7 +1,8 @@
 """rota: named background jobs for self-hosted apps.
 
-Schedules (cron, daily, weekly, intervals, one-shot, manual, after other jobs) are pure values in
-`rota.schedules`; the small factory functions here are the spelling job definitions use.
+`Rota` registers jobs and runs them; schedules (cron, daily, weekly, intervals, one-shot, manual,
+after other jobs) are pure values in `rota.schedules`, spelled with the small factory functions
+here; `Retry` and `Skip` are what a job can say about its run.
 """
 
 from __future__ import annotations
@@ -9,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from rota.errors import RotaError, ScheduleError
+from rota.app import JobInfo, Rota
+from rota.errors import (
+    RotaError,
+    ScheduleError,
+    SettingError,
+    StoreError,
+    UnknownJobError,
+    UnknownRunError,
+)
+from rota.outcomes import Retry, Skip
 from rota.schedules import (
     After,
     Cron,
@@ -23,18 +33,31 @@ from rota.schedules import (
     parse,
     preview,
 )
+from rota.store.records import Reason, Retention, RunRecord, RunStatus
 
 __all__ = [
     "After",
     "Cron",
     "Daily",
     "Interval",
+    "JobInfo",
     "Manual",
     "Once",
     "Preview",
+    "Reason",
+    "Retention",
+    "Retry",
+    "Rota",
     "RotaError",
+    "RunRecord",
+    "RunStatus",
     "Schedule",
     "ScheduleError",
+    "SettingError",
+    "Skip",
+    "StoreError",
+    "UnknownJobError",
+    "UnknownRunError",
     "Weekly",
     "after",
     "cron",

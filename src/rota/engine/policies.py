@@ -55,16 +55,17 @@ class OverlapDecision:
 
 
 def decide_overlap(
-    policy: Overlap, max_concurrent: int, running: Sequence[int], queued: Sequence[int]
+    policy: Overlap, max_concurrent: int, running: Sequence[int], queued: Sequence[int | None]
 ) -> OverlapDecision:
     """Whether a new run of a job may be created, given the ids of its active runs.
 
     A created run is queued; a worker starts it when the job has room (one running run, or
-    `max_concurrent` under ``allow``), so ``queue`` needs no more than creating it.
+    `max_concurrent` under ``allow``), so ``queue`` needs no more than creating it. A queued id
+    of None stands for a run created in the same step, which has no id yet.
     """
     active = len(running) + len(queued)
     if policy is Overlap.REPLACE:
-        return OverlapDecision(True, cancel=(*running, *queued))
+        return OverlapDecision(True, cancel=(*running, *(i for i in queued if i is not None)))
     if policy is Overlap.ALLOW:
         if active < max_concurrent:
             return OverlapDecision(True)
@@ -72,12 +73,16 @@ def decide_overlap(
     if policy is Overlap.QUEUE:
         if not queued:
             return OverlapDecision(True)
-        return OverlapDecision(False, f"run {queued[0]} is already waiting (overlap=queue)")
-    if active:
-        first = (*running, *queued)[0]
-        state = "running" if running else "queued"
-        return OverlapDecision(False, f"run {first} is still {state} (overlap=skip)")
+        return OverlapDecision(False, f"{_name(queued[0])} is already waiting (overlap=queue)")
+    if running:
+        return OverlapDecision(False, f"run {running[0]} is still running (overlap=skip)")
+    if queued:
+        return OverlapDecision(False, f"{_name(queued[0])} is still queued (overlap=skip)")
     return OverlapDecision(True)
+
+
+def _name(run_id: int | None) -> str:
+    return "a run for an earlier missed fire time" if run_id is None else f"run {run_id}"
 
 
 @dataclass(frozen=True)

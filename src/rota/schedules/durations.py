@@ -33,11 +33,13 @@ _WORDS = {
 _MAX = timedelta(days=3660)
 
 
-def parse_duration(value: str | float | timedelta, *, field: str = "duration") -> timedelta:
+def parse_duration(
+    value: str | float | timedelta, *, field: str = "duration", allow_zero: bool = False
+) -> timedelta:
     """A duration from seconds, a timedelta or text like ``"2h"``; microseconds are exact.
 
-    Raises ScheduleError naming `field` for anything else, zero or negative durations, and
-    durations past ten years.
+    Raises ScheduleError naming `field` for anything else, negative durations, zero (unless
+    `allow_zero`), and durations past ten years.
     """
     if isinstance(value, timedelta):
         result = value
@@ -53,7 +55,7 @@ def parse_duration(value: str | float | timedelta, *, field: str = "duration") -
         result = _parse_text(value, field)
     else:
         raise ScheduleError(field, repr(value), f"{value!r} is not a duration")
-    if result <= timedelta(0):
+    if result < timedelta(0) or (result == timedelta(0) and not allow_zero):
         raise ScheduleError(field, str(value), f"{value!r} is not a positive duration")
     if result > _MAX:
         raise ScheduleError(field, str(value), f"{value!r} is longer than 10 years")

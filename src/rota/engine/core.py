@@ -1,0 +1,430 @@
+"""The engine: what is due becomes runs, and the worker runs them.
+
+It sleeps until the earliest due time in its heap or until something changes (an admin action, a
+finished run); an idle engine does nothing. Every change it makes is one committed store
+operation before it is announced. See docs/decisions/0002.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Coroutine, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from rota.clock import Clock
+from rota.engine.context import CaptureHandler
+from rota.engine.events import Event, EventBus, EventKind
+from rota.engine.jobs import JobDefinition, JobState, effective_settings
+from rota.engine.policies import CatchUp, decide_overlap, plan_catch_up, retry_delay
+from rota.engine.worker import QueuedRun, Worker
+from rota.engine.writer import Writer
+from rota.store.abc import (
+    Enqueue,
+    Fire,
+    FireResult,
+    InterruptRuns,
+    NewRun,
+    Operation,
+    RequestCancel,
+    Store,
+)
+from rota.store.records import NodeRecord, Reason, RunRecord, RunStatus
+
+__all__ = ["Engine"]
+
+log = logging.getLogger("rota.engine")
+
+
+class Engine:
+    """Schedules and runs the jobs of one `Rota` on one asyncio loop."""
+
+    def __init__(
+        self,
+        store: Store,
+        definitions: Mapping[str, JobDefinition],
+        clock: Clock,
+        *,
+        workers: int = 10,
+        heartbeat: timedelta = timedelta(seconds=15),
+        lease: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.store = store
+        self.definitions = dict(definitions)
+        self.clock = clock
+        self.bus = EventBus()
+        self.jobs: dict[str, JobState] = {}
+        self.node_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.writer = Writer(store)
+        self.worker: Worker | None = None
+        self.started_at: datetime | None = None
+        self._workers = workers
+        self._heartbeat_every = heartbeat
+        self._lease = lease
+        self._heap: list[tuple[datetime, int, str]] = []
+        self._order = itertools.count()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._capture = CaptureHandler()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover from a crash, sync the code's jobs, and start (the store is open)."""
+        self._loop = asyncio.get_running_loop()
+        now = self.clock.now()
+        self.started_at = now
+        node = NodeRecord(self.node_id, socket.gethostname(), os.getpid(), now, now)
+        await self.writer.call(self.store.register_node, node)
+        self.worker = Worker(self, self._workers)
+        await self._recover(now)
+        await self._sync_jobs(now)
+        await self._load_queued()
+        logging.getLogger().addHandler(self._capture)
+        self.worker.start()
+        self._spawn(self._schedule(), "rota-scheduler")
+        self._spawn(self._beat(), "rota-heartbeat")
+        log.info("rota node %s started with %d jobs", self.node_id, len(self.jobs))
+
+    async def stop(self, grace: timedelta) -> None:
+        """Stop creating runs; let running ones finish within `grace`, then record them
+        interrupted. The store stays open (its owner closes it)."""
+        for task in list(self._tasks):
+            task.cancel()
+        try:
+            if self.worker is not None:
+                await self.worker.shutdown(grace)
+            await self.writer.drain()
+            await self.writer.call(self.store.stop_node, self.node_id, self.clock.now())
+        finally:
+            logging.getLogger().removeHandler(self._capture)
+            self.writer.close()
+            log.info("rota node %s stopped", self.node_id)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("rota task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def _beat(self) -> None:
+        while True:
+            await self.clock.sleep_until(self.clock.now() + self._heartbeat_every)
+            try:
+                await self.writer.call(self.store.heartbeat, self.node_id, self.clock.now())
+            except Exception:
+                log.exception("rota could not renew node %s's heartbeat", self.node_id)
+
+    # -- start-up -----------------------------------------------------------------------------
+
+    async def _recover(self, now: datetime) -> None:
+        """Record the runs of nodes that died as interrupted, and retry them per policy."""
+        nodes = await self.writer.call(self.store.list_nodes)
+        active = await self.writer.call(self.store.active_runs)
+        alive = {n.id for n in nodes if n.id == self.node_id or self._alive(n, now)}
+        lost: dict[str, list[RunRecord]] = {}
+        for run in active:
+            if run.status is RunStatus.RUNNING and run.node not in alive:
+                lost.setdefault(run.node or "?", []).append(run)
+        operations: list[Operation] = []
+        for node_id, runs in sorted(lost.items()):
+            note = f"its node {node_id} stopped without finishing it (found by {self.node_id})"
+            operations.append(InterruptRuns((node_id,), now, note))
+            log.warning("node %s died: %d runs recorded interrupted", node_id, len(runs))
+            operations.extend(self._retries_after_interrupt(runs, now))
+        if operations:
+            await self.writer.apply(operations)
+        for node in nodes:
+            if node.id not in alive and node.stopped_at is None:
+                await self.writer.call(self.store.stop_node, node.id, now)
+
+    def _alive(self, node: NodeRecord, now: datetime) -> bool:
+        if node.stopped_at is not None or node.heartbeat_at < now - self._lease:
+            return False
+        if node.host != socket.gethostname():
+            return True
+        try:
+            os.kill(node.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _retries_after_interrupt(self, runs: list[RunRecord], now: datetime) -> list[Operation]:
+        retries: list[Operation] = []
+        for run in runs:
+            definition = self.definitions.get(run.job)
+            if definition is None:
+                continue
+            if retry_delay(definition.settings.retry, run.attempt, 0.0) is None:
+                continue
+            retries.append(
+                Enqueue(
+                    NewRun(
+                        job=run.job,
+                        reason=Reason.RETRY,
+                        queued_at=now,
+                        fire_time=run.fire_time,
+                        attempt=run.attempt + 1,
+                        args=run.args,
+                        retry_of=run.id,
+                    )
+                )
+            )
+        return retries
+
+    async def _sync_jobs(self, now: datetime) -> None:
+        """Bring the store in line with the code, and give new or changed jobs a fire time."""
+        before = {job.name: job for job in await self.writer.call(self.store.list_jobs)}
+        defaults = {name: d.settings.to_json() for name, d in self.definitions.items()}
+        records = await self.writer.call(self.store.sync_jobs, defaults, now)
+        starts: list[Fire] = []
+        for record in records:
+            definition = self.definitions.get(record.name)
+            if definition is None:
+                continue  # kept with its history, shown as missing from code, never fired
+            settings = effective_settings(definition.settings, record)
+            state = JobState(definition, settings, record.paused, record.next_fire_at)
+            self.jobs[record.name] = state
+            old = before.get(record.name)
+            moved = (
+                old is not None
+                and old.defaults.get("schedule") != defaults[record.name]["schedule"]
+                and "schedule" not in record.override
+            )
+            if record.paused or (record.next_fire_at is not None and not moved):
+                continue
+            first = settings.schedule.next_after(now)
+            if first != record.next_fire_at:
+                starts.append(Fire(record.name, record.next_fire_at, first))
+                state.next_fire_at = first
+        for fire, result in zip(starts, await self.writer.apply(starts), strict=True):
+            if not result.advanced:
+                await self._reload(fire.job)
+        for name, state in self.jobs.items():
+            self._push(name, state)
+
+    async def _load_queued(self) -> None:
+        assert self.worker is not None
+        for run in await self.writer.call(self.store.active_runs):
+            state = self.jobs.get(run.job)
+            if run.status is RunStatus.QUEUED and state is not None:
+                state.queued.add(run.id)
+                self.worker.add(_queued(run))
+
+    # -- scheduling ---------------------------------------------------------------------------
+
+    def _push(self, name: str, state: JobState) -> None:
+        if state.next_fire_at is not None and not state.paused:
+            heapq.heappush(self._heap, (state.next_fire_at, next(self._order), name))
+
+    async def _schedule(self) -> None:
+        while True:
+            self._wake.clear()
+            now = self.clock.now()
+            due: list[tuple[str, datetime]] = []
+            while self._heap and self._heap[0][0] <= now:
+                fire_at, _, name = heapq.heappop(self._heap)
+                state = self.jobs.get(name)
+                if state is not None and state.next_fire_at == fire_at and not state.paused:
+                    due.append((name, fire_at))
+            if due:
+                await self._fire(due, now)
+                continue
+            waiters: list[asyncio.Task[Any]] = [asyncio.create_task(self._wake.wait())]
+            if self._heap:
+                waiters.append(asyncio.create_task(self.clock.sleep_until(self._heap[0][0])))
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def _fire(self, due: list[tuple[str, datetime]], now: datetime) -> None:
+        """Create the runs for due fire times, advancing each job in the same transaction."""
+        assert self.worker is not None
+        operations: list[Operation] = []
+        fires: list[Fire] = []
+        for name, fire_at in due:
+            fire, cancels = self._plan_fire(name, fire_at, now)
+            fires.append(fire)
+            operations.extend(cancels)
+            operations.append(fire)
+        try:
+            results = await self.writer.apply(operations)
+        except Exception:
+            log.exception("rota could not record due fire times; trying again shortly")
+            for name, fire_at in due:
+                heapq.heappush(self._heap, (fire_at, next(self._order), name))
+            await self.clock.sleep_until(now + timedelta(seconds=1))
+            return
+        for operation, result in zip(operations, results, strict=True):
+            if isinstance(operation, RequestCancel):
+                self._cancelled(operation.run_id, result, operation.note)
+            elif isinstance(operation, Fire):
+                await self._fired(operation, result)
+
+    def _plan_fire(
+        self, name: str, fire_at: datetime, now: datetime
+    ) -> tuple[Fire, list[RequestCancel]]:
+        state = self.jobs[name]
+        settings = state.settings
+        schedule = settings.schedule
+        plan = plan_catch_up(schedule, fire_at, now, settings.grace, settings.catch_up)
+        runs: list[NewRun] = []
+        cancels: list[RequestCancel] = []
+        fire_times: tuple[datetime, ...]
+        if plan.missed == 0:
+            fire_times, reason = (fire_at,), Reason.SCHEDULE
+            following = schedule.next_after(fire_at)
+        else:
+            fire_times, reason, following = plan.fire_times, Reason.CATCH_UP, plan.resume_at
+            if plan.warning:
+                log.warning("job %s: %s", name, plan.warning)
+            log.info(
+                "job %s missed %d fire times; catch_up=%s", name, plan.missed, settings.catch_up
+            )
+            if settings.catch_up is CatchUp.NONE:
+                missed = "more than 100" if plan.missed > 100 else str(plan.missed)
+                note = f"{missed} fire times were missed while no engine ran (catch_up=none)"
+                runs.append(NewRun(name, reason, now, RunStatus.SKIPPED, fire_at, note=note))
+        running = sorted(state.running)
+        queued: list[int | None] = [*sorted(state.queued)]
+        for fire_time in fire_times:
+            decision = decide_overlap(settings.overlap, settings.max_concurrent, running, queued)
+            for run_id in decision.cancel:
+                note = "replaced by a newer run (overlap=replace)"
+                cancels.append(RequestCancel(run_id, now, note))
+            if decision.cancel:
+                running, queued = [], []
+            if decision.create:
+                runs.append(NewRun(name, reason, now, fire_time=fire_time))
+                queued.append(None)
+            else:
+                runs.append(
+                    NewRun(name, reason, now, RunStatus.SKIPPED, fire_time, note=decision.reason)
+                )
+        return Fire(name, fire_at, following, tuple(runs)), cancels
+
+    async def _fired(self, fire: Fire, result: FireResult) -> None:
+        state = self.jobs[fire.job]
+        if not result.advanced:
+            await self._reload(fire.job)  # changed meanwhile (an admin edit, another node)
+            return
+        state.next_fire_at = fire.next_fire_at
+        self._push(fire.job, state)
+        for new, run_id in zip(fire.runs, result.run_ids, strict=True):
+            if run_id is None:
+                continue  # this fire time already had its run
+            if new.status is RunStatus.QUEUED:
+                self.enqueued(run_id, new)
+            else:
+                self.publish(EventKind.RUN_SKIPPED, fire.job, run_id, note=new.note)
+
+    async def _reload(self, name: str) -> None:
+        record = await self.writer.call(self.store.get_job, name)
+        state = self.jobs.get(name)
+        if record is None or state is None:
+            return
+        state.settings = effective_settings(state.definition.settings, record)
+        state.paused = record.paused
+        state.next_fire_at = record.next_fire_at
+        self._push(name, state)
+        self._wake.set()
+
+    # -- for the worker -----------------------------------------------------------------------
+
+    def ready_at(self, state: JobState, run: QueuedRun) -> datetime:
+        """When a queued run may start: its not-before, and the job's start delay after boot."""
+        ready = run.not_before or self.started_at or self.clock.now()
+        delay = state.settings.start_delay
+        if delay is not None and self.started_at is not None:
+            ready = max(ready, self.started_at + delay)
+        return ready
+
+    def enqueued(self, run_id: int, new: NewRun) -> None:
+        """A queued run was created: hand it to the worker and announce it."""
+        assert self.worker is not None
+        state = self.jobs.get(new.job)
+        if state is None:
+            return
+        state.queued.add(run_id)
+        self.worker.add(QueuedRun.of(run_id, new))
+        self.publish(EventKind.RUN_QUEUED, new.job, run_id, reason=new.reason.value)
+
+    def publish(self, kind: EventKind, job: str | None, run_id: int | None, **data: Any) -> None:
+        """Announce a committed change."""
+        self.bus.publish(Event(kind, self.clock.now(), job, run_id, data))
+
+    def _cancelled(self, run_id: int, before: RunStatus | None, note: str) -> None:
+        assert self.worker is not None
+        if before is RunStatus.RUNNING:
+            self.worker.stop_run(run_id, RunStatus.CANCELLED, note)
+        elif before is RunStatus.QUEUED:
+            run = self.worker.remove_queued(run_id)
+            if run is not None:
+                self.jobs[run.job].queued.discard(run_id)
+                self.publish(EventKind.RUN_FINISHED, run.job, run_id, status="cancelled", note=note)
+
+    # -- notifications from other threads (admin actions written to the store) ----------------
+
+    def notify_job_changed(self, name: str) -> None:
+        """A job's settings, pause or next fire time changed in the store."""
+        self._call_soon(self._job_changed(name))
+
+    def notify_run_queued(self, run_id: int) -> None:
+        """A queued run was created in the store outside the engine."""
+        self._call_soon(self._run_queued(run_id))
+
+    def notify_cancel(self, run_id: int, before: RunStatus | None, note: str) -> None:
+        """A run was cancelled in the store (`before` is its status then)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._cancelled, run_id, before, note)
+
+    def _call_soon(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            coroutine.close()
+            return
+        loop.call_soon_threadsafe(self._spawn, coroutine, "rota-notification")
+
+    async def _job_changed(self, name: str) -> None:
+        await self._reload(name)
+        self.publish(EventKind.JOB_CHANGED, name, None)
+
+    async def _run_queued(self, run_id: int) -> None:
+        assert self.worker is not None
+        run = await self.writer.call(self.store.get_run, run_id)
+        state = None if run is None else self.jobs.get(run.job)
+        if run is None or state is None or run.status is not RunStatus.QUEUED:
+            return
+        if run_id not in state.queued:
+            state.queued.add(run_id)
+            self.worker.add(_queued(run))
+            self.publish(EventKind.RUN_QUEUED, run.job, run_id, reason=run.reason.value)
+
+
+def _queued(run: RunRecord) -> QueuedRun:
+    return QueuedRun(
+        (run.fire_time or run.queued_at, run.id),
+        run.id,
+        run.job,
+        run.reason,
+        run.fire_time,
+        run.attempt,
+        run.args,
+        run.not_before,
+    )

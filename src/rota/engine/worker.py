@@ -1,0 +1,422 @@
+"""Runs queued runs: claim → prepare context → call → record → announce.
+
+A fixed number of slots; queued runs start in fire-time order as soon as their job has room (one
+running run, or `max_concurrent` under ``overlap="allow"``). Async jobs run on the engine's loop,
+sync jobs in a bounded thread pool. A job raising never disturbs the engine or other jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextvars
+import functools
+import logging
+import random
+import traceback
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from rota.engine.context import RunContext, RunInfo, current_run
+from rota.engine.events import EventKind
+from rota.engine.policies import RetryPolicy, retry_delay
+from rota.outcomes import Retry, Skip
+from rota.store.abc import Claim, Enqueue, Finish, NewRun, Progress
+from rota.store.records import Reason, RunStatus
+
+if TYPE_CHECKING:
+    from rota.engine.core import Engine
+    from rota.engine.jobs import JobState
+
+__all__ = ["PROGRESS_INTERVAL", "QueuedRun", "Worker"]
+
+log = logging.getLogger("rota.engine")
+PROGRESS_INTERVAL = timedelta(seconds=0.25)
+
+
+@dataclass(order=True)
+class QueuedRun:
+    """A queued run as the worker holds it, ordered by fire time (else queue time), then id."""
+
+    order: tuple[datetime, int]
+    id: int = field(compare=False)
+    job: str = field(compare=False)
+    reason: Reason = field(compare=False)
+    fire_time: datetime | None = field(compare=False)
+    attempt: int = field(compare=False)
+    args: Mapping[str, Any] = field(compare=False)
+    not_before: datetime | None = field(compare=False)
+
+    @classmethod
+    def of(cls, run_id: int, new: NewRun) -> QueuedRun:
+        """From a NewRun the store just created as `run_id`."""
+        return cls(
+            (new.fire_time or new.queued_at, run_id),
+            run_id,
+            new.job,
+            new.reason,
+            new.fire_time,
+            new.attempt,
+            dict(new.args),
+            new.not_before,
+        )
+
+
+@dataclass
+class _Outcome:
+    status: RunStatus
+    note: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    retry: Retry | None = None  # a retry the job asked for
+
+
+@dataclass
+class _Active:
+    run: QueuedRun
+    context: RunContext
+    started_at: datetime
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    stop_status: RunStatus = RunStatus.CANCELLED
+    stop_note: str | None = None
+    task: asyncio.Task[None] | None = None
+    progress_written: datetime | None = None
+    progress_task: asyncio.Task[None] | None = None
+
+
+class Worker:
+    """See the module docstring."""
+
+    def __init__(self, engine: Engine, slots: int) -> None:
+        self.engine = engine
+        self.slots = slots
+        self._queue: list[QueuedRun] = []
+        self._active: dict[int, _Active] = {}
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="rota-job")
+        self._kick = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- the queue ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start taking runs from the queue."""
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="rota-dispatch")
+
+    def add(self, run: QueuedRun) -> None:
+        """Queue a run the store holds as queued."""
+        bisect.insort(self._queue, run)
+        self._kick.set()
+
+    def remove_queued(self, run_id: int) -> QueuedRun | None:
+        """Take a queued run out (it was cancelled in the store)."""
+        for index, run in enumerate(self._queue):
+            if run.id == run_id:
+                del self._queue[index]
+                return run
+        return None
+
+    def is_running(self, run_id: int) -> bool:
+        """Whether this node is running the run."""
+        return run_id in self._active
+
+    def stop_run(self, run_id: int, status: RunStatus, note: str) -> bool:
+        """Stop a running run: it is recorded with `status` and `note` at once."""
+        active = self._active.get(run_id)
+        if active is None:
+            return False
+        active.stop_status, active.stop_note = status, note
+        active.context.cancel()
+        active.stop.set()
+        return True
+
+    @property
+    def queued_count(self) -> int:
+        """How many runs wait for a slot."""
+        return len(self._queue)
+
+    async def _dispatch(self) -> None:
+        clock = self.engine.clock
+        while not self._stopping:
+            self._kick.clear()
+            now = clock.now()
+            picked, wake_at = self._pick(now)
+            if picked:
+                await self._claim(picked, now)
+                continue
+            waiters: list[asyncio.Task[Any]] = [asyncio.create_task(self._kick.wait())]
+            if wake_at is not None:
+                waiters.append(asyncio.create_task(clock.sleep_until(wake_at)))
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+    def _pick(self, now: datetime) -> tuple[list[QueuedRun], datetime | None]:
+        """Runs that may start now (up to the free slots), and when to look again otherwise."""
+        free = self.slots - len(self._active)
+        picked: list[QueuedRun] = []
+        wake_at: datetime | None = None
+        taken: dict[str, int] = {}
+        for run in self._queue:
+            if len(picked) >= free:
+                break
+            state = self.engine.jobs.get(run.job)
+            if state is None:
+                continue
+            ready_at = self.engine.ready_at(state, run)
+            if ready_at > now:
+                wake_at = ready_at if wake_at is None else min(wake_at, ready_at)
+                continue
+            if len(state.running) + taken.get(run.job, 0) >= state.limit:
+                continue
+            taken[run.job] = taken.get(run.job, 0) + 1
+            picked.append(run)
+        return picked, wake_at
+
+    async def _claim(self, picked: list[QueuedRun], now: datetime) -> None:
+        # The runs count as running from here, before the claim is written: a fire time or a
+        # cancel that comes while it is being written must already see them as such.
+        started: list[tuple[_Active, JobState]] = []
+        for run in picked:
+            self._queue.remove(run)
+            state = self.engine.jobs[run.job]
+            state.queued.discard(run.id)
+            state.running.add(run.id)
+            active = _Active(run, self._context(run), now)
+            self._active[run.id] = active
+            started.append((active, state))
+        node = self.engine.node_id
+        try:
+            results = await self.engine.writer.apply([Claim(run.id, node, now) for run in picked])
+        except Exception:
+            log.exception("rota could not claim %d runs; they stay queued", len(picked))
+            results = [None] * len(picked)
+        for (active, state), claimed in zip(started, results, strict=True):
+            run = active.run
+            if not claimed:  # cancelled, or taken by another node, meanwhile
+                self._active.pop(run.id, None)
+                state.running.discard(run.id)
+                if claimed is None:
+                    self.add(run)
+                continue
+            active.task = asyncio.create_task(
+                self._execute(active, state), name=f"rota-run-{run.id}"
+            )
+            self.engine.publish(EventKind.RUN_STARTED, run.job, run.id, attempt=run.attempt)
+
+    # -- one run ------------------------------------------------------------------------------
+
+    def _context(self, run: QueuedRun) -> RunContext:
+        info = RunInfo(run.id, run.job, run.reason, run.fire_time, run.attempt, run.args)
+        loop = asyncio.get_running_loop()
+
+        def changed() -> None:  # from the job's thread, for a sync job
+            loop.call_soon_threadsafe(self._progress_changed, run.id)
+
+        return RunContext(info, changed)
+
+    async def _execute(self, active: _Active, state: JobState) -> None:
+        run = active.run
+        try:
+            if active.stop.is_set():  # stopped while it was being claimed: never call the job
+                outcome = _Outcome(active.stop_status, note=active.stop_note)
+            else:
+                outcome = await self._call(active, state)
+        except Exception as error:  # a bug in rota itself, not in the job
+            log.exception("rota failed while running run %s of %s", run.id, run.job)
+            outcome = _Outcome(RunStatus.FAILED, error=f"rota: {error!r}")
+        if active.progress_task is not None:
+            active.progress_task.cancel()
+        await self._record(active, state, outcome)
+
+    async def _call(self, active: _Active, state: JobState) -> _Outcome:
+        run, context, definition = active.run, active.context, state.definition
+        loop = asyncio.get_running_loop()
+        job_context = contextvars.copy_context()
+        job_context.run(current_run.set, context)
+        arguments = (context,) if definition.takes_ctx else ()
+        job: asyncio.Future[Any]
+        if definition.is_async:
+            coroutine = definition.function(*arguments, **run.args)
+            job = loop.create_task(coroutine, name=f"rota-job-{run.id}", context=job_context)
+        else:
+            call = functools.partial(definition.function, *arguments, **run.args)
+            job = loop.run_in_executor(self._pool, job_context.run, call)
+        waiters: list[asyncio.Future[Any]] = [job, asyncio.create_task(active.stop.wait())]
+        timeout = state.settings.timeout
+        if timeout is not None:
+            deadline = active.started_at + timeout
+            waiters.append(asyncio.create_task(self.engine.clock.sleep_until(deadline)))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters[1:]:
+                waiter.cancel()
+        if job.done():
+            return _outcome_of(job)
+        context.cancel()
+        job.add_done_callback(functools.partial(_late_result, run.id, run.job))
+        if definition.is_async:
+            job.cancel()
+        if active.stop.is_set():
+            return _Outcome(active.stop_status, note=active.stop_note)
+        return _Outcome(RunStatus.TIMED_OUT, note=f"timed out after {timeout}")
+
+    async def _record(self, active: _Active, state: JobState, outcome: _Outcome) -> None:
+        run, engine = active.run, self.engine
+        now = engine.clock.now()
+        (done, total, note), log_text = active.context.snapshot()
+        operations: list[Finish | Enqueue] = [
+            Finish(
+                run.id,
+                outcome.status,
+                now,
+                note=outcome.note,
+                error=outcome.error,
+                traceback=outcome.traceback,
+                log=log_text,
+                progress_done=done,
+                progress_total=total,
+                progress_note=note,
+            )
+        ]
+        retry = self._retry(run, state.settings.retry, outcome, now)
+        if retry is not None:
+            operations.append(Enqueue(retry))
+        try:
+            results = await engine.writer.apply(operations)
+        except Exception:
+            log.exception("could not record the end of run %s of %s", run.id, run.job)
+            results = [False, None]
+        finally:
+            self._active.pop(run.id, None)
+            state.running.discard(run.id)
+            self._kick.set()
+        if results[0]:
+            engine.publish(
+                EventKind.RUN_FINISHED,
+                run.job,
+                run.id,
+                status=outcome.status.value,
+                note=outcome.note,
+            )
+        if retry is not None and results[1] is not None:
+            engine.enqueued(results[1], retry)
+
+    def _retry(
+        self, run: QueuedRun, policy: RetryPolicy, outcome: _Outcome, now: datetime
+    ) -> NewRun | None:
+        if outcome.status not in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED):
+            return None
+        if outcome.status is RunStatus.INTERRUPTED and outcome.note == _STOPPED:
+            return None  # a stop is not the job's failure; the run is recorded interrupted
+        asked = outcome.retry
+        if asked is not None:
+            policy = RetryPolicy(
+                asked.attempts or max(policy.attempts, 3), asked.backoff, asked.max_delay
+            )
+        delay = retry_delay(policy, run.attempt, random.random())
+        if delay is None:
+            return None
+        if asked is not None and asked.after is not None:
+            delay = asked.after
+        return NewRun(
+            job=run.job,
+            reason=Reason.RETRY,
+            queued_at=now,
+            fire_time=run.fire_time,
+            not_before=now + delay,
+            attempt=run.attempt + 1,
+            args=run.args,
+            retry_of=run.id,
+        )
+
+    # -- progress -----------------------------------------------------------------------------
+
+    def _progress_changed(self, run_id: int) -> None:
+        active = self._active.get(run_id)
+        if active is None or (active.progress_task and not active.progress_task.done()):
+            return
+        active.progress_task = asyncio.create_task(self._write_progress(active))
+
+    async def _write_progress(self, active: _Active) -> None:
+        clock = self.engine.clock
+        if active.progress_written is not None:
+            await clock.sleep_until(active.progress_written + PROGRESS_INTERVAL)
+        if not active.context.dirty or active.run.id not in self._active:
+            return
+        active.progress_written = clock.now()
+        (done, total, note), log_text = active.context.snapshot()
+        results = await self.engine.writer.apply(
+            [Progress(active.run.id, done, total, note, log=log_text)]
+        )
+        if results[0]:
+            self.engine.publish(
+                EventKind.RUN_PROGRESS,
+                active.run.job,
+                active.run.id,
+                done=done,
+                total=total,
+                note=note,
+            )
+
+    # -- stopping -----------------------------------------------------------------------------
+
+    async def shutdown(self, grace: timedelta) -> None:
+        """Stop starting runs; give running ones `grace` to finish, then record them
+        interrupted."""
+        # The dispatcher finishes a claim it is writing (its runs get their tasks), then ends.
+        self._stopping = True
+        self._kick.set()
+        if self._dispatcher is not None:
+            await self._dispatcher
+        tasks = [a.task for a in self._active.values() if a.task is not None]
+        if tasks:
+            timer = asyncio.create_task(
+                self.engine.clock.sleep_until(self.engine.clock.now() + grace)
+            )
+            everything = asyncio.gather(*tasks, return_exceptions=True)
+            waiters: list[asyncio.Future[Any]] = [timer, everything]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            timer.cancel()
+            for run_id in list(self._active):
+                self.stop_run(run_id, RunStatus.INTERRUPTED, _STOPPED)
+            await everything
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+_STOPPED = "rota stopped before the run finished"
+
+
+def _outcome_of(job: asyncio.Future[Any]) -> _Outcome:
+    try:
+        job.result()
+    except Skip as skip:
+        return _Outcome(RunStatus.SKIPPED, note=skip.reason)
+    except Retry as retry:
+        return _Outcome(RunStatus.FAILED, error=str(retry), retry=retry)
+    except asyncio.CancelledError:
+        return _Outcome(RunStatus.CANCELLED, note="the job was cancelled from inside")
+    except BaseException as error:
+        return _Outcome(
+            RunStatus.FAILED,
+            error=f"{type(error).__name__}: {error}",
+            traceback="".join(traceback.format_exception(error)),
+        )
+    return _Outcome(RunStatus.SUCCEEDED)
+
+
+def _late_result(run_id: int, job: str, future: asyncio.Future[Any]) -> None:
+    """A run given up on (timed out, cancelled) finished after all: say so, keep nothing."""
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is None:
+        log.info("run %s of %s finished after it was given up; its result is ignored", run_id, job)
+    else:
+        log.info("run %s of %s failed after it was given up: %r", run_id, job, error)

@@ -1,0 +1,78 @@
+"""Engine tests run on a FakeClock; they poll for outcomes with a real-time deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+import pytest
+
+from rota import Rota
+from rota.store.records import RunRecord, RunStatus
+from rota.testing import FakeClock
+
+START = datetime.fromisoformat("2026-11-23T10:00:00+00:00")
+
+
+async def eventually(check: Callable[[], object], timeout: float = 5.0) -> None:
+    """Wait until `check()` is truthy; fail after `timeout` real seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout} s: {check}")
+        await asyncio.sleep(0.002)
+
+
+def statuses(rota: Rota, job: str) -> list[str]:
+    """The job's run statuses, oldest first."""
+    return [run.status.value for run in reversed(rota.runs(job, limit=1000))]
+
+
+def finished(rota: Rota, job: str, count: int) -> Callable[[], bool]:
+    """A check: the job has at least `count` finished runs."""
+
+    def check() -> bool:
+        runs = rota.runs(job, limit=1000)
+        return sum(run.status not in (RunStatus.QUEUED, RunStatus.RUNNING) for run in runs) >= count
+
+    return check
+
+
+def only_run(rota: Rota, job: str) -> RunRecord:
+    runs = rota.runs(job)
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    """Each engine test runs on the memory store and on SQLite."""
+    if request.param == "memory":
+        return f"memory://{request.node.name}"  # shared by the Rotas of one test
+    return f"sqlite:///{tmp_path}/rota.db"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+async def rotas(database_url: str, clock: FakeClock) -> AsyncIterator[Callable[..., Rota]]:
+    """Make Rota instances on the test's store and clock; all are stopped afterwards."""
+    made: list[Rota] = []
+
+    def make(**kwargs: object) -> Rota:
+        kwargs.setdefault("clock", clock)
+        rota = Rota(database_url, timezone="UTC", **kwargs)  # type: ignore[arg-type]
+        made.append(rota)
+        return rota
+
+    yield make
+    for rota in made:
+        if rota.engine is not None:
+            await rota.stop_async(grace=0)
+        else:
+            rota.close()

@@ -1,0 +1,113 @@
+"""What an admin changes: schedules, pauses, resets; and what the job list shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from rota import Rota, weekly
+from rota.store.records import RunStatus
+from rota.testing import FakeClock
+from tests.engine.conftest import START, eventually, finished
+
+MakeRota = Callable[..., Rota]
+
+
+def nothing() -> None:
+    """Does nothing."""
+
+
+async def test_set_schedule_overrides_and_reset_restores(rotas: MakeRota, clock: FakeClock) -> None:
+    rota = rotas()
+    rota.job("recommendations", schedule=weekly("sun", "04:00", "UTC"))(nothing)
+    await rota.start_async()
+    assert rota.job_info("recommendations").next_fire_at == START.replace(day=29, hour=4)
+
+    info = rota.set_schedule("recommendations", "every 2h")
+    assert info.schedule.text == "every 2h"
+    assert info.overridden == ("schedule",)
+    assert info.next_fire_at == START + timedelta(hours=2)
+    clock.advance(timedelta(hours=2))
+    await eventually(finished(rota, "recommendations", 1))
+
+    info = rota.reset("recommendations")
+    assert info.schedule.text == "weekly sun 04:00"
+    assert not info.is_overridden
+    assert info.next_fire_at == START.replace(day=29, hour=4)
+
+
+async def test_overrides_survive_a_restart_and_code_defaults_update(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    first = rotas()
+    first.job("scan", schedule="daily 02:00")(nothing)
+    first.job("backup", schedule="daily 01:00")(nothing)
+    await first.start_async()
+    first.set_schedule("scan", "daily 05:00")
+    await first.stop_async(grace=0)
+
+    second = rotas()
+    second.job("scan", schedule="daily 03:00")(nothing)  # new default: the override still wins
+    second.job("backup", schedule="daily 01:30")(nothing)  # new default, not overridden
+    await second.start_async()
+    assert second.job_info("scan").schedule.text == "daily 05:00"
+    assert second.job_info("backup").schedule.text == "daily 01:30"
+    assert second.job_info("backup").next_fire_at == START.replace(day=24, hour=1, minute=30)
+
+
+async def test_pause_stops_firing_and_resume_starts_from_now(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas()
+    rota.job("sync", schedule="every 30m")(nothing)
+    await rota.start_async()
+    info = rota.pause("sync", note="server maintenance")
+    assert (info.paused, info.pause_note, info.next_fire_at) == (True, "server maintenance", None)
+    clock.advance(timedelta(hours=2))
+    run_id = rota.run_now("sync")  # by hand it still runs
+    await eventually(finished(rota, "sync", 1))
+    assert [r.id for r in rota.runs("sync")] == [run_id]
+    info = rota.resume("sync")
+    assert info.next_fire_at == clock.now() + timedelta(minutes=30)
+    clock.advance(timedelta(minutes=30))
+    await eventually(finished(rota, "sync", 2))
+
+
+async def test_jobs_missing_from_code_are_kept_and_never_fired(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    first = rotas()
+    first.job("old-job", schedule="every 1m")(nothing)
+    await first.start_async()
+    clock.advance(60)
+    await eventually(finished(first, "old-job", 1))
+    await first.stop_async(grace=0)
+
+    second = rotas()
+    second.job("new-job", schedule="every 1h")(nothing)
+    await second.start_async()
+    clock.advance(timedelta(minutes=10))
+    names = {info.name: info for info in second.jobs()}
+    assert set(names) == {"new-job", "old-job", "rota-prune"}
+    assert not names["old-job"].in_code
+    assert names["old-job"].last_run is not None
+    assert len(second.runs("old-job")) == 1
+
+
+async def test_admin_actions_work_before_start(rotas: MakeRota, clock: FakeClock) -> None:
+    rota = rotas()
+    rota.job("backup", schedule="daily 01:00")(nothing)
+    run_id = rota.run_now("backup")
+    assert rota.get_run(run_id).status is RunStatus.QUEUED
+    rota.set_schedule("backup", "daily 01:15")
+    await rota.start_async()
+    await eventually(finished(rota, "backup", 1))
+    assert rota.job_info("backup").schedule.text == "daily 01:15"
+
+
+async def test_the_builtin_prune_job_is_listed(rotas: MakeRota) -> None:
+    rota = rotas()
+    await rota.start_async()
+    prune = rota.job_info("rota-prune")
+    assert prune.schedule.text == "every 10m"
+    assert prune.description == "Delete run history past its retention"

@@ -1,0 +1,70 @@
+"""A node that died leaves its runs behind: the next start records them interrupted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from rota import Retry, Rota
+from rota.store import open_store
+from rota.store.abc import Claim, Enqueue, NewRun
+from rota.store.records import NodeRecord, Reason, RunStatus
+from rota.testing import FakeClock
+from tests.engine.conftest import START, eventually, finished
+
+MakeRota = Callable[..., Rota]
+
+
+def leave_a_dead_node_behind(url: str, job: str) -> int:
+    """A node on another host that stopped heartbeating an hour ago, with one running run."""
+    store = open_store(url)
+    store.open()
+    store.sync_jobs({job: {}}, START - timedelta(hours=2))
+    then = START - timedelta(hours=1)
+    store.register_node(NodeRecord("ghost:1:abc", "ghost-host", 1, then, then))
+    run_id, _ = store.apply(
+        [Enqueue(NewRun(job, Reason.MANUAL, then)), Claim(1, "ghost:1:abc", then)]
+    )
+    store.close()
+    assert isinstance(run_id, int)
+    return run_id
+
+
+async def test_runs_of_a_dead_node_are_interrupted_and_retried(
+    rotas: MakeRota, database_url: str, clock: FakeClock
+) -> None:
+    lost = leave_a_dead_node_behind(database_url, "backup")
+    rota = rotas()
+
+    @rota.job("backup", retry=Retry(2))
+    def backup() -> None:
+        pass
+
+    await rota.start_async()
+    await eventually(finished(rota, "backup", 2))
+    run = rota.get_run(lost)
+    assert run.status is RunStatus.INTERRUPTED
+    assert run.note is not None
+    assert "its node ghost:1:abc stopped without finishing it" in run.note
+    assert run.finished_at == START
+    retry = [r for r in rota.runs("backup") if r.retry_of == lost]
+    assert [(r.reason, r.attempt, r.status) for r in retry] == [
+        (Reason.RETRY, 2, RunStatus.SUCCEEDED)
+    ]
+    nodes = {node.id: node for node in rota.store.list_nodes()}
+    assert nodes["ghost:1:abc"].stopped_at == START
+
+
+async def test_a_live_node_keeps_its_runs(rotas: MakeRota, database_url: str) -> None:
+    store = open_store(database_url)
+    store.open()
+    store.sync_jobs({"scan": {}}, START)
+    store.register_node(NodeRecord("other:2:def", "other-host", 2, START, START))
+    run_id, _ = store.apply(
+        [Enqueue(NewRun("scan", Reason.MANUAL, START)), Claim(1, "other:2:def", START)]
+    )
+    store.close()
+    rota = rotas()
+    rota.job("scan")(lambda: None)
+    await rota.start_async()
+    assert rota.get_run(run_id).status is RunStatus.RUNNING
