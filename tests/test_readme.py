@@ -6,6 +6,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from rota.cli import main
@@ -17,11 +18,13 @@ def blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
 
 
-def test_python_examples_run() -> None:
+def test_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the example writes rota.db where it runs
     found = blocks("python")
     assert found
     for code in found:
         exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "rota.db").exists()
 
 
 def test_preview_transcript_matches() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ from rota.schedules import Manual, Schedule, to_schedule
 from rota.schedules.zones import resolve_zone
 from rota.store import open_store
 from rota.store.abc import Enqueue, NewRun, Operation, RequestCancel, Store, UpdateJob
-from rota.store.records import JobRecord, Reason, Retention, RunRecord, RunStatus
+from rota.store.records import ACTIVE, JobRecord, Reason, Retention, RunRecord, RunStatus
 
 __all__ = ["JobInfo", "Rota"]
 
@@ -344,6 +345,16 @@ class Rota:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise SettingError("limit", str(limit), f"{limit!r} is not a number 1-10000")
         return self._synced_store().list_runs(job, statuses, limit, before_id)
+
+    def wait(self, run_id: int, timeout: float = 60.0) -> RunRecord:
+        """Block until a run has finished (or was skipped) and return it; RotaError after
+        `timeout` real seconds. For scripts and tests; the engine must be running elsewhere."""
+        deadline = time.monotonic() + timeout
+        while (run := self.get_run(run_id)).status in ACTIVE:
+            if time.monotonic() > deadline:
+                raise RotaError(f"run {run_id} is still {run.status.value} after {timeout} s")
+            time.sleep(0.01)
+        return run
 
     def get_run(self, run_id: int) -> RunRecord:
         """One run with everything it recorded: times, status, error, progress, log."""

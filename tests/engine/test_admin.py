@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from rota import Rota, weekly
+import pytest
+
+from rota import Rota, RotaError, daily, weekly
 from rota.store.records import RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, eventually, finished
@@ -111,3 +113,34 @@ async def test_the_builtin_prune_job_is_listed(rotas: MakeRota) -> None:
     prune = rota.job_info("rota-prune")
     assert prune.schedule.text == "every 10m"
     assert prune.description == "Delete run history past its retention"
+
+
+def test_wait_returns_the_finished_run_of_a_started_engine(tmp_path: object) -> None:
+    rota = Rota(f"sqlite:///{tmp_path}/rota.db", timezone="UTC")
+    rota.job("quick")(nothing)
+    with rota:
+        run = rota.wait(rota.run_now("quick"), timeout=10)
+    assert run.status is RunStatus.SUCCEEDED
+
+
+def test_wait_gives_up_after_its_timeout(rotas: MakeRota) -> None:
+    rota = rotas()
+    rota.job("never-started")(nothing)
+    run_id = rota.run_now("never-started")  # no engine runs
+    with pytest.raises(RotaError, match=f"run {run_id} is still queued after 0.05 s"):
+        rota.wait(run_id, timeout=0.05)
+
+
+async def test_schedules_made_without_a_zone_use_the_rotas(clock: FakeClock) -> None:
+    rota = Rota("memory://", clock=clock, timezone="Europe/Berlin")
+    rota.job("backup", schedule=daily("02:00"))(nothing)
+    rota.job("scan", schedule=daily("02:00", tz="UTC"))(nothing)
+    rota.job("embeddings", schedule="daily 03:00")(nothing)
+    await rota.start_async()
+    try:
+        assert rota.job_info("backup").schedule == daily("02:00", "Europe/Berlin")
+        assert rota.job_info("backup").next_fire_at == START.replace(day=24, hour=1)
+        assert rota.job_info("scan").next_fire_at == START.replace(day=24, hour=2)
+        assert rota.job_info("embeddings").next_fire_at == START.replace(day=24, hour=2)
+    finally:
+        await rota.stop_async(grace=0)

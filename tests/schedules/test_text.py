@@ -103,7 +103,19 @@ def test_once_without_offset_is_read_in_the_zone() -> None:
 def test_to_schedule_passes_schedules_through_and_parses_text() -> None:
     daily = Daily("02:00", "UTC")
     assert to_schedule(daily) is daily
+    assert to_schedule(daily, "Europe/Berlin") is daily  # its zone was given: it stays
     assert to_schedule("daily 02:00", "UTC") == daily
+
+
+def test_a_schedule_made_without_a_zone_takes_the_default_it_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TZ", raising=False)
+    unzoned = Daily("02:00")
+    assert unzoned.tz == "UTC"
+    assert to_schedule(unzoned, "Europe/Berlin") == Daily("02:00", "Europe/Berlin")
+    assert to_schedule(Cron("0 4 * * 0"), "Asia/Kolkata").tz == "Asia/Kolkata"
+    assert to_schedule(Interval("2h"), "Asia/Kolkata") == Interval("2h")
 
 
 def test_equal_schedules_hash_alike() -> None:

@@ -54,6 +54,13 @@ class Schedule(ABC):
     @abstractmethod
     def _from_fields(cls, data: dict[str, Any]) -> Schedule: ...
 
+    def with_default_zone(self, tz: str) -> Schedule:
+        """This schedule, read in `tz` if it reads wall times and was made without a zone.
+
+        ``daily("02:00")`` passed to a ``Rota(timezone="Europe/Berlin")`` means 02:00 in Berlin.
+        """
+        return self
+
     def __str__(self) -> str:
         return self.text
 

@@ -45,12 +45,19 @@ class _Calendar(Schedule):
     tz: str
     _fields: CronFields = field(init=False, repr=False, compare=False)
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
+    _zone_given: bool = field(init=False, repr=False, compare=False)
 
     def _setup(self, fields: CronFields, tz: str | None) -> None:
         key = resolve_zone(tz)
         object.__setattr__(self, "tz", key)
         object.__setattr__(self, "_fields", fields)
         object.__setattr__(self, "_zone", get_zone(key))
+        object.__setattr__(self, "_zone_given", tz is not None)
+
+    def with_default_zone(self, tz: str) -> Schedule:
+        if self._zone_given or tz == self.tz:
+            return self
+        return Schedule.from_dict({**self.to_dict(), "tz": tz})
 
     @property
     def fixed_time(self) -> bool:

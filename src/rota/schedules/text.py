@@ -65,9 +65,9 @@ def parse(text: str, tz: str | None = None) -> Schedule:
 
 
 def to_schedule(value: Schedule | str, tz: str | None = None) -> Schedule:
-    """A Schedule as it is, or text parsed with `parse`."""
+    """Text parsed with `parse`, or a Schedule, given `tz` if it was made without a zone."""
     if isinstance(value, Schedule):
-        return value
+        return value if tz is None else value.with_default_zone(tz)
     return parse(value, tz)
 
 
