@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 from rota import Rota
-from rota.store.records import RunRecord, RunStatus
+from rota.store.records import ACTIVE, RunRecord, RunStatus
 from rota.testing import FakeClock
 
 START = datetime.fromisoformat("2026-11-23T10:00:00+00:00")
@@ -38,6 +38,12 @@ def finished(rota: Rota, job: str, count: int) -> Callable[[], bool]:
         return sum(run.status not in (RunStatus.QUEUED, RunStatus.RUNNING) for run in runs) >= count
 
     return check
+
+
+async def outcome(rota: Rota, run_id: int) -> RunRecord:
+    """The run once it has finished (the async tests' `rota.wait`, which would block the loop)."""
+    await eventually(lambda: rota.get_run(run_id).status not in ACTIVE)
+    return rota.get_run(run_id)
 
 
 def only_run(rota: Rota, job: str) -> RunRecord:

@@ -222,7 +222,7 @@ class Engine:
             state = self.jobs.get(run.job)
             if run.status is RunStatus.QUEUED and state is not None:
                 state.queued.add(run.id)
-                self.worker.add(_queued(run))
+                self.worker.add(QueuedRun.of_record(run))
 
     # -- scheduling ---------------------------------------------------------------------------
 
@@ -413,18 +413,5 @@ class Engine:
             return
         if run_id not in state.queued:
             state.queued.add(run_id)
-            self.worker.add(_queued(run))
+            self.worker.add(QueuedRun.of_record(run))
             self.publish(EventKind.RUN_QUEUED, run.job, run_id, reason=run.reason.value)
-
-
-def _queued(run: RunRecord) -> QueuedRun:
-    return QueuedRun(
-        (run.fire_time or run.queued_at, run.id),
-        run.id,
-        run.job,
-        run.reason,
-        run.fire_time,
-        run.attempt,
-        run.args,
-        run.not_before,
-    )

@@ -25,7 +25,7 @@ from rota.engine.events import EventKind
 from rota.engine.policies import RetryPolicy, retry_delay
 from rota.outcomes import Retry, Skip
 from rota.store.abc import Claim, Enqueue, Finish, NewRun, Progress
-from rota.store.records import Reason, RunStatus
+from rota.store.records import Reason, RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from rota.engine.core import Engine
@@ -49,6 +49,20 @@ class QueuedRun:
     attempt: int = field(compare=False)
     args: Mapping[str, Any] = field(compare=False)
     not_before: datetime | None = field(compare=False)
+
+    @classmethod
+    def of_record(cls, run: RunRecord) -> QueuedRun:
+        """From a queued run read back from the store."""
+        return cls(
+            (run.fire_time or run.queued_at, run.id),
+            run.id,
+            run.job,
+            run.reason,
+            run.fire_time,
+            run.attempt,
+            run.args,
+            run.not_before,
+        )
 
     @classmethod
     def of(cls, run_id: int, new: NewRun) -> QueuedRun:
