@@ -79,15 +79,21 @@ class RunContext:
 
     def __init__(self, run: RunInfo, on_change: Callable[[], None]) -> None:
         self.run = run
-        self.log: logging.LoggerAdapter[logging.Logger] = _RunLogger(
-            logging.getLogger(f"rota.jobs.{run.job}"), self
-        )
+        self._log: logging.LoggerAdapter[logging.Logger] | None = None
         self._on_change = on_change
         self._lock = threading.Lock()
         self._lines: deque[str] = deque(maxlen=LOG_LINES)
         self._cancelled = threading.Event()
         self._progress: tuple[float | None, float | None, str | None] = (None, None, None)
         self._dirty = False
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger for this run: its records land in the run's log and in
+        ``rota.jobs.<name>``."""
+        if self._log is None:
+            self._log = _RunLogger(logging.getLogger(f"rota.jobs.{self.run.job}"), self)
+        return self._log
 
     @property
     def cancelled(self) -> bool:

@@ -93,7 +93,10 @@ class _Active:
     run: QueuedRun
     context: RunContext
     started_at: datetime
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # Resolved by `stop_run`; a future, not an Event, so that waiting on it costs no task.
+    stop: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
     stop_status: RunStatus = RunStatus.CANCELLED
     stop_note: str | None = None
     task: asyncio.Task[None] | None = None
@@ -144,7 +147,8 @@ class Worker:
             return False
         active.stop_status, active.stop_note = status, note
         active.context.cancel()
-        active.stop.set()
+        if not active.stop.done():
+            active.stop.set_result(None)
         return True
 
     @property
@@ -237,7 +241,7 @@ class Worker:
     async def _execute(self, active: _Active, state: JobState) -> None:
         run = active.run
         try:
-            if active.stop.is_set():  # stopped while it was being claimed: never call the job
+            if active.stop.done():  # stopped while it was being claimed: never call the job
                 outcome = _Outcome(active.stop_status, note=active.stop_note)
             else:
                 outcome = await self._call(active, state)
@@ -261,23 +265,24 @@ class Worker:
         else:
             call = functools.partial(definition.function, *arguments, **run.args)
             job = loop.run_in_executor(self._pool, job_context.run, call)
-        waiters: list[asyncio.Future[Any]] = [job, asyncio.create_task(active.stop.wait())]
+        waiters: list[asyncio.Future[Any]] = [job, active.stop]
         timeout = state.settings.timeout
+        timer: asyncio.Task[None] | None = None
         if timeout is not None:
-            deadline = active.started_at + timeout
-            waiters.append(asyncio.create_task(self.engine.clock.sleep_until(deadline)))
+            timer = asyncio.create_task(self.engine.clock.sleep_until(active.started_at + timeout))
+            waiters.append(timer)
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for waiter in waiters[1:]:
-                waiter.cancel()
+            if timer is not None:
+                timer.cancel()
         if job.done():
             return _outcome_of(job)
         context.cancel()
         job.add_done_callback(functools.partial(_late_result, run.id, run.job))
         if definition.is_async:
             job.cancel()
-        if active.stop.is_set():
+        if active.stop.done():
             return _Outcome(active.stop_status, note=active.stop_note)
         return _Outcome(RunStatus.TIMED_OUT, note=f"timed out after {timeout}")
 
@@ -302,15 +307,15 @@ class Worker:
         retry = self._retry(run, state.settings.retry, outcome, now)
         if retry is not None:
             operations.append(Enqueue(retry))
+        # The slot is free now: the next claim goes into the same transaction as this finish.
+        self._active.pop(run.id, None)
+        state.running.discard(run.id)
+        self._kick.set()
         try:
             results = await engine.writer.apply(operations)
         except Exception:
             log.exception("could not record the end of run %s of %s", run.id, run.job)
             results = [False, None]
-        finally:
-            self._active.pop(run.id, None)
-            state.running.discard(run.id)
-            self._kick.set()
         if results[0]:
             engine.publish(
                 EventKind.RUN_FINISHED,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.sql.dml import ReturningInsert
 
 from rota.errors import StoreError, UnknownJobError
@@ -84,16 +85,30 @@ class Transaction:
         self._slots: list[tuple[int, int]] = []
 
     def apply(self, operations: Sequence[Operation]) -> list[Any]:
-        """One result per operation (see the operations' docstrings)."""
+        """One result per operation (see the operations' docstrings).
+
+        Consecutive operations of one kind are written together where SQL allows (a busy engine
+        sends dozens of fires, claims and finishes at once), with the same results as one by one.
+        """
         results: list[Any] = [None] * len(operations)
-        for index, operation in enumerate(operations):
-            if isinstance(operation, Fire):
-                results[index] = self._fire(index, operation)
-            elif isinstance(operation, Enqueue):
-                self._gather(index, -1, operation.run)
+        start = 0
+        for kind, members in groupby(operations, key=type):
+            group: list[Any] = list(members)
+            end = start + len(group)
+            if kind is Fire:
+                results[start:end] = self._fires(start, group)
+            elif kind is Enqueue:
+                for offset, enqueue in enumerate(group):
+                    self._gather(start + offset, -1, enqueue.run)
             else:
-                self._write_runs(results)
-                results[index] = self._other(operation)
+                self._write_runs(results)  # runs gathered so far exist before they change
+                if kind is Claim:
+                    results[start:end] = self._claims(group)
+                elif kind is Finish:
+                    results[start:end] = self._finishes(group)
+                else:
+                    results[start:end] = [self._other(operation) for operation in group]
+            start = end
         self._write_runs(results)
         for index, result in enumerate(results):
             if isinstance(result, list) and isinstance(operations[index], Fire):
@@ -101,6 +116,42 @@ class Transaction:
         return results
 
     # -- creating runs ----------------------------------------------------------------------
+
+    def _fires(self, start: int, fires: Sequence[Fire]) -> list[FireResult | list[int | None]]:
+        if len(fires) == 1:
+            return [self._fire(start, fires[0])]
+        # Many jobs due at once: read their next fire times (this transaction holds the write
+        # lock, and FOR UPDATE the rows on PostgreSQL), compare-and-set in Python, and write the
+        # advanced ones with one executemany.
+        names = {fire.job for fire in fires}
+        current: dict[str, datetime | None] = {
+            row.name: row.next_fire_at
+            for row in self.connection.execute(
+                select(jobs.c.name, jobs.c.next_fire_at)
+                .where(jobs.c.name.in_(names))
+                .with_for_update()
+            )
+        }
+        results: list[FireResult | list[int | None]] = []
+        advanced: list[dict[str, Any]] = []
+        for offset, fire in enumerate(fires):
+            if fire.job not in current or current[fire.job] != fire.expected:
+                results.append(FireResult(False, (None,) * len(fire.runs)))
+                continue
+            current[fire.job] = fire.next_fire_at
+            advanced.append({"v_name": fire.job, "v_next": fire.next_fire_at})
+            self.known_jobs.add(fire.job)
+            for position, run in enumerate(fire.runs):
+                self._gather(start + offset, position, run)
+            results.append([None] * len(fire.runs))
+        if advanced:
+            self.connection.execute(
+                update(jobs)
+                .where(jobs.c.name == bindparam("v_name"))
+                .values(next_fire_at=bindparam("v_next")),
+                advanced,
+            )
+        return results
 
     def _fire(self, index: int, fire: Fire) -> FireResult | list[int | None]:
         advanced = self.connection.execute(
@@ -198,6 +249,58 @@ class Transaction:
             return self._update_job(operation)
         raise StoreError(f"{operation!r} is not a store operation")
 
+    def _claims(self, claims: Sequence[Claim]) -> list[bool]:
+        if len(claims) == 1:
+            return [self._claim(claims[0])]
+        # One statement per (node, instant): a dispatcher claims its picks together.
+        claimed: set[int] = set()
+        groups: dict[tuple[str, datetime], list[int]] = {}
+        for claim in claims:
+            groups.setdefault((claim.node, claim.at), []).append(claim.run_id)
+        for (node, at), ids in groups.items():
+            rows = self.connection.execute(
+                update(runs)
+                .where(runs.c.id.in_(ids), runs.c.status == RunStatus.QUEUED.value)
+                .values(status=RunStatus.RUNNING.value, node=node, started_at=at)
+                .returning(runs.c.id)
+            )
+            claimed.update(row[0] for row in rows)
+        results: list[bool] = []
+        for claim in claims:
+            results.append(claim.run_id in claimed)
+            claimed.discard(claim.run_id)  # a second claim of the same run finds it running
+        return results
+
+    def _finishes(self, finishes: Sequence[Finish]) -> list[bool]:
+        if len(finishes) == 1:
+            return [self._finish(finishes[0])]
+        ids = [finish.run_id for finish in finishes]
+        active = {
+            row[0]
+            for row in self.connection.execute(
+                select(runs.c.id).where(runs.c.id.in_(ids), runs.c.status.in_(_ACTIVE))
+            )
+        }
+        results: list[bool] = []
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for finish in finishes:
+            ok = finish.run_id in active
+            active.discard(finish.run_id)  # a second finish of the same run finds it finished
+            results.append(ok)
+            if ok:
+                # Bind names must differ from column names in an UPDATE's SET clause.
+                values = {f"v_{name}": value for name, value in _finish_values(finish).items()}
+                values["v_id"] = finish.run_id
+                shapes.setdefault(tuple(sorted(values)), []).append(values)
+        for shape, rows in shapes.items():
+            columns: dict[str, Any] = {
+                name[2:]: bindparam(name) for name in shape if name != "v_id"
+            }
+            self.connection.execute(
+                update(runs).where(runs.c.id == bindparam("v_id")).values(**columns), rows
+            )
+        return results
+
     def _claim(self, claim: Claim) -> bool:
         changed = self.connection.execute(
             update(runs)
@@ -207,18 +310,10 @@ class Transaction:
         return changed == 1
 
     def _finish(self, finish: Finish) -> bool:
-        values: dict[str, Any] = {
-            "status": RunStatus(finish.status).value,
-            "finished_at": finish.at,
-        }
-        for field in _FINISH_FIELDS:
-            value = getattr(finish, field)
-            if value is not UNSET:
-                values[field] = value
         changed = self.connection.execute(
             update(runs)
             .where(runs.c.id == finish.run_id, runs.c.status.in_(_ACTIVE))
-            .values(**values)
+            .values(**_finish_values(finish))
         ).rowcount
         return changed == 1
 
@@ -291,3 +386,12 @@ def _key_of_run(run: NewRun) -> RunKey:
 
 def _key_of_row(row: Row[Any]) -> RunKey:
     return (row.job, row.fire_time, row.reason, row.attempt)
+
+
+def _finish_values(finish: Finish) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": RunStatus(finish.status).value, "finished_at": finish.at}
+    for field in _FINISH_FIELDS:
+        value = getattr(finish, field)
+        if value is not UNSET:
+            values[field] = value
+    return values
