@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rota.engine.policies import Overlap
 from rota.engine.settings import JobSettings
 from rota.errors import SettingError
 from rota.names import job_name_problem
@@ -68,8 +69,6 @@ class JobState:
     @property
     def limit(self) -> int:
         """How many runs of this job may run at once."""
-        from rota.engine.policies import Overlap
-
         return self.settings.max_concurrent if self.settings.overlap is Overlap.ALLOW else 1
 
 
