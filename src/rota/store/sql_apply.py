@@ -8,7 +8,7 @@ other operation first writes what is gathered, so every operation sees the ones 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.sql.dml import ReturningInsert
 
 from rota.errors import StoreError, UnknownJobError
+from rota.store import dialect
 from rota.store.abc import (
     UNSET,
     Claim,
@@ -81,6 +82,7 @@ class Transaction:
         # and the check before inserting runs costs nothing in the usual case.
         self.known_jobs = known_jobs
         self._pending: list[NewRun] = []
+        self._time_processor: Callable[[Any], Any] | None = None
         # Where each pending run's id goes: (operation index, position in a Fire's runs or -1).
         self._slots: list[tuple[int, int]] = []
 
@@ -257,7 +259,11 @@ class Transaction:
         groups: dict[tuple[str, datetime], list[int]] = {}
         for claim in claims:
             groups.setdefault((claim.node, claim.at), []).append(claim.run_id)
+        fast = dialect.driver_batches(self.connection)
         for (node, at), ids in groups.items():
+            if fast:
+                claimed |= dialect.claim_many(self.connection, ids, node, self._time(at))
+                continue
             rows = self.connection.execute(
                 update(runs)
                 .where(runs.c.id.in_(ids), runs.c.status == RunStatus.QUEUED.value)
@@ -275,12 +281,16 @@ class Transaction:
         if len(finishes) == 1:
             return [self._finish(finishes[0])]
         ids = [finish.run_id for finish in finishes]
-        active = {
-            row[0]
-            for row in self.connection.execute(
-                select(runs.c.id).where(runs.c.id.in_(ids), runs.c.status.in_(_ACTIVE))
-            )
-        }
+        fast = dialect.driver_batches(self.connection)
+        if fast:
+            active = dialect.active_among(self.connection, ids)
+        else:
+            active = {
+                row[0]
+                for row in self.connection.execute(
+                    select(runs.c.id).where(runs.c.id.in_(ids), runs.c.status.in_(_ACTIVE))
+                )
+            }
         results: list[bool] = []
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for finish in finishes:
@@ -293,13 +303,28 @@ class Transaction:
                 values["v_id"] = finish.run_id
                 shapes.setdefault(tuple(sorted(values)), []).append(values)
         for shape, rows in shapes.items():
-            columns: dict[str, Any] = {
-                name[2:]: bindparam(name) for name in shape if name != "v_id"
-            }
+            names = tuple(name for name in shape if name != "v_id")
+            if fast:
+                columns = tuple(name[2:] for name in names)
+                ordered = [
+                    [self._time(r[n]) if n == "v_finished_at" else r[n] for n in names]
+                    + [r["v_id"]]
+                    for r in rows
+                ]
+                dialect.update_many(self.connection, columns, ordered)
+                continue
+            bound: dict[str, Any] = {name[2:]: bindparam(name) for name in names}
             self.connection.execute(
-                update(runs).where(runs.c.id == bindparam("v_id")).values(**columns), rows
+                update(runs).where(runs.c.id == bindparam("v_id")).values(**bound), rows
             )
         return results
+
+    def _time(self, value: datetime) -> Any:
+        """A time as the column type writes it (the driver-SQL path must store the same)."""
+        if self._time_processor is None:
+            processor = runs.c.started_at.type.bind_processor(self.connection.dialect)
+            self._time_processor = processor or (lambda v: v)
+        return self._time_processor(value)
 
     def _claim(self, claim: Claim) -> bool:
         changed = self.connection.execute(
