@@ -1,0 +1,1 @@
+"""Benchmarks: rota beside APScheduler on the same workloads (``python bench/run.py``)."""
