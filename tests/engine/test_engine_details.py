@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from rota import Rota
 from rota.engine.context import LOG_LINES
 from rota.engine.events import EventKind
 from rota.engine.retention import PRUNE_JOB
+from rota.store.abc import Operation, Progress
 from rota.store.records import Retention, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, eventually, finished, outcome
@@ -60,6 +64,40 @@ async def test_progress_is_written_at_most_four_times_a_second(
         if event.kind is EventKind.RUN_PROGRESS:
             progress.append(event.data["done"])
     assert progress == [100, 150]
+
+
+async def test_progress_reported_while_a_write_is_in_flight_is_written(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas()
+    in_flight, reported = threading.Event(), threading.Event()
+
+    @rota.job("scan")
+    def scan(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.progress(1, 2)
+        in_flight.wait(5)
+        ctx.progress(2, 2)
+        reported.set()
+        while not ctx.cancelled:
+            time.sleep(0.005)
+
+    await rota.start_async()
+    assert rota.engine is not None
+    store = rota.engine.writer.store
+    apply = store.apply
+
+    def slow_apply(operations: Sequence[Operation]) -> list[Any]:
+        if any(isinstance(op, Progress) and op.done == 1 for op in operations):
+            in_flight.set()  # the job reports again while this write is being made
+            reported.wait(5)
+        return apply(operations)
+
+    store.apply = slow_apply  # type: ignore[method-assign]
+    run_id = rota.run_now("scan")
+    await eventually(lambda: rota.get_run(run_id).progress_done == 1)
+    clock.advance(0.25)
+    await eventually(lambda: rota.get_run(run_id).progress_done == 2)
+    rota.cancel(run_id)
 
 
 async def test_the_log_keeps_the_last_lines(rotas: MakeRota) -> None:

@@ -364,25 +364,28 @@ class Worker:
         active.progress_task = asyncio.create_task(self._write_progress(active))
 
     async def _write_progress(self, active: _Active) -> None:
+        # One task per run writes until nothing changed during a whole interval: a change that
+        # comes while a write is in flight finds this task still running and leaves it to it.
         clock = self.engine.clock
-        if active.progress_written is not None:
-            await clock.sleep_until(active.progress_written + PROGRESS_INTERVAL)
-        if not active.context.dirty or active.run.id not in self._active:
-            return
-        active.progress_written = clock.now()
-        (done, total, note), log_text = active.context.snapshot()
-        results = await self.engine.writer.apply(
-            [Progress(active.run.id, done, total, note, log=log_text)]
-        )
-        if results[0]:
-            self.engine.publish(
-                EventKind.RUN_PROGRESS,
-                active.run.job,
-                active.run.id,
-                done=done,
-                total=total,
-                note=note,
+        while True:
+            if active.progress_written is not None:
+                await clock.sleep_until(active.progress_written + PROGRESS_INTERVAL)
+            if not active.context.dirty or active.run.id not in self._active:
+                return
+            active.progress_written = clock.now()
+            (done, total, note), log_text = active.context.snapshot()
+            results = await self.engine.writer.apply(
+                [Progress(active.run.id, done, total, note, log=log_text)]
             )
+            if results[0]:
+                self.engine.publish(
+                    EventKind.RUN_PROGRESS,
+                    active.run.job,
+                    active.run.id,
+                    done=done,
+                    total=total,
+                    note=note,
+                )
 
     # -- stopping -----------------------------------------------------------------------------
 
