@@ -25,7 +25,7 @@ from rota.store import (
     UpdateJob,
 )
 
-from .conftest import T0, at, enqueue, new, running
+from .conftest import T0, at, enqueue, new, on_postgresql, running
 
 # -- nodes -----------------------------------------------------------------------------------
 
@@ -163,8 +163,12 @@ def test_apply_writes_nothing_when_an_operation_fails_midway(jobs: Store) -> Non
     with pytest.raises(Exception, match="not-a-job"):
         jobs.apply(operations)
     assert (jobs.list_jobs(), jobs.list_runs(), jobs.next_fire_times()) == before
-    # And the ids the failed transaction used are free again, in both stores alike.
-    assert enqueue(jobs) == active + 1
+    # The ids the failed transaction used are free again on SQLite and in memory; PostgreSQL's
+    # sequence never goes back, so there they are gaps that no run ever had.
+    if on_postgresql(jobs):
+        assert enqueue(jobs) == active + 3
+    else:
+        assert enqueue(jobs) == active + 1
 
 
 def test_apply_of_nothing(store: Store) -> None:
