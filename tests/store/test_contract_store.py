@@ -15,11 +15,13 @@ from rota.store import (
     Enqueue,
     Finish,
     Fire,
+    InterruptRuns,
     MemoryStore,
     NewRun,
     NodeRecord,
     Progress,
     Reason,
+    RequestCancel,
     RunStatus,
     Store,
     UpdateJob,
@@ -141,6 +143,49 @@ def test_naive_datetimes_are_refused_outside_apply_too(store: Store) -> None:
         store.heartbeat("n1", naive)
     assert store.list_jobs() == []
     assert store.list_nodes() == []
+
+
+# -- text ------------------------------------------------------------------------------------
+
+NUL = "bad\x00byte"
+
+
+@pytest.mark.parametrize(
+    ("operation", "field"),
+    [
+        (Enqueue(NewRun("a", Reason.MANUAL, T0, note=NUL)), r"\(Enqueue\)\.run\.note"),
+        (Fire("a", None, None, (NewRun(NUL, Reason.MANUAL, T0),)), r"\.runs\[0\]\.job"),
+        (Claim(1, NUL, T0), r"\(Claim\)\.node"),
+        (Finish(1, RunStatus.FAILED, T0, error=NUL), r"\(Finish\)\.error"),
+        (Finish(1, RunStatus.FAILED, T0, log=NUL), r"\(Finish\)\.log"),
+        (Finish(1, RunStatus.FAILED, T0, traceback=NUL), r"\(Finish\)\.traceback"),
+        (Progress(1, None, None, NUL), r"\(Progress\)\.note"),
+        (Progress(1, None, None, None, log=NUL), r"\(Progress\)\.log"),
+        (RequestCancel(1, T0, NUL), r"\(RequestCancel\)\.note"),
+        (InterruptRuns(("n1", NUL), T0, "died"), r"\(InterruptRuns\)\.nodes\[1\]"),
+        (UpdateJob("a", T0, pause_note=NUL), r"\(UpdateJob\)\.pause_note"),
+    ],
+)
+def test_text_with_a_nul_character_is_refused(jobs: Store, operation: object, field: str) -> None:
+    # PostgreSQL cannot store NUL in text; every store refuses it alike, before writing.
+    with pytest.raises(StoreError, match=field + r": 'bad\\x00byte' contains a NUL character"):
+        jobs.apply([Enqueue(new("a")), operation])  # type: ignore[list-item]
+    assert jobs.count_runs() == 0
+
+
+def test_nul_characters_are_refused_outside_apply_too(store: Store) -> None:
+    with pytest.raises(StoreError, match=r"sync_jobs: job name: 'bad\\x00byte' contains a NUL"):
+        store.sync_jobs({NUL: {}}, T0)
+    with pytest.raises(StoreError, match=r"NodeRecord\.host: 'bad\\x00byte' contains a NUL"):
+        store.register_node(NodeRecord("n1", NUL, 1, T0, T0))
+    assert store.list_jobs() == []
+    assert store.list_nodes() == []
+
+
+def test_json_keeps_a_nul_character(jobs: Store) -> None:
+    # JSON spells it \u0000, which PostgreSQL's json type (unlike jsonb) keeps.
+    run_id = enqueue(jobs, args={NUL: [NUL]})
+    assert jobs.get_run(run_id).args == {NUL: [NUL]}  # type: ignore[union-attr]
 
 
 # -- all or nothing --------------------------------------------------------------------------
