@@ -7,7 +7,7 @@ The rest of the store is one code path over SQLAlchemy Core. What differs:
   every connection, and SQLAlchemy (not the sqlite3 module) emits ``BEGIN``, so that writes can
   say ``BEGIN IMMEDIATE``;
 - the ``INSERT ... ON CONFLICT DO NOTHING`` construct (same spelling, one class per dialect);
-- how processes migrating one database together take turns;
+- how processes migrating one database, or syncing their jobs, together take turns;
 - DDL details declared on the tables (the run id type, SQLite's AUTOINCREMENT).
 """
 
@@ -36,6 +36,7 @@ __all__ = [
     "create_engine",
     "insert_ignoring_conflicts",
     "lock_for_migration",
+    "lock_for_sync",
     "parse_url",
     "shown",
     "write_transaction",
@@ -181,15 +182,30 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-# Any fixed number: the key of PostgreSQL's advisory lock that migrating processes take turns on.
+# Any fixed numbers: the keys of PostgreSQL's advisory locks that processes take turns on.
 _MIGRATION_LOCK = 0x726F7461  # "rota"
+_SYNC_LOCK = 0x726F7461_73796E63  # "rotasync"
 
 
 def lock_for_migration(connection: Connection) -> None:
     """Make processes that migrate one database at once take turns, until the transaction
     ends: SQLite's write lock does this already; PostgreSQL takes an advisory lock."""
+    _advisory_lock(connection, _MIGRATION_LOCK)
+
+
+def lock_for_sync(connection: Connection) -> None:
+    """Make nodes that sync their jobs at once take turns, until the transaction ends.
+
+    Row locks cannot do it on PostgreSQL: two nodes starting together both find a new job
+    missing and both insert it, and the second fails on the primary key. SQLite's write lock
+    serialises them already.
+    """
+    _advisory_lock(connection, _SYNC_LOCK)
+
+
+def _advisory_lock(connection: Connection, key: int) -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def insert_ignoring_conflicts(table: Table, engine: Engine) -> Insert:

@@ -35,6 +35,7 @@ from rota.store.abc import Operation, Store
 from rota.store.dialect import (
     create_engine,
     insert_ignoring_conflicts,
+    lock_for_sync,
     parse_url,
     shown,
     write_transaction,
@@ -154,6 +155,7 @@ class SqlStore(Store):
         checks.check_sync(defaults, at)
         wanted = {name: checks.normal_json(value, name) for name, value in defaults.items()}
         with self._writing() as connection:
+            lock_for_sync(connection)
             stored = {row.name: row for row in connection.execute(select(jobs))}
             new = [
                 {
