@@ -4,6 +4,7 @@ decides on the row's newest version)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from rota.errors import StoreError
-from rota.store import Claim, Finish, Fire, RequestCancel, RunStatus
+from rota.store import Claim, Finish, Fire, RequestCancel, RunStatus, UpdateJob
 from rota.store.sql import SqlStore
 from tests.postgres import admin, create_schema, in_schema, server_url
 
@@ -254,6 +255,22 @@ def test_fires_of_many_jobs_wait_for_a_job_advanced_meanwhile(
     a, b = fired.result(timeout=10)
     assert (a.advanced, b.advanced) == (False, True)
     assert pg.count_runs("a") == 0
+
+
+def test_a_transaction_chosen_to_break_a_deadlock_is_retried(
+    pg: SqlStore, postgres_url: str
+) -> None:
+    # Two transactions taking two rows in opposite orders: PostgreSQL aborts one after its
+    # deadlock_timeout (1 s by default). That one is the store's here (it waited first); its
+    # apply wrote nothing, so the store runs it again.
+    note = "UPDATE jobs SET pause_note = 'other' WHERE name = :name"
+    with holding(postgres_url, note, name="b") as other:
+        changes = [UpdateJob(name, at(1), pause_note="store") for name in ("a", "b")]
+        applied = blocked_on(other, lambda: pg.apply(changes))
+        time.sleep(0.2)  # so that the store's wait is the older one, whose check runs first
+        other.execute(text(note), {"name": "a"})
+        other.commit()
+    assert [job.pause_note for job in applied.result(timeout=10)] == ["store", "store"]
 
 
 # -- opening ---------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ The rest of the store is one code path over SQLAlchemy Core. What differs:
   say ``BEGIN IMMEDIATE``;
 - the ``INSERT ... ON CONFLICT DO NOTHING`` construct (same spelling, one class per dialect);
 - how processes migrating one database, or syncing their jobs, together take turns;
+- which errors abort a transaction only to let another through (PostgreSQL's deadlocks), so
+  that it may run again;
 - DDL details declared on the tables (the run id type, SQLite's AUTOINCREMENT).
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, Engine, Integer, Table, event, text
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
@@ -33,12 +35,14 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "RUNS_TABLE_OPTIONS",
     "RUN_ID_TYPE",
+    "TRANSACTION_ATTEMPTS",
     "create_engine",
     "insert_ignoring_conflicts",
     "lock_for_migration",
     "lock_for_sync",
     "parse_url",
     "shown",
+    "worth_retrying",
     "write_transaction",
 ]
 
@@ -206,6 +210,20 @@ def lock_for_sync(connection: Connection) -> None:
 def _advisory_lock(connection: Connection, key: int) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+# PostgreSQL aborts a transaction to break a deadlock (40P01), or when it cannot serialise it
+# (40001, only above read committed); either wrote nothing and may simply run again.
+_RETRYABLE = frozenset({"40P01", "40001"})
+
+TRANSACTION_ATTEMPTS = 3
+"""How often a write transaction is tried when the database aborts it to let another through."""
+
+
+def worth_retrying(error: DBAPIError) -> bool:
+    """Whether the database aborted the transaction only to let another one through, so that
+    running it again is safe. SQLite has one writer at a time and never does this."""
+    return getattr(error.orig, "sqlstate", None) in _RETRYABLE
 
 
 def insert_ignoring_conflicts(table: Table, engine: Engine) -> Insert:

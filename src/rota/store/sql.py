@@ -6,6 +6,7 @@ connection of their own, from whichever thread calls them.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,11 +34,13 @@ from rota.errors import RotaError, StoreError
 from rota.store import checks
 from rota.store.abc import Operation, Store
 from rota.store.dialect import (
+    TRANSACTION_ATTEMPTS,
     create_engine,
     insert_ignoring_conflicts,
     lock_for_sync,
     parse_url,
     shown,
+    worth_retrying,
     write_transaction,
 )
 from rota.store.migrate import ensure_schema
@@ -55,6 +58,8 @@ from rota.store.schema import job_record, jobs, node_record, nodes, run_record, 
 from rota.store.sql_apply import Transaction
 
 __all__ = ["SqlStore"]
+
+log = logging.getLogger(__name__)
 
 _ACTIVE = sorted(status.value for status in ACTIVE)
 _FAILURE_LIKE = sorted(status.value for status in FAILURE_LIKE)
@@ -143,12 +148,23 @@ class SqlStore(Store):
         if not operations:
             return []
         opened = self._opened()
-        known = set(self._known_jobs)
-        with self._writing(opened) as connection:
-            results = Transaction(connection, opened.insert_runs, known).apply(operations)
-        # Only after the commit: names seen in a transaction that failed prove nothing.
-        self._known_jobs |= known
-        return results
+        attempt = 1
+        while True:
+            known = set(self._known_jobs)
+            try:
+                with self._writing(opened) as connection:
+                    results = Transaction(connection, opened.insert_runs, known).apply(operations)
+            except DBAPIError as error:
+                # Operations in any order may take rows in any order: on PostgreSQL two nodes
+                # can deadlock, and the one aborted wrote nothing, so it runs again.
+                if attempt >= TRANSACTION_ATTEMPTS or not worth_retrying(error):
+                    raise
+                log.info("rota runs a transaction again that %s aborted: %s", self, error.orig)
+                attempt += 1
+                continue
+            # Only after the commit: names seen in a transaction that failed prove nothing.
+            self._known_jobs |= known
+            return results
 
     def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> list[JobRecord]:
         """Make the stored jobs match the code (see `Store.sync_jobs`); all jobs by name."""
