@@ -22,6 +22,7 @@ from rota.store import (
     Progress,
     Reason,
     RequestCancel,
+    Retention,
     RunStatus,
     Store,
     UpdateJob,
@@ -186,6 +187,27 @@ def test_json_keeps_a_nul_character(jobs: Store) -> None:
     # JSON spells it \u0000, which PostgreSQL's json type (unlike jsonb) keeps.
     run_id = enqueue(jobs, args={NUL: [NUL]})
     assert jobs.get_run(run_id).args == {NUL: [NUL]}  # type: ignore[union-attr]
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+
+def test_whole_numbers_beyond_the_columns_are_refused(jobs: Store) -> None:
+    # attempt and pid are 32-bit columns on PostgreSQL; ids, limits and batches 64-bit.
+    too_many = Enqueue(new("a", attempt=2**31))
+    with pytest.raises(StoreError, match=r"run\.attempt: 2147483648 is more than 2147483647"):
+        jobs.apply([Enqueue(new("a")), too_many])
+    assert jobs.count_runs() == 0
+    enqueue(jobs, attempt=2**31 - 1, retry_of=2**63 - 1)
+    with pytest.raises(StoreError, match=r"run\.retry_of: 9223372036854775808 is more than"):
+        jobs.apply([Enqueue(new("a", retry_of=2**63))])
+    with pytest.raises(StoreError, match=r"NodeRecord\.pid: 2147483648 is more than 2147483647"):
+        jobs.register_node(NodeRecord("n1", "host", 2**31, T0, T0))
+    with pytest.raises(StoreError, match=r"limit: 9223372036854775808 is more than"):
+        jobs.list_runs(limit=2**63)
+    with pytest.raises(StoreError, match=r"prune\.batch: 9223372036854775808 is more than"):
+        jobs.prune("a", Retention(), T0, 2**63)
+    assert jobs.list_runs(limit=2**63 - 1)[0].attempt == 2**31 - 1
 
 
 # -- all or nothing --------------------------------------------------------------------------

@@ -104,9 +104,17 @@ def _enum(kind: type[Reason] | type[RunStatus], value: object, field: str) -> No
         raise StoreError(f"{field}: {value!r} is not one of {allowed}")
 
 
-def _int(value: object, field: str, minimum: int) -> None:
+# The largest values of the columns (PostgreSQL's integer and bigint; SQLite's 64 bits), so that
+# a number too large fails here, named, on every store alike, and not in the database.
+_INT32 = 2**31 - 1
+_INT64 = 2**63 - 1
+
+
+def _int(value: object, field: str, minimum: int, maximum: int = _INT64) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise StoreError(f"{field}: {value!r} is not a whole number of at least {minimum}")
+    if value > maximum:
+        raise StoreError(f"{field}: {value!r} is more than {maximum}, the most the store keeps")
 
 
 def _number(value: object, field: str) -> None:
@@ -142,7 +150,7 @@ def _new_run(run: NewRun, where: str) -> None:
     aware(run.queued_at, f"{where}.queued_at")
     _optional_time(run.fire_time, f"{where}.fire_time")
     _optional_time(run.not_before, f"{where}.not_before")
-    _int(run.attempt, f"{where}.attempt", 1)
+    _int(run.attempt, f"{where}.attempt", 1, _INT32)
     _json_object(run.args, f"{where}.args")
     if run.retry_of is not None:
         _int(run.retry_of, f"{where}.retry_of", 1)
@@ -216,7 +224,7 @@ def check_node(node: NodeRecord) -> None:
     aware(node.heartbeat_at, "NodeRecord.heartbeat_at")
     _optional_time(node.stopped_at, "NodeRecord.stopped_at")
     _texts(node, "NodeRecord", ("id", "host"))
-    _int(node.pid, "NodeRecord.pid", 0)
+    _int(node.pid, "NodeRecord.pid", 0, _INT32)
 
 
 def check_retention(retention: Retention, now: datetime, batch: int) -> None:
