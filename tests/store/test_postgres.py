@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,11 +16,13 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from rota.errors import StoreError
-from rota.store import Claim, Finish, Fire, RequestCancel, RunStatus, UpdateJob
+from rota.store import Claim, Finish, Fire, RequestCancel, Retention, RunStatus, UpdateJob
 from rota.store.sql import SqlStore
 from tests.postgres import admin, create_schema, in_schema, server_url
 
-from .conftest import T0, at, enqueue, new, running
+from .conftest import T0, at, enqueue, finished, new, running
+
+WEEK = timedelta(days=7)
 
 
 @pytest.fixture
@@ -255,6 +258,19 @@ def test_fires_of_many_jobs_wait_for_a_job_advanced_meanwhile(
     a, b = fired.result(timeout=10)
     assert (a.advanced, b.advanced) == (False, True)
     assert pg.count_runs("a") == 0
+
+
+def test_prune_counts_the_runs_it_deleted_not_those_it_chose(
+    pg: SqlStore, postgres_url: str
+) -> None:
+    # Two nodes pruning one job at once choose the same runs; the one that deletes second
+    # must not count the runs the first one took.
+    old = [finished(pg, RunStatus.SUCCEEDED, at(1)) for _ in range(3)]
+    with holding(postgres_url, "DELETE FROM runs WHERE id = :id", id=old[0]) as other:
+        pruned = blocked_on(other, lambda: pg.prune("a", Retention(keep_last=0), at(1) + WEEK, 10))
+        other.commit()
+    assert pruned.result(timeout=10) == 2
+    assert pg.count_runs() == 0
 
 
 def test_a_transaction_chosen_to_break_a_deadlock_is_retried(

@@ -236,11 +236,12 @@ class SqlStore(Store):
                 .limit(batch)
             )
             # Selected, then deleted by id: DELETE ... LIMIT is not portable, and the list is
-            # at most `batch` long.
+            # at most `batch` long. Counted as deleted, not as selected: on PostgreSQL another
+            # node pruning at once may have deleted some in between.
             ids = list(connection.execute(doomed).scalars())
-            if ids:
-                connection.execute(delete(runs).where(runs.c.id.in_(ids)))
-            return len(ids)
+            if not ids:
+                return 0
+            return int(connection.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount)
 
     # -- reads ------------------------------------------------------------------------------
 
