@@ -81,14 +81,17 @@ def create_schema(url: str) -> str:
         with engine.connect() as connection:
             connection.execute(text(f"CREATE SCHEMA {name}"))
     except DBAPIError as error:
-        pytest.fail(
-            f"the PostgreSQL test server at {shown(url)} cannot be reached: {error.orig}\n"
-            "scripts/test starts the local one; set ROTA_TEST_DATABASE_URL to use another",
-            pytrace=False,
-        )
+        problem = str(error.orig)
+    else:
+        return name
     finally:
         engine.dispose()
-    return name
+    # Outside the except clause, so that the report is this message and not a traceback.
+    pytest.fail(
+        f"the PostgreSQL test server at {shown(url)} cannot be reached: {problem}\n"
+        "scripts/test starts the local one; set ROTA_TEST_DATABASE_URL to use another",
+        pytrace=False,
+    )
 
 
 def drop_schema(url: str, name: str) -> None:
