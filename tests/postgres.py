@@ -39,8 +39,11 @@ _LOCK_TIMEOUT = "5s"
 
 
 def server_url() -> str:
-    """The URL of the PostgreSQL server tests use."""
-    return os.environ.get("ROTA_TEST_DATABASE_URL") or DEFAULT_URL
+    """The URL of the PostgreSQL server tests use (``postgresql://`` spelled for psycopg)."""
+    url = make_url(os.environ.get("ROTA_TEST_DATABASE_URL") or DEFAULT_URL)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
 
 
 def shown(url: str) -> str:
