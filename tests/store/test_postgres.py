@@ -16,7 +16,16 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from rota.errors import StoreError
-from rota.store import Claim, Finish, Fire, RequestCancel, Retention, RunStatus, UpdateJob
+from rota.store import (
+    Claim,
+    Finish,
+    Fire,
+    NodeRecord,
+    RequestCancel,
+    Retention,
+    RunStatus,
+    UpdateJob,
+)
 from rota.store.sql import SqlStore
 from tests.postgres import admin, create_schema, in_schema, server_url
 
@@ -136,6 +145,36 @@ def test_json_keeps_key_order_and_large_numbers(pg: SqlStore) -> None:
     assert run is not None
     assert run.args == args
     assert list(run.args) == ["z", "a", "m"]
+
+
+def test_names_come_back_in_code_point_order_whatever_the_collation(new_postgres_url: str) -> None:
+    # Databases are often created with a language's collation ('a' < 'B'); the store sorts
+    # names itself, as MemoryStore and SQLite do ('B' < 'a').
+    store = SqlStore(new_postgres_url)
+    store.open()
+    try:
+        with store._writing() as connection:
+            for table, column in (("jobs", "name"), ("runs", "job"), ("nodes", "id")):
+                connection.execute(
+                    text(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE text COLLATE "und-x-icu"')
+                )
+        names = ["a", "B", "_z", "Z", "ä"]
+        expected = sorted(names)
+        assert [job.name for job in store.sync_jobs({n: {} for n in names}, T0)] == expected
+        with store._reading() as connection:
+            in_sql = connection.execute(text("SELECT name FROM jobs ORDER BY name")).scalars()
+            assert list(in_sql) != expected  # the collation is in force
+        assert [job.name for job in store.list_jobs()] == expected
+        store.apply([UpdateJob(name, T0, next_fire_at=at(5)) for name in names])
+        assert [name for _, name in store.next_fire_times()] == expected
+        for name in names:
+            finished(store, RunStatus.SUCCEEDED, at(1), job=name)
+        assert list(store.last_finished_runs()) == expected
+        for name in names:
+            store.register_node(NodeRecord(name, "host", 1, T0, T0))
+        assert [node.id for node in store.list_nodes()] == expected
+    finally:
+        store.close()
 
 
 # -- waiting on another transaction ----------------------------------------------------------
