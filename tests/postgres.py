@@ -51,13 +51,17 @@ def shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def in_schema(url: str, schema: str) -> str:
-    """`url` with `schema` as its search path (kept with any libpq options it has already)."""
+def with_options(url: str, *options: str) -> str:
+    """`url` with libpq `options` (``-cNAME=VALUE``) added to those it has already."""
     parsed = make_url(url)
     given = parsed.query.get("options", "")
-    options = " ".join(given) if isinstance(given, tuple) else given
-    options = f"{options} -csearch_path={schema}".strip()
-    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
+    joined = " ".join([*([given] if isinstance(given, str) else given), *options]).strip()
+    return parsed.update_query_dict({"options": joined}).render_as_string(hide_password=False)
+
+
+def in_schema(url: str, schema: str) -> str:
+    """`url` with `schema` as its search path."""
+    return with_options(url, f"-csearch_path={schema}")
 
 
 def schema_name() -> str:

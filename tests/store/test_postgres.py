@@ -27,7 +27,7 @@ from rota.store import (
     UpdateJob,
 )
 from rota.store.sql import SqlStore
-from tests.postgres import admin, create_schema, in_schema, server_url
+from tests.postgres import admin, create_schema, in_schema, server_url, with_options
 
 from .conftest import T0, at, enqueue, finished, new, running
 
@@ -67,7 +67,7 @@ def test_in_schema_keeps_the_options_a_url_has() -> None:
     url = in_schema("postgresql+psycopg://u@h/db?options=-cstatement_timeout%3D5000", "s1")
     assert make_url(url).query["options"] == "-cstatement_timeout=5000 -csearch_path=s1"
     # And psycopg hands both to the server.
-    engine = create_engine(in_schema(server_url(), "s1") + "%20-cstatement_timeout%3D5000")
+    engine = create_engine(in_schema(with_options(server_url(), "-cstatement_timeout=5000"), "s1"))
     try:
         with engine.connect() as connection:
             assert connection.execute(text("SHOW search_path")).scalar() == "s1"

@@ -159,7 +159,9 @@ class SqlStore(Store):
                 # can deadlock, and the one aborted wrote nothing, so it runs again.
                 if attempt >= TRANSACTION_ATTEMPTS or not worth_retrying(error):
                     raise
-                log.info("rota runs a transaction again that %s aborted: %s", self, error.orig)
+                log.info(
+                    "rota runs a transaction on %s again: it was aborted (%s)", self, error.orig
+                )
                 attempt += 1
                 continue
             # Only after the commit: names seen in a transaction that failed prove nothing.
