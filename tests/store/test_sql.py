@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from functools import partial
@@ -211,6 +212,33 @@ def test_processes_opening_a_new_database_together_create_it_once(new_url: str) 
     assert [job.name for job in stores[3].list_jobs()] == ["a"]
     for store in stores:
         store.close()
+
+
+def test_processes_opening_a_new_database_at_once_create_it_once(new_url: str) -> None:
+    # Separate processes, released at one instant once they have imported everything.
+    script = (
+        "import sys, time\n"
+        "import alembic.command\n"
+        "from rota.store.sql import SqlStore\n"
+        "store = SqlStore(sys.argv[1])\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "store.open()\n"
+        "store.close()\n"
+    )
+    start = str(time.time() + 2)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, new_url, start], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    errors = [process.communicate(timeout=60)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], errors
+    store = SqlStore(new_url)
+    store.open()
+    with store._reading() as connection:
+        assert migrate.current_revision(connection) == migrate.HEAD
+    store.close()
 
 
 # -- reopening -------------------------------------------------------------------------------
