@@ -142,11 +142,11 @@ class SqlStore(Store):
         if not operations:
             return []
         opened = self._opened()
-        known = set(self._known_jobs)
         with self._writing(opened) as connection:
-            results = Transaction(connection, opened.insert_runs, known).apply(operations)
+            transaction = Transaction(connection, opened.insert_runs, self._known_jobs)
+            results = transaction.apply(operations)
         # Only after the commit: names seen in a transaction that failed prove nothing.
-        self._known_jobs |= known
+        self._known_jobs |= transaction.learned
         return results
 
     def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> list[JobRecord]:

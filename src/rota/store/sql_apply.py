@@ -8,7 +8,7 @@ other operation first writes what is gathered, so every operation sees the ones 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -74,13 +74,16 @@ class Transaction:
     """Applies operations on `connection`, which is in a write transaction."""
 
     def __init__(
-        self, connection: Connection, insert_runs: ReturningInsert[Any], known_jobs: set[str]
+        self, connection: Connection, insert_runs: ReturningInsert[Any], known_jobs: Set[str]
     ) -> None:
         self.connection = connection
         self._insert_runs = insert_runs
         # Names of jobs known to exist: jobs are never deleted, so a name once seen stays valid
-        # and the check before inserting runs costs nothing in the usual case.
+        # and the check before inserting runs costs nothing in the usual case. Names this
+        # transaction finds go to `learned`, kept by the store only once it commits (it is not
+        # copied here: a copy per transaction would cost as much as the transaction).
         self.known_jobs = known_jobs
+        self.learned: set[str] = set()
         self._pending: list[NewRun] = []
         self._time_processor: Callable[[Any], Any] | None = None
         # Where each pending run's id goes: (operation index, position in a Fire's runs or -1).
@@ -142,7 +145,7 @@ class Transaction:
                 continue
             current[fire.job] = fire.next_fire_at
             advanced.append({"v_name": fire.job, "v_next": fire.next_fire_at})
-            self.known_jobs.add(fire.job)
+            self.learned.add(fire.job)
             for position, run in enumerate(fire.runs):
                 self._gather(start + offset, position, run)
             results.append([None] * len(fire.runs))
@@ -164,7 +167,7 @@ class Transaction:
         ).rowcount
         if advanced != 1:
             return FireResult(False, (None,) * len(fire.runs))
-        self.known_jobs.add(fire.job)
+        self.learned.add(fire.job)
         for position, run in enumerate(fire.runs):
             self._gather(index, position, run)
         # Filled in with the new ids when the gathered runs are written.
@@ -221,7 +224,11 @@ class Transaction:
         return ids
 
     def _require_jobs(self, pending: Sequence[NewRun]) -> None:
-        wanted = [run.job for run in pending if run.job not in self.known_jobs]
+        wanted = [
+            run.job
+            for run in pending
+            if run.job not in self.known_jobs and run.job not in self.learned
+        ]
         if not wanted:
             return
         found = set(
@@ -229,7 +236,7 @@ class Transaction:
             .scalars()
             .all()
         )
-        self.known_jobs.update(found)
+        self.learned.update(found)
         for name in wanted:
             if name not in found:
                 raise UnknownJobError(name)
