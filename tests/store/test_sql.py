@@ -325,8 +325,9 @@ def _written_rows(directory: Path, template: Path) -> tuple[list[Any], list[Any]
     finishes = [Finish(i, RunStatus.SUCCEEDED, done, progress_done=1.5) for i in ids[:2]]
     assert store.apply(finishes) == [True, True]
     with store._reading() as connection:
-        run_rows = [tuple(r) for r in connection.exec_driver_sql("SELECT * FROM runs ORDER BY id")]
-        job_rows = [tuple(r) for r in connection.exec_driver_sql("SELECT * FROM jobs ORDER BY name")]
+        raw = connection.exec_driver_sql
+        run_rows = [tuple(row) for row in raw("SELECT * FROM runs ORDER BY id")]
+        job_rows = [tuple(row) for row in raw("SELECT * FROM jobs ORDER BY name")]
     store.close()
     return run_rows, job_rows
 
