@@ -73,6 +73,14 @@ def encode_json(value: object) -> str:
         raise StoreError(f"{_short(value)} is not JSON: {error}") from None
 
 
+def json_text(value: Any, field: str) -> str:
+    """The JSON text of `value` as a JSON column stores it; StoreError naming `field`."""
+    try:
+        return encode_json(dict(value) if isinstance(value, Mapping) else value)
+    except StoreError as error:
+        raise StoreError(f"{field}: {error}") from None
+
+
 def normal_json(value: Any, field: str) -> Any:
     """`value` as it comes back from a JSON column (tuples become lists, keys text)."""
     if isinstance(value, Mapping):

@@ -6,9 +6,11 @@ connection of their own, from whichever thread calls them.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -16,7 +18,10 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Text,
     and_,
+    bindparam,
+    cast,
     delete,
     false,
     func,
@@ -31,7 +36,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from rota.errors import RotaError, StoreError
 from rota.store import checks
-from rota.store.abc import Operation, Store
+from rota.store.abc import Operation, Store, SyncResult
 from rota.store.dialect import (
     create_engine,
     insert_ignoring_conflicts,
@@ -59,6 +64,9 @@ _ACTIVE = sorted(status.value for status in ACTIVE)
 _FAILURE_LIKE = sorted(status.value for status in FAILURE_LIKE)
 _OTHER_FINISHED = sorted(status.value for status in FINISHED - FAILURE_LIKE)
 _SHOWN_FINISHED = sorted(status.value for status in FINISHED - {RunStatus.SKIPPED})
+
+
+_SYNC_SLICE = 1000
 
 
 class _Open(NamedTuple):
@@ -149,42 +157,58 @@ class SqlStore(Store):
         self._known_jobs |= transaction.learned
         return results
 
-    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> list[JobRecord]:
-        """Make the stored jobs match the code (see `Store.sync_jobs`); all jobs by name."""
+    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> SyncResult:
+        """Make the stored jobs match the code (see `Store.sync_jobs`); all jobs by name.
+
+        It runs at every start, over every job: one read of all rows, with the defaults as the
+        JSON text the column holds, compared as text with the code's; only jobs that differ
+        are written, and nothing is read twice.
+        """
         checks.check_sync(defaults, at)
-        wanted = {name: checks.normal_json(value, name) for name, value in defaults.items()}
+        wanted = {name: checks.json_text(value, name) for name, value in defaults.items()}
+        replaced: dict[str, dict[str, Any]] = {}
+        records: list[JobRecord] = []
+        changes: list[dict[str, Any]] = []  # rows to update: name, in_code, maybe defaults
+        columns = [cast(c, Text).label(c.name) if c is jobs.c.defaults else c for c in jobs.c]
         with self._writing() as connection:
-            stored = {row.name: row for row in connection.execute(select(jobs))}
+            for row in connection.execute(select(*columns)):
+                record = JobRecord(*row)
+                stored: dict[str, Any] = json.loads(row.defaults)
+                text = wanted.pop(record.name, None)
+                change: dict[str, Any] = {"v_name": record.name, "v_in_code": text is not None}
+                if text is not None and text != row.defaults:
+                    # Equal objects may differ in spelling (key order): compare them decoded.
+                    code: dict[str, Any] = json.loads(text)
+                    if code != stored:
+                        replaced[record.name], stored = stored, code
+                        change["v_defaults"] = code
+                if len(change) > 2 or record.in_code != change["v_in_code"]:
+                    changes.append(change)
+                    record = replace(record, in_code=change["v_in_code"], updated_at=at)
+                records.append(replace(record, defaults=stored))
+            for with_defaults in (True, False):
+                group = [c for c in changes if ("v_defaults" in c) is with_defaults]
+                if group:
+                    values = {"in_code": bindparam("v_in_code"), "updated_at": at}
+                    if with_defaults:
+                        values["defaults"] = bindparam("v_defaults")
+                    statement = update(jobs).where(jobs.c.name == bindparam("v_name"))
+                    connection.execute(statement.values(**values), group)
             new = [
-                {
-                    "name": name,
-                    "defaults": value,
-                    "override": {},
-                    "paused": False,
-                    "pause_note": None,
-                    "in_code": True,
-                    "next_fire_at": None,
-                    "created_at": at,
-                    "updated_at": at,
-                }
-                for name, value in wanted.items()
-                if name not in stored
+                JobRecord(name, json.loads(text), {}, False, None, True, None, at, at)
+                for name, text in wanted.items()
             ]
-            if new:
-                connection.execute(insert(jobs), new)
-            for name, row in stored.items():
-                if name in wanted and (row.defaults != wanted[name] or not row.in_code):
-                    change: dict[str, Any] = {"defaults": wanted[name], "in_code": True}
-                elif name not in wanted and row.in_code:
-                    change = {"in_code": False}
-                else:
-                    continue
-                connection.execute(
-                    update(jobs).where(jobs.c.name == name).values(updated_at=at, **change)
-                )
-            records = [job_record(row) for row in connection.execute(select(jobs))]
+            # In slices: the driver's parameters for 100,000 rows at once would cost more
+            # memory than the jobs themselves.
+            for start in range(0, len(new), _SYNC_SLICE):
+                rows = [
+                    {c.name: getattr(record, c.name) for c in jobs.c}
+                    for record in new[start : start + _SYNC_SLICE]
+                ]
+                connection.execute(insert(jobs), rows)
+        records.extend(new)
         self._known_jobs |= {record.name for record in records}
-        return sorted(records, key=lambda record: record.name)
+        return SyncResult(sorted(records, key=lambda record: record.name), replaced)
 
     def prune(self, job: str, retention: Retention, now: datetime, batch: int) -> int:
         """Delete up to `batch` of `job`'s oldest runs that `retention` no longer keeps."""
