@@ -82,11 +82,15 @@ class Engine:
         now = self.clock.now()
         self.started_at = now
         node = NodeRecord(self.node_id, socket.gethostname(), os.getpid(), now, now)
-        await self.writer.call(self.store.register_node, node)
-        self.worker = Worker(self, self._workers)
-        await self._recover(now)
-        await self._sync_jobs(now)
-        await self._load_queued()
+        try:
+            await self.writer.call(self.store.register_node, node)
+            self.worker = Worker(self, self._workers)
+            await self._recover(now)
+            await self._sync_jobs(now)
+            await self._load_queued()
+        except BaseException:
+            self.writer.close()
+            raise
         logging.getLogger().addHandler(self._capture)
         self.worker.start()
         self._spawn(self._schedule(), "rota-scheduler")
