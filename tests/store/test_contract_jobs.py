@@ -80,6 +80,15 @@ def test_sync_stores_defaults_as_json_gives_them_back(store: Store) -> None:
     assert (shuffled.jobs[0].updated_at, shuffled.replaced) == (T0, {})
 
 
+def test_sync_refuses_defaults_that_are_not_json_and_writes_nothing(jobs: Store) -> None:
+    before = jobs.list_jobs()
+    with pytest.raises(StoreError, match=r"sync_jobs defaults of 'c'.*not JSON"):
+        jobs.sync_jobs({"a": {"schedule": "every 5h"}, "c": {"when": {1, 2}}}, at(5))
+    with pytest.raises(StoreError, match=r"sync_jobs defaults of 'a'.*not a mapping"):
+        jobs.sync_jobs({"a": ["every 5h"]}, at(5))  # type: ignore[dict-item]
+    assert jobs.list_jobs() == before
+
+
 def test_records_are_copies(jobs: Store) -> None:
     job = jobs.get_job("a")
     assert job is not None

@@ -40,6 +40,7 @@ __all__ = [
     "check_sync",
     "encode_json",
     "normal_json",
+    "sync_field",
 ]
 
 SUPPORTED_URLS = "memory://[NAME], sqlite:///PATH (a file), postgresql+psycopg://USER@HOST/DATABASE"
@@ -189,7 +190,16 @@ def check_sync(defaults: Mapping[str, Mapping[str, Any]], at: datetime) -> None:
     for name, value in defaults.items():
         if not isinstance(name, str) or not name:
             raise StoreError(f"sync_jobs: job name {name!r} is not text")
-        _json_object(value, f"sync_jobs defaults of {name!r}")
+        if not isinstance(value, Mapping):
+            raise StoreError(
+                f"{sync_field(name)}: {_short(value)} is not a mapping (a JSON object)"
+            )
+
+
+def sync_field(name: str) -> str:
+    """How errors name a job's defaults given to `sync_jobs` (each store encodes them once, and
+    says so if they are not JSON)."""
+    return f"sync_jobs defaults of {name!r}"
 
 
 def check_node(node: NodeRecord) -> None:

@@ -310,7 +310,10 @@ class MemoryStore(Store):
     def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> SyncResult:
         """Make the stored jobs match the code (see `Store.sync_jobs`); all jobs by name."""
         checks.check_sync(defaults, at)
-        wanted = {name: checks.normal_json(value, name) for name, value in defaults.items()}
+        wanted = {
+            name: checks.normal_json(value, checks.sync_field(name))
+            for name, value in defaults.items()
+        }
         at = at.astimezone(UTC)
         replaced: dict[str, dict[str, Any]] = {}
         with self._using():

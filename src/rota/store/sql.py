@@ -10,7 +10,6 @@ import json
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -165,27 +164,42 @@ class SqlStore(Store):
         are written, and nothing is read twice.
         """
         checks.check_sync(defaults, at)
-        wanted = {name: checks.json_text(value, name) for name, value in defaults.items()}
+        wanted = {
+            name: checks.json_text(value, checks.sync_field(name))
+            for name, value in defaults.items()
+        }
         replaced: dict[str, dict[str, Any]] = {}
         records: list[JobRecord] = []
         changes: list[dict[str, Any]] = []  # rows to update: name, in_code, maybe defaults
         columns = [cast(c, Text).label(c.name) if c is jobs.c.defaults else c for c in jobs.c]
         with self._writing() as connection:
             for row in connection.execute(select(*columns)):
-                record = JobRecord(*row)
+                name = row.name
+                text = wanted.pop(name, None)
                 stored: dict[str, Any] = json.loads(row.defaults)
-                text = wanted.pop(record.name, None)
-                change: dict[str, Any] = {"v_name": record.name, "v_in_code": text is not None}
+                change: dict[str, Any] = {"v_name": name, "v_in_code": text is not None}
                 if text is not None and text != row.defaults:
                     # Equal objects may differ in spelling (key order): compare them decoded.
                     code: dict[str, Any] = json.loads(text)
                     if code != stored:
-                        replaced[record.name], stored = stored, code
+                        replaced[name], stored = stored, code
                         change["v_defaults"] = code
-                if len(change) > 2 or record.in_code != change["v_in_code"]:
+                changed = len(change) > 2 or row.in_code != change["v_in_code"]
+                if changed:
                     changes.append(change)
-                    record = replace(record, in_code=change["v_in_code"], updated_at=at)
-                records.append(replace(record, defaults=stored))
+                records.append(
+                    JobRecord(
+                        name,
+                        stored,
+                        row.override,
+                        row.paused,
+                        row.pause_note,
+                        change["v_in_code"],
+                        row.next_fire_at,
+                        row.created_at,
+                        at if changed else row.updated_at,
+                    )
+                )
             for with_defaults in (True, False):
                 group = [c for c in changes if ("v_defaults" in c) is with_defaults]
                 if group:
