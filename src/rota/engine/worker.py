@@ -166,9 +166,13 @@ class Worker:
             if picked:
                 self._claim(picked, now)
                 continue
-            waiters: list[asyncio.Task[Any]] = [asyncio.create_task(self._kick.wait())]
-            if wake_at is not None:
-                waiters.append(asyncio.create_task(clock.sleep_until(wake_at)))
+            if wake_at is None:  # the usual case, once per finished run in a burst: no tasks
+                await self._kick.wait()
+                continue
+            waiters = [
+                asyncio.create_task(self._kick.wait()),
+                asyncio.create_task(clock.sleep_until(wake_at)),
+            ]
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:
