@@ -98,3 +98,19 @@ def test_system_clock_reads_and_waits_on_real_time() -> None:
 
     asyncio.run(short_wait())
     assert clock.now() >= now + timedelta(milliseconds=5)
+
+
+def test_the_system_clock_never_wakes_before_the_deadline() -> None:
+    # Deadlines on both sides of the final stretch that is slept on the loop's thread.
+    clock = SystemClock()
+
+    async def woken_early() -> list[float]:
+        early = []
+        for microseconds in (300, 1_200, 1_600, 2_700, 10_400):
+            deadline = clock.now() + timedelta(microseconds=microseconds)
+            await clock.sleep_until(deadline)
+            if clock.now() < deadline:
+                early.append(microseconds)
+        return early
+
+    assert asyncio.run(woken_early()) == []

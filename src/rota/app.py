@@ -382,7 +382,7 @@ class Rota:
         before start need the rows too)."""
         store = self.store
         if not self._synced and self._engine is None:
-            defaults = {name: d.settings.to_json() for name, d in self._definitions.items()}
+            defaults = {name: d.stored_defaults for name, d in self._definitions.items()}
             store.sync_jobs(defaults, self.clock.now())
         self._synced = True
         return store

@@ -27,7 +27,7 @@ from .conftest import T0, at, enqueue, new
 
 
 def test_sync_adds_new_jobs_in_code_without_fire_time(store: Store) -> None:
-    records = store.sync_jobs({"b": {"x": 1}, "a": {}}, T0)
+    records = store.sync_jobs({"b": {"x": 1}, "a": {}}, T0).jobs
     assert [job.name for job in records] == ["a", "b"]
     b = records[1]
     assert b.defaults == {"x": 1}
@@ -42,10 +42,11 @@ def test_sync_adds_new_jobs_in_code_without_fire_time(store: Store) -> None:
 def test_sync_replaces_changed_defaults_and_keeps_admin_state(jobs: Store) -> None:
     jobs.apply([UpdateJob("a", at(1), override={"schedule": "every 2h"}, paused=True)])
     jobs.apply([UpdateJob("b", at(1), next_fire_at=at(60))])
-    records = jobs.sync_jobs(
+    result = jobs.sync_jobs(
         {"a": {"schedule": "every 3h"}, "b": {"schedule": "daily 02:00"}}, at(5)
     )
-    a, b = records
+    a, b = result.jobs
+    assert result.replaced == {"a": {"schedule": "every 1h"}}
     assert a.defaults == {"schedule": "every 3h"}
     assert a.override == {"schedule": "every 2h"}
     assert a.paused is True
@@ -57,21 +58,35 @@ def test_sync_replaces_changed_defaults_and_keeps_admin_state(jobs: Store) -> No
 
 def test_sync_keeps_jobs_missing_from_code_with_their_history(jobs: Store) -> None:
     run_id = enqueue(jobs, "b")
-    records = jobs.sync_jobs({"a": {"schedule": "every 1h"}}, at(5))
+    records = jobs.sync_jobs({"a": {"schedule": "every 1h"}}, at(5)).jobs
     assert [(job.name, job.in_code) for job in records] == [("a", True), ("b", False)]
     assert records[1].updated_at == at(5)
     assert jobs.get_run(run_id) is not None
     assert jobs.count_runs("b") == 1
     back = jobs.sync_jobs({"a": {"schedule": "every 1h"}, "b": {"schedule": "daily 02:00"}}, at(9))
-    assert (back[1].in_code, back[1].updated_at) == (True, at(9))
+    assert (back.jobs[1].in_code, back.jobs[1].updated_at) == (True, at(9))
+    assert back.replaced == {}  # back in code with the defaults it had
 
 
 def test_sync_stores_defaults_as_json_gives_them_back(store: Store) -> None:
-    (job,) = store.sync_jobs({"a": {"days": ("mon", "tue"), "n": 1.5}}, T0)
+    (job,) = store.sync_jobs({"a": {"days": ("mon", "tue"), "n": 1.5}}, T0).jobs
     assert job.defaults == {"days": ["mon", "tue"], "n": 1.5}
     # The same defaults in another spelling are not a change.
-    (again,) = store.sync_jobs({"a": {"days": ["mon", "tue"], "n": 1.5}}, at(1))
-    assert again.updated_at == T0
+    again = store.sync_jobs({"a": {"days": ["mon", "tue"], "n": 1.5}}, at(1))
+    assert again.jobs[0].updated_at == T0
+    assert again.replaced == {}
+    # Nor the same object with its keys in another order.
+    shuffled = store.sync_jobs({"a": {"n": 1.5, "days": ["mon", "tue"]}}, at(2))
+    assert (shuffled.jobs[0].updated_at, shuffled.replaced) == (T0, {})
+
+
+def test_sync_refuses_defaults_that_are_not_json_and_writes_nothing(jobs: Store) -> None:
+    before = jobs.list_jobs()
+    with pytest.raises(StoreError, match=r"sync_jobs defaults of 'c'.*not JSON"):
+        jobs.sync_jobs({"a": {"schedule": "every 5h"}, "c": {"when": {1, 2}}}, at(5))
+    with pytest.raises(StoreError, match=r"sync_jobs defaults of 'a'.*not a mapping"):
+        jobs.sync_jobs({"a": ["every 5h"]}, at(5))  # type: ignore[dict-item]
+    assert jobs.list_jobs() == before
 
 
 def test_records_are_copies(jobs: Store) -> None:

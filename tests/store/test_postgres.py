@@ -162,7 +162,7 @@ def test_names_come_back_in_code_point_order_whatever_the_collation(new_postgres
                 )
         names = ["a", "B", "_z", "Z", "ä"]
         expected = sorted(names)
-        assert [job.name for job in store.sync_jobs({n: {} for n in names}, T0)] == expected
+        assert [job.name for job in store.sync_jobs({n: {} for n in names}, T0).jobs] == expected
         with store._reading() as connection:
             in_sql = connection.execute(text("SELECT name FROM jobs ORDER BY name")).scalars()
             assert list(in_sql) != expected  # the collation is in force

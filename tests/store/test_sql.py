@@ -21,11 +21,14 @@ from rota.errors import StoreError
 from rota.store import (
     Claim,
     Enqueue,
+    Finish,
     Fire,
     JobRecord,
     NodeRecord,
     Reason,
     RunRecord,
+    RunStatus,
+    dialect,
     migrate,
 )
 from rota.store.schema import jobs as jobs_table
@@ -399,8 +402,48 @@ def test_nodes_syncing_new_jobs_together_all_succeed(url: str) -> None:
         for round_ in range(10):
             names = {f"job-{round_}-{i}": {"v": round_} for i in range(3)}
             synced = together([partial(store.sync_jobs, names, T0) for store in stores])
-            for jobs_ in synced:
-                assert [job.name for job in jobs_][-3:] == sorted(names)
+            for result in synced:
+                assert [job.name for job in result.jobs][-3:] == sorted(names)
     finally:
         for store in stores:
             store.close()
+
+
+# -- the driver-SQL path ---------------------------------------------------------------------
+
+
+def _written_rows(directory: Path, template: Path) -> tuple[list[Any], list[Any]]:
+    """Create, claim and finish runs (one alone, two together) and read back the raw rows."""
+    store = SqlStore(sqlite_copy(template, directory))
+    store.open()
+    store.sync_jobs({"a": {}, "b": {}}, T0)
+    started, done = at(1.000_123), at(2.000_456)
+    fired = store.apply(
+        [Fire("a", None, at(60), (new("a", 0.5, args={"n": 1, "s": "é"}), new("a", 0.75)))]
+    )[0]
+    alone = store.apply([Enqueue(new("b", 0.25, not_before=at(0.1)))])[0]
+    ids = [*fired.run_ids, alone]
+    assert store.apply([Claim(ids[2], "n1", started)]) == [True]
+    assert store.apply([Claim(i, "n1", started) for i in ids[:2]]) == [True, True]
+    assert store.apply([Finish(ids[2], RunStatus.FAILED, done, error="E", log="x")]) == [True]
+    finishes = [Finish(i, RunStatus.SUCCEEDED, done, progress_done=1.5) for i in ids[:2]]
+    assert store.apply(finishes) == [True, True]
+    with store._reading() as connection:
+        raw = connection.exec_driver_sql
+        run_rows = [tuple(row) for row in raw("SELECT * FROM runs ORDER BY id")]
+        job_rows = [tuple(row) for row in raw("SELECT * FROM jobs ORDER BY name")]
+    store.close()
+    return run_rows, job_rows
+
+
+def test_the_driver_path_writes_the_same_text_as_sqlalchemy(
+    tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "fast").mkdir()
+    (tmp_path / "core").mkdir()
+    fast = _written_rows(tmp_path / "fast", sqlite_template)
+    monkeypatch.setattr(dialect, "driver_batches", lambda connection: False)
+    core = _written_rows(tmp_path / "core", sqlite_template)
+    assert fast == core
+    # Fixed-width UTC text, microseconds included: text order is time order.
+    assert fast[0][0][4] == "2026-11-23 10:00:30.000000"

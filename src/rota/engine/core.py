@@ -82,11 +82,15 @@ class Engine:
         now = self.clock.now()
         self.started_at = now
         node = NodeRecord(self.node_id, socket.gethostname(), os.getpid(), now, now)
-        await self.writer.call(self.store.register_node, node)
-        self.worker = Worker(self, self._workers)
-        await self._recover(now)
-        await self._sync_jobs(now)
-        await self._load_queued()
+        try:
+            await self.writer.call(self.store.register_node, node)
+            self.worker = Worker(self, self._workers)
+            await self._recover(now)
+            await self._sync_jobs(now)
+            await self._load_queued()
+        except BaseException:
+            self.writer.close()
+            raise
         logging.getLogger().addHandler(self._capture)
         self.worker.start()
         self._spawn(self._schedule(), "rota-scheduler")
@@ -187,21 +191,20 @@ class Engine:
 
     async def _sync_jobs(self, now: datetime) -> None:
         """Bring the store in line with the code, and give new or changed jobs a fire time."""
-        before = {job.name: job for job in await self.writer.call(self.store.list_jobs)}
-        defaults = {name: d.settings.to_json() for name, d in self.definitions.items()}
-        records = await self.writer.call(self.store.sync_jobs, defaults, now)
+        defaults = {name: d.stored_defaults for name, d in self.definitions.items()}
+        synced = await self.writer.call(self.store.sync_jobs, defaults, now)
         starts: list[Fire] = []
-        for record in records:
+        for record in synced.jobs:
             definition = self.definitions.get(record.name)
             if definition is None:
                 continue  # kept with its history, shown as missing from code, never fired
             settings = effective_settings(definition.settings, record)
             state = JobState(definition, settings, record.paused, record.next_fire_at)
             self.jobs[record.name] = state
-            old = before.get(record.name)
+            old = synced.replaced.get(record.name)
             moved = (
                 old is not None
-                and old.defaults.get("schedule") != defaults[record.name]["schedule"]
+                and old.get("schedule") != defaults[record.name]["schedule"]
                 and "schedule" not in record.override
             )
             if record.paused or (record.next_fire_at is not None and not moved):
@@ -213,8 +216,12 @@ class Engine:
         for fire, result in zip(starts, await self.writer.apply(starts), strict=True):
             if not result.advanced:
                 await self._reload(fire.job)
-        for name, state in self.jobs.items():
-            self._push(name, state)
+        self._heap = [
+            (state.next_fire_at, next(self._order), name)
+            for name, state in self.jobs.items()
+            if state.next_fire_at is not None and not state.paused
+        ]
+        heapq.heapify(self._heap)
 
     async def _load_queued(self) -> None:
         assert self.worker is not None

@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from rota.engine.policies import Overlap
@@ -54,8 +55,13 @@ class JobDefinition:
             builtin=builtin,
         )
 
+    @cached_property
+    def stored_defaults(self) -> dict[str, Any]:
+        """The settings as the store keeps them (worked out once: every start compares them)."""
+        return self.settings.to_json()
 
-@dataclass
+
+@dataclass(slots=True)
 class JobState:
     """What the engine tracks of one job while it runs: settings, due time and active runs."""
 

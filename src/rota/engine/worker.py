@@ -115,6 +115,7 @@ class Worker:
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="rota-job")
         self._kick = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
+        self._claims: set[asyncio.Task[None]] = set()
         self._stopping = False
 
     # -- the queue ----------------------------------------------------------------------------
@@ -163,11 +164,15 @@ class Worker:
             now = clock.now()
             picked, wake_at = self._pick(now)
             if picked:
-                await self._claim(picked, now)
+                self._claim(picked, now)
                 continue
-            waiters: list[asyncio.Task[Any]] = [asyncio.create_task(self._kick.wait())]
-            if wake_at is not None:
-                waiters.append(asyncio.create_task(clock.sleep_until(wake_at)))
+            if wake_at is None:  # the usual case, once per finished run in a burst: no tasks
+                await self._kick.wait()
+                continue
+            waiters = [
+                asyncio.create_task(self._kick.wait()),
+                asyncio.create_task(clock.sleep_until(wake_at)),
+            ]
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -196,9 +201,10 @@ class Worker:
             picked.append(run)
         return picked, wake_at
 
-    async def _claim(self, picked: list[QueuedRun], now: datetime) -> None:
+    def _claim(self, picked: list[QueuedRun], now: datetime) -> None:
         # The runs count as running from here, before the claim is written: a fire time or a
-        # cancel that comes while it is being written must already see them as such.
+        # cancel that comes while it is being written must already see them as such, and the
+        # dispatcher does not pick them again.
         started: list[tuple[_Active, JobState]] = []
         for run in picked:
             self._queue.remove(run)
@@ -208,12 +214,20 @@ class Worker:
             active = _Active(run, self._context(run), now)
             self._active[run.id] = active
             started.append((active, state))
+        # Not awaited by the dispatcher: a slot freed while this claim is written is claimed at
+        # once, in the same transaction if the writer is still busy with an earlier one.
+        task = asyncio.create_task(self._write_claim(started, now), name="rota-claim")
+        self._claims.add(task)
+        task.add_done_callback(self._claims.discard)
+
+    async def _write_claim(self, started: list[tuple[_Active, JobState]], now: datetime) -> None:
         node = self.engine.node_id
+        claims = [Claim(active.run.id, node, now) for active, _ in started]
         try:
-            results = await self.engine.writer.apply([Claim(run.id, node, now) for run in picked])
+            results = await self.engine.writer.apply(claims)
         except Exception:
-            log.exception("rota could not claim %d runs; they stay queued", len(picked))
-            results = [None] * len(picked)
+            log.exception("rota could not claim %d runs; they stay queued", len(claims))
+            results = [None] * len(claims)
         for (active, state), claimed in zip(started, results, strict=True):
             run = active.run
             if not claimed:  # cancelled, or taken by another node, meanwhile
@@ -392,11 +406,12 @@ class Worker:
     async def shutdown(self, grace: timedelta) -> None:
         """Stop starting runs; give running ones `grace` to finish, then record them
         interrupted."""
-        # The dispatcher finishes a claim it is writing (its runs get their tasks), then ends.
+        # The dispatcher ends; claims being written finish (their runs get their tasks).
         self._stopping = True
         self._kick.set()
         if self._dispatcher is not None:
             await self._dispatcher
+        await asyncio.gather(*self._claims)
         tasks = [a.task for a in self._active.values() if a.task is not None]
         if tasks:
             timer = asyncio.create_task(

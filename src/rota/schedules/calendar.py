@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from rota.errors import ScheduleError
 from rota.schedules.base import Schedule, require_aware
-from rota.schedules.cronfields import ALIASES, DAY_NAMES, CronFields, parse_cron
+from rota.schedules.cronfields import ALIASES, DAY_NAMES, CronFields, cron_fields, parse_cron
 from rota.schedules.describe import describe_cron, weekday_names
 from rota.schedules.zoned import next_fire_time
 from rota.schedules.zones import get_zone, resolve_zone, year_start
@@ -127,7 +127,7 @@ class Daily(_Calendar):
     def __init__(self, at: str, tz: str | None = None) -> None:
         hour, minute = parse_time_of_day(at)
         object.__setattr__(self, "at", f"{hour:02d}:{minute:02d}")
-        self._setup(CronFields([str(minute), str(hour), "*", "*", "*"]), tz)
+        self._setup(cron_fields((str(minute), str(hour), "*", "*", "*")), tz)
 
     @property
     def text(self) -> str:
@@ -158,7 +158,7 @@ class Weekly(_Calendar):
         object.__setattr__(self, "days", tuple(_SHORT[d] for d in numbers))
         object.__setattr__(self, "at", f"{hour:02d}:{minute:02d}")
         dow = ",".join(str(d) for d in numbers)
-        self._setup(CronFields([str(minute), str(hour), "*", "*", dow]), tz)
+        self._setup(cron_fields((str(minute), str(hour), "*", "*", dow)), tz)
 
     @property
     def text(self) -> str:

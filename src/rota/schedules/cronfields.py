@@ -7,6 +7,7 @@ This module knows nothing of time zones; `zoned` applies the DST rule on top of 
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from bisect import bisect_left
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from datetime import date
 
 from rota.errors import ScheduleError
 
-__all__ = ["ALIASES", "CronFields", "parse_cron"]
+__all__ = ["ALIASES", "CronFields", "cron_fields", "parse_cron"]
 
 DAY = 86_400
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -329,6 +330,14 @@ def _nearest_workday(year: int, month: int, day: int, length: int) -> int:
     return day
 
 
+@functools.lru_cache(maxsize=4096)
+def cron_fields(fields: tuple[str, ...]) -> CronFields:
+    """The parsed fields, shared by every schedule with the same ones: they never change (the
+    day masks they remember are a pure function of them), and an app with thousands of jobs on
+    a few dozen expressions keeps a few dozen."""
+    return CronFields(list(fields))
+
+
 def parse_cron(expression: str) -> tuple[str, CronFields]:
     """Normalise and parse a cron expression; returns its canonical text and its fields."""
     if not isinstance(expression, str):
@@ -345,7 +354,7 @@ def parse_cron(expression: str) -> tuple[str, CronFields]:
         if alias not in ALIASES:
             known = ", ".join(ALIASES)
             raise ScheduleError("cron", text, f"{text!r} is not a known shortcut ({known})")
-        return alias, CronFields(ALIASES[alias].split())
+        return alias, cron_fields(tuple(ALIASES[alias].split()))
     fields = text.split(" ")
     if len(fields) not in (5, 6):
         raise ScheduleError(
@@ -354,4 +363,4 @@ def parse_cron(expression: str) -> tuple[str, CronFields]:
             f"{text!r} has {len(fields)} fields; expected 5 (minute hour day-of-month month "
             "day-of-week) or 6 (second first)",
         )
-    return text, CronFields(fields)
+    return text, cron_fields(tuple(fields))

@@ -22,6 +22,7 @@ from rota.store.abc import (
     Progress,
     RequestCancel,
     Store,
+    SyncResult,
     UpdateJob,
 )
 from rota.store.checks import SUPPORTED_URLS
@@ -63,6 +64,7 @@ __all__ = [
     "SqlStore",
     "Store",
     "StoreError",
+    "SyncResult",
     "UpdateJob",
     "open_store",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "Progress",
     "RequestCancel",
     "Store",
+    "SyncResult",
     "UpdateJob",
 ]
 
@@ -169,6 +170,15 @@ class UpdateJob:
     next_fire_at: datetime | _Unset | None = UNSET
 
 
+@dataclass(frozen=True)
+class SyncResult:
+    """What `Store.sync_jobs` found: every job after it, by name, and the defaults it replaced
+    (the previous defaults of each known job whose defaults changed)."""
+
+    jobs: list[JobRecord]
+    replaced: dict[str, dict[str, Any]]
+
+
 Operation = Fire | Enqueue | Claim | Finish | Progress | RequestCancel | InterruptRuns | UpdateJob
 
 
@@ -193,11 +203,11 @@ class Store(ABC):
     # -- jobs -------------------------------------------------------------------------------
 
     @abstractmethod
-    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> list[JobRecord]:
+    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> SyncResult:
         """Make the stored jobs match the code: add new names (in_code, next_fire_at NULL),
         replace the defaults of known ones and mark them in_code, mark every other stored job
-        not in_code (never deleted). Overrides, pauses and next fire times are kept. Returns all
-        jobs by name."""
+        not in_code (never deleted). Overrides, pauses and next fire times are kept. Returns
+        all jobs by name, and the defaults that were replaced."""
 
     @abstractmethod
     def get_job(self, name: str) -> JobRecord | None:

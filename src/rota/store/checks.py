@@ -40,6 +40,7 @@ __all__ = [
     "check_sync",
     "encode_json",
     "normal_json",
+    "sync_field",
 ]
 
 SUPPORTED_URLS = "memory://[NAME], sqlite:///PATH (a file), postgresql+psycopg://USER@HOST/DATABASE"
@@ -71,6 +72,14 @@ def encode_json(value: object) -> str:
         return json.dumps(value, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as error:
         raise StoreError(f"{_short(value)} is not JSON: {error}") from None
+
+
+def json_text(value: Any, field: str) -> str:
+    """The JSON text of `value` as a JSON column stores it; StoreError naming `field`."""
+    try:
+        return encode_json(dict(value) if isinstance(value, Mapping) else value)
+    except StoreError as error:
+        raise StoreError(f"{field}: {error}") from None
 
 
 def normal_json(value: Any, field: str) -> Any:
@@ -215,7 +224,16 @@ def check_sync(defaults: Mapping[str, Mapping[str, Any]], at: datetime) -> None:
         if not isinstance(name, str) or not name:
             raise StoreError(f"sync_jobs: job name {name!r} is not text")
         _text(name, "sync_jobs: job name")
-        _json_object(value, f"sync_jobs defaults of {name!r}")
+        if not isinstance(value, Mapping):
+            raise StoreError(
+                f"{sync_field(name)}: {_short(value)} is not a mapping (a JSON object)"
+            )
+
+
+def sync_field(name: str) -> str:
+    """How errors name a job's defaults given to `sync_jobs` (each store encodes them once, and
+    says so if they are not JSON)."""
+    return f"sync_jobs defaults of {name!r}"
 
 
 def check_node(node: NodeRecord) -> None:

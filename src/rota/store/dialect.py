@@ -281,3 +281,35 @@ def update_many(connection: Connection, columns: tuple[str, ...], rows: list[lis
     """Set `columns` (names from the runs table) of many runs; each row ends with the id."""
     assignments = ", ".join(f"{column} = ?" for column in columns)
     _driver(connection).executemany(f"UPDATE runs SET {assignments} WHERE id = ?", rows)
+
+
+def advance_job(connection: Connection, name: str, expected: Any, following: Any) -> bool:
+    """Compare-and-set a job's next fire time (written times; NULL equals NULL)."""
+    cursor = _driver(connection).execute(
+        "UPDATE jobs SET next_fire_at = ? WHERE name = ? AND next_fire_at IS ?",
+        [following, name, expected],
+    )
+    return bool(cursor.rowcount == 1)
+
+
+# SQLite allows 32,766 bound values a statement (3.32 and newer); runs have 11 columns to set.
+_ROWS_PER_INSERT = 500
+
+
+def insert_runs(
+    connection: Connection, columns: tuple[str, ...], rows: list[list[Any]]
+) -> list[tuple[Any, ...]]:
+    """Insert runs (`columns` of each row, written values) skipping those whose key exists;
+    (id, job, fire_time, reason, attempt) of each inserted one, in no particular order."""
+    driver = _driver(connection)
+    marks = "(" + ",".join("?" * len(columns)) + ")"
+    returned: list[tuple[Any, ...]] = []
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        cursor = driver.execute(
+            f"INSERT INTO runs ({', '.join(columns)}) VALUES {','.join([marks] * len(chunk))} "
+            "ON CONFLICT DO NOTHING RETURNING id, job, fire_time, reason, attempt",
+            [value for row in chunk for value in row],
+        )
+        returned.extend(cursor.fetchall())
+    return returned

@@ -29,6 +29,7 @@ from rota.store.abc import (
     Progress,
     RequestCancel,
     Store,
+    SyncResult,
     UpdateJob,
 )
 from rota.store.records import (
@@ -306,11 +307,15 @@ class MemoryStore(Store):
         self._put(self._jobs, job.name, updated)
         return _job_out(updated)
 
-    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> list[JobRecord]:
+    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> SyncResult:
         """Make the stored jobs match the code (see `Store.sync_jobs`); all jobs by name."""
         checks.check_sync(defaults, at)
-        wanted = {name: checks.normal_json(value, name) for name, value in defaults.items()}
+        wanted = {
+            name: checks.normal_json(value, checks.sync_field(name))
+            for name, value in defaults.items()
+        }
         at = at.astimezone(UTC)
+        replaced: dict[str, dict[str, Any]] = {}
         with self._using():
             for name, value in wanted.items():
                 job = self._jobs.get(name)
@@ -319,11 +324,14 @@ class MemoryStore(Store):
                         name, value, {}, False, None, True, None, created_at=at, updated_at=at
                     )
                 elif job.defaults != value or not job.in_code:
+                    if job.defaults != value:
+                        replaced[name] = _copy(job.defaults)
                     self._jobs[name] = replace(job, defaults=value, in_code=True, updated_at=at)
             for name, job in list(self._jobs.items()):
                 if name not in wanted and job.in_code:
                     self._jobs[name] = replace(job, in_code=False, updated_at=at)
-            return [_job_out(job) for _, job in sorted(self._jobs.items())]
+            jobs = [_job_out(job) for _, job in sorted(self._jobs.items())]
+            return SyncResult(jobs, replaced)
 
     def prune(self, job: str, retention: Retention, now: datetime, batch: int) -> int:
         """Delete up to `batch` of `job`'s oldest runs that `retention` no longer keeps."""

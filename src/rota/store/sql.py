@@ -6,6 +6,7 @@ connection of their own, from whichever thread calls them.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -17,7 +18,10 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Text,
     and_,
+    bindparam,
+    cast,
     delete,
     false,
     func,
@@ -32,7 +36,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from rota.errors import RotaError, StoreError
 from rota.store import checks
-from rota.store.abc import Operation, Store
+from rota.store.abc import Operation, Store, SyncResult
 from rota.store.dialect import (
     TRANSACTION_ATTEMPTS,
     create_engine,
@@ -65,6 +69,9 @@ _ACTIVE = sorted(status.value for status in ACTIVE)
 _FAILURE_LIKE = sorted(status.value for status in FAILURE_LIKE)
 _OTHER_FINISHED = sorted(status.value for status in FINISHED - FAILURE_LIKE)
 _SHOWN_FINISHED = sorted(status.value for status in FINISHED - {RunStatus.SKIPPED})
+
+
+_SYNC_SLICE = 1000
 
 
 class _Open(NamedTuple):
@@ -150,10 +157,10 @@ class SqlStore(Store):
         opened = self._opened()
         attempt = 1
         while True:
-            known = set(self._known_jobs)
             try:
                 with self._writing(opened) as connection:
-                    results = Transaction(connection, opened.insert_runs, known).apply(operations)
+                    transaction = Transaction(connection, opened.insert_runs, self._known_jobs)
+                    results = transaction.apply(operations)
             except DBAPIError as error:
                 # Operations in any order may take rows in any order: on PostgreSQL two nodes
                 # can deadlock, and the one aborted wrote nothing, so it runs again.
@@ -165,46 +172,77 @@ class SqlStore(Store):
                 attempt += 1
                 continue
             # Only after the commit: names seen in a transaction that failed prove nothing.
-            self._known_jobs |= known
+            self._known_jobs |= transaction.learned
             return results
 
-    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> list[JobRecord]:
-        """Make the stored jobs match the code (see `Store.sync_jobs`); all jobs by name."""
+    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> SyncResult:
+        """Make the stored jobs match the code (see `Store.sync_jobs`); all jobs by name.
+
+        It runs at every start, over every job: one read of all rows, with the defaults as the
+        JSON text the column holds, compared as text with the code's; only jobs that differ
+        are written, and nothing is read twice.
+        """
         checks.check_sync(defaults, at)
-        wanted = {name: checks.normal_json(value, name) for name, value in defaults.items()}
+        wanted = {
+            name: checks.json_text(value, checks.sync_field(name))
+            for name, value in defaults.items()
+        }
+        replaced: dict[str, dict[str, Any]] = {}
+        records: list[JobRecord] = []
+        changes: list[dict[str, Any]] = []  # rows to update: name, in_code, maybe defaults
+        columns = [cast(c, Text).label(c.name) if c is jobs.c.defaults else c for c in jobs.c]
         with self._writing() as connection:
             lock_for_sync(connection)
-            stored = {row.name: row for row in connection.execute(select(jobs))}
-            new = [
-                {
-                    "name": name,
-                    "defaults": value,
-                    "override": {},
-                    "paused": False,
-                    "pause_note": None,
-                    "in_code": True,
-                    "next_fire_at": None,
-                    "created_at": at,
-                    "updated_at": at,
-                }
-                for name, value in wanted.items()
-                if name not in stored
-            ]
-            if new:
-                connection.execute(insert(jobs), new)
-            for name, row in stored.items():
-                if name in wanted and (row.defaults != wanted[name] or not row.in_code):
-                    change: dict[str, Any] = {"defaults": wanted[name], "in_code": True}
-                elif name not in wanted and row.in_code:
-                    change = {"in_code": False}
-                else:
-                    continue
-                connection.execute(
-                    update(jobs).where(jobs.c.name == name).values(updated_at=at, **change)
+            for row in connection.execute(select(*columns)):
+                name = row.name
+                text = wanted.pop(name, None)
+                stored: dict[str, Any] = json.loads(row.defaults)
+                change: dict[str, Any] = {"v_name": name, "v_in_code": text is not None}
+                if text is not None and text != row.defaults:
+                    # Equal objects may differ in spelling (key order): compare them decoded.
+                    code: dict[str, Any] = json.loads(text)
+                    if code != stored:
+                        replaced[name], stored = stored, code
+                        change["v_defaults"] = code
+                changed = len(change) > 2 or row.in_code != change["v_in_code"]
+                if changed:
+                    changes.append(change)
+                records.append(
+                    JobRecord(
+                        name,
+                        stored,
+                        row.override,
+                        row.paused,
+                        row.pause_note,
+                        change["v_in_code"],
+                        row.next_fire_at,
+                        row.created_at,
+                        at if changed else row.updated_at,
+                    )
                 )
-            records = [job_record(row) for row in connection.execute(select(jobs))]
+            for with_defaults in (True, False):
+                group = [c for c in changes if ("v_defaults" in c) is with_defaults]
+                if group:
+                    values = {"in_code": bindparam("v_in_code"), "updated_at": at}
+                    if with_defaults:
+                        values["defaults"] = bindparam("v_defaults")
+                    statement = update(jobs).where(jobs.c.name == bindparam("v_name"))
+                    connection.execute(statement.values(**values), group)
+            new = [
+                JobRecord(name, json.loads(text), {}, False, None, True, None, at, at)
+                for name, text in wanted.items()
+            ]
+            # In slices: the driver's parameters for 100,000 rows at once would cost more
+            # memory than the jobs themselves.
+            for start in range(0, len(new), _SYNC_SLICE):
+                rows = [
+                    {c.name: getattr(record, c.name) for c in jobs.c}
+                    for record in new[start : start + _SYNC_SLICE]
+                ]
+                connection.execute(insert(jobs), rows)
+        records.extend(new)
         self._known_jobs |= {record.name for record in records}
-        return sorted(records, key=lambda record: record.name)
+        return SyncResult(sorted(records, key=lambda record: record.name), replaced)
 
     def prune(self, job: str, retention: Retention, now: datetime, batch: int) -> int:
         """Delete up to `batch` of `job`'s oldest runs that `retention` no longer keeps."""

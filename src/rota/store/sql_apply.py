@@ -8,12 +8,12 @@ other operation first writes what is gathered, so every operation sees the ones 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.sql.dml import ReturningInsert
 
 from rota.errors import StoreError, UnknownJobError
@@ -48,7 +48,8 @@ _FINISH_FIELDS = (
     "progress_note",
 )
 
-RunKey = tuple[str, datetime | None, str, int]
+# (job, fire time as given or as the column writes it, reason, attempt)
+RunKey = tuple[str, Any, str, int]
 
 
 def new_run_row(run: NewRun) -> dict[str, Any]:
@@ -74,15 +75,18 @@ class Transaction:
     """Applies operations on `connection`, which is in a write transaction."""
 
     def __init__(
-        self, connection: Connection, insert_runs: ReturningInsert[Any], known_jobs: set[str]
+        self, connection: Connection, insert_runs: ReturningInsert[Any], known_jobs: Set[str]
     ) -> None:
         self.connection = connection
         self._insert_runs = insert_runs
         # Names of jobs known to exist: jobs are never deleted, so a name once seen stays valid
-        # and the check before inserting runs costs nothing in the usual case.
+        # and the check before inserting runs costs nothing in the usual case. Names this
+        # transaction finds go to `learned`, kept by the store only once it commits (it is not
+        # copied here: a copy per transaction would cost as much as the transaction).
         self.known_jobs = known_jobs
+        self.learned: set[str] = set()
         self._pending: list[NewRun] = []
-        self._time_processor: Callable[[Any], Any] | None = None
+        self._processors: dict[str, Callable[[Any], Any] | None] = {}
         # Where each pending run's id goes: (operation index, position in a Fire's runs or -1).
         self._slots: list[tuple[int, int]] = []
 
@@ -144,7 +148,7 @@ class Transaction:
                 continue
             current[fire.job] = fire.next_fire_at
             advanced.append({"v_name": fire.job, "v_next": fire.next_fire_at})
-            self.known_jobs.add(fire.job)
+            self.learned.add(fire.job)
             for position, run in enumerate(fire.runs):
                 self._gather(start + offset, position, run)
             results.append([None] * len(fire.runs))
@@ -158,15 +162,20 @@ class Transaction:
         return results
 
     def _fire(self, index: int, fire: Fire) -> FireResult | list[int | None]:
-        advanced = self.connection.execute(
-            update(jobs)
-            .where(jobs.c.name == fire.job)
-            .where(jobs.c.next_fire_at.is_not_distinct_from(fire.expected))
-            .values(next_fire_at=fire.next_fire_at)
-        ).rowcount
-        if advanced != 1:
+        if dialect.driver_batches(self.connection):
+            expected, following = self._time(fire.expected), self._time(fire.next_fire_at)
+            advanced = dialect.advance_job(self.connection, fire.job, expected, following)
+        else:
+            changed = self.connection.execute(
+                update(jobs)
+                .where(jobs.c.name == fire.job)
+                .where(jobs.c.next_fire_at.is_not_distinct_from(fire.expected))
+                .values(next_fire_at=fire.next_fire_at)
+            ).rowcount
+            advanced = changed == 1
+        if not advanced:
             return FireResult(False, (None,) * len(fire.runs))
-        self.known_jobs.add(fire.job)
+        self.learned.add(fire.job)
         for position, run in enumerate(fire.runs):
             self._gather(index, position, run)
         # Filled in with the new ids when the gathered runs are written.
@@ -191,20 +200,32 @@ class Transaction:
     def insert_runs(self, pending: Sequence[NewRun]) -> list[int | None]:
         """Insert runs, skipping those whose key exists; each one's id or None, in order."""
         self._require_jobs(pending)
-        returned: list[Row[Any]] = list(
-            self.connection.execute(self._insert_runs, [new_run_row(run) for run in pending])
-        )
+        rows = [new_run_row(run) for run in pending]
+        returned: Sequence[Sequence[Any]]  # (id, job, fire_time, reason, attempt) of each new run
+        if dialect.driver_batches(self.connection):
+            # Values as the column types write them, so the keys read back compare equal.
+            columns = tuple(rows[0])
+            values = [[self._bound(c, row[c]) for c in columns] for row in rows]
+            returned = dialect.insert_runs(self.connection, columns, values)
+            fire_time = columns.index("fire_time")
+            keys = [
+                _key(row["job"], written[fire_time], row["reason"], row["attempt"])
+                for row, written in zip(rows, values, strict=True)
+            ]
+        else:
+            returned = list(self.connection.execute(self._insert_runs, rows))
+            keys = [_key(r["job"], r["fire_time"], r["reason"], r["attempt"]) for r in rows]
         # Rows are inserted in the order given, so ids ascend in that order; the rows a
         # conflict skipped are recognised by their key (RETURNING reports only inserted rows).
-        returned.sort(key=lambda row: int(row.id))
-        created_keys = {_key_of_row(row) for row in returned if row.fire_time is not None}
+        returned = sorted(returned, key=lambda row: int(row[0]))
+        created_keys = {_key(*row[1:]) for row in returned if row[2] is not None}
         inserted: list[int] = []
         claimed: set[RunKey] = set()
         for position, run in enumerate(pending):
             if run.fire_time is None:
                 inserted.append(position)
                 continue
-            key = _key_of_run(run)
+            key = keys[position]
             if key in created_keys and key not in claimed:
                 claimed.add(key)
                 inserted.append(position)
@@ -215,15 +236,19 @@ class Transaction:
             )
         ids: list[int | None] = [None] * len(pending)
         for position, row in zip(inserted, returned, strict=True):
-            if _key_of_row(row) != _key_of_run(pending[position]):
+            if _key(*row[1:]) != keys[position]:
                 raise StoreError(
                     "the database created runs in another order than given; nothing was written"
                 )
-            ids[position] = int(row.id)
+            ids[position] = int(row[0])
         return ids
 
     def _require_jobs(self, pending: Sequence[NewRun]) -> None:
-        wanted = [run.job for run in pending if run.job not in self.known_jobs]
+        wanted = [
+            run.job
+            for run in pending
+            if run.job not in self.known_jobs and run.job not in self.learned
+        ]
         if not wanted:
             return
         found = set(
@@ -231,7 +256,7 @@ class Transaction:
             .scalars()
             .all()
         )
-        self.known_jobs.update(found)
+        self.learned.update(found)
         for name in wanted:
             if name not in found:
                 raise UnknownJobError(name)
@@ -254,14 +279,14 @@ class Transaction:
         raise StoreError(f"{operation!r} is not a store operation")
 
     def _claims(self, claims: Sequence[Claim]) -> list[bool]:
-        if len(claims) == 1:
+        fast = dialect.driver_batches(self.connection)
+        if len(claims) == 1 and not fast:
             return [self._claim(claims[0])]
         # One statement per (node, instant): a dispatcher claims its picks together.
         claimed: set[int] = set()
         groups: dict[tuple[str, datetime], list[int]] = {}
         for claim in claims:
             groups.setdefault((claim.node, claim.at), []).append(claim.run_id)
-        fast = dialect.driver_batches(self.connection)
         for (node, at), ids in groups.items():
             if fast:
                 claimed |= dialect.claim_many(self.connection, ids, node, self._time(at))
@@ -280,10 +305,10 @@ class Transaction:
         return results
 
     def _finishes(self, finishes: Sequence[Finish]) -> list[bool]:
-        if len(finishes) == 1:
+        fast = dialect.driver_batches(self.connection)
+        if len(finishes) == 1 and not fast:
             return [self._finish(finishes[0])]
         ids = [finish.run_id for finish in finishes]
-        fast = dialect.driver_batches(self.connection)
         if fast:
             active = dialect.active_among(self.connection, ids)
         else:
@@ -326,12 +351,20 @@ class Transaction:
             )
         return results
 
-    def _time(self, value: datetime) -> Any:
+    def _time(self, value: datetime | None) -> Any:
         """A time as the column type writes it (the driver-SQL path must store the same)."""
-        if self._time_processor is None:
-            processor = runs.c.started_at.type.bind_processor(self.connection.dialect)
-            self._time_processor = processor or (lambda v: v)
-        return self._time_processor(value)
+        return self._bound("started_at", value)
+
+    def _bound(self, column: str, value: Any) -> Any:
+        """A value of a `runs` column as its type writes it: times as UTC text, JSON as text."""
+        if column not in self._processors:
+            # The dialect's own implementation of the type: the generic one would hand SQLite a
+            # datetime object, which the sqlite3 module formats differently (and deprecates).
+            sql_dialect = self.connection.dialect
+            kind = runs.c[column].type.dialect_impl(sql_dialect)
+            self._processors[column] = kind.bind_processor(sql_dialect)
+        processor = self._processors[column]
+        return value if processor is None else processor(value)
 
     def _claim(self, claim: Claim) -> bool:
         changed = self.connection.execute(
@@ -412,12 +445,8 @@ class Transaction:
         return None if row is None else job_record(row)
 
 
-def _key_of_run(run: NewRun) -> RunKey:
-    return (run.job, run.fire_time, Reason(run.reason).value, run.attempt)
-
-
-def _key_of_row(row: Row[Any]) -> RunKey:
-    return (row.job, row.fire_time, row.reason, row.attempt)
+def _key(job: str, fire_time: Any, reason: str, attempt: int) -> RunKey:
+    return (job, fire_time, reason, attempt)
 
 
 def _finish_values(finish: Finish) -> dict[str, Any]:
