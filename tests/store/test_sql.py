@@ -1,17 +1,20 @@
-"""SqlStore on SQLite: settings, schema and migrations, files, and several connections racing."""
+"""SqlStore on SQLite and PostgreSQL: settings, schema and migrations, reopening, and several
+connections racing. PostgreSQL's own details are in test_postgres.py."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.schema import CreateTable
 
 from rota.errors import StoreError
@@ -34,19 +37,43 @@ from rota.store.sql import SqlStore
 
 from .conftest import T0, at, enqueue, new, sqlite_copy
 
-
-@pytest.fixture
-def url(tmp_path: Path, sqlite_template: Path) -> str:
-    return sqlite_copy(sqlite_template, tmp_path)
+BACKENDS = ["sqlite", "postgresql"]
 
 
-@pytest.fixture
-def sql(url: str) -> Iterator[SqlStore]:
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database at the current schema, with no rows, on each backend."""
+    if request.param == "sqlite":
+        return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(params=BACKENDS)
+def new_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database without rota's schema, on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/new.db"
+    return str(request.getfixturevalue("new_postgres_url"))
+
+
+def opened(url: str) -> Iterator[SqlStore]:
     store = SqlStore(url)
     store.open()
     store.sync_jobs({"a": {}, "b": {}}, T0)
     yield store
     store.close()
+
+
+@pytest.fixture
+def sql(url: str) -> Iterator[SqlStore]:
+    """An open store with jobs "a" and "b", on each backend."""
+    yield from opened(url)
+
+
+@pytest.fixture
+def sqlite(tmp_path: Path, sqlite_template: Path) -> Iterator[SqlStore]:
+    """An open store with jobs "a" and "b", on SQLite only."""
+    yield from opened(sqlite_copy(sqlite_template, tmp_path))
 
 
 def pragma(store: SqlStore, name: str) -> Any:
@@ -57,16 +84,16 @@ def pragma(store: SqlStore, name: str) -> Any:
 # -- settings --------------------------------------------------------------------------------
 
 
-def test_every_connection_is_set_up_for_wal(sql: SqlStore) -> None:
-    assert pragma(sql, "journal_mode") == "wal"
-    assert pragma(sql, "synchronous") == 1  # NORMAL
-    assert pragma(sql, "foreign_keys") == 1
-    assert pragma(sql, "busy_timeout") == 5000
+def test_every_connection_is_set_up_for_wal(sqlite: SqlStore) -> None:
+    assert pragma(sqlite, "journal_mode") == "wal"
+    assert pragma(sqlite, "synchronous") == 1  # NORMAL
+    assert pragma(sqlite, "foreign_keys") == 1
+    assert pragma(sqlite, "busy_timeout") == 5000
 
 
-def test_writes_begin_immediate_and_reads_deferred(sql: SqlStore) -> None:
+def test_writes_begin_immediate_and_reads_deferred(sqlite: SqlStore) -> None:
     statements: list[str] = []
-    engine = sql._opened().engine
+    engine = sqlite._opened().engine
 
     def record(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
@@ -75,8 +102,8 @@ def test_writes_begin_immediate_and_reads_deferred(sql: SqlStore) -> None:
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        enqueue(sql)
-        sql.list_runs()
+        enqueue(sqlite)
+        sqlite.list_runs()
     finally:
         event.remove(engine, "before_cursor_execute", record)
     begins = [s for s in statements if s.startswith("BEGIN")]
@@ -91,15 +118,13 @@ def test_columns_are_in_record_field_order() -> None:
         assert [column.name for column in table.columns] == [f.name for f in fields(record)]
 
 
-def test_first_open_creates_the_schema_at_head(tmp_path: Path) -> None:
-    store = SqlStore(f"sqlite:///{tmp_path}/new.db")
+def test_first_open_creates_the_schema_at_head(new_url: str) -> None:
+    store = SqlStore(new_url)
     store.open()
     try:
         with store._reading() as connection:
             assert migrate.current_revision(connection) == migrate.HEAD
-            tables = connection.exec_driver_sql(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-            ).scalars()
+            tables = inspect(connection).get_table_names()
             assert set(tables) >= {"alembic_version", "jobs", "nodes", "runs"}
     finally:
         store.close()
@@ -120,6 +145,17 @@ def test_the_migrations_create_exactly_the_tables_in_schema(sql: SqlStore) -> No
     with sql._reading() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
+        found = inspect(connection)
+        # PostgreSQL lists the unique constraint's own index too: only ours, named ix_.
+        indexes = sorted(
+            str(index["name"])
+            for table in metadata.sorted_tables
+            for index in found.get_indexes(table.name)
+            if str(index["name"]).startswith("ix_")
+        )
+        assert indexes == ["ix_jobs_next_fire_at", "ix_runs_job_id", "ix_runs_status"]
+        if connection.dialect.name != "sqlite":
+            return  # PostgreSQL's DDL is compared in test_postgres.py
         # Alembic's comparison leaves out defaults (and misreads '' on SQLite): compare the DDL
         # line by line too, in any order.
         for table in metadata.sorted_tables:
@@ -128,10 +164,6 @@ def test_the_migrations_create_exactly_the_tables_in_schema(sql: SqlStore) -> No
             ).scalar_one()
             wanted = str(CreateTable(table).compile(dialect=connection.dialect))
             assert ddl_lines(stored) == ddl_lines(wanted)
-        indexes = connection.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_%' ORDER BY 1"
-        ).scalars()
-        assert list(indexes) == ["ix_jobs_next_fire_at", "ix_runs_job_id", "ix_runs_status"]
 
 
 def ddl_lines(ddl: str) -> set[str]:
@@ -163,19 +195,20 @@ def test_a_second_process_does_not_import_alembic(url: str) -> None:
     assert result.stdout.split() == ["False", "True"]
 
 
-def test_a_schema_from_a_newer_rota_is_refused(url: str) -> None:
-    store = SqlStore(url)
+def test_a_schema_from_a_newer_rota_is_refused(new_url: str) -> None:
+    store = SqlStore(new_url)
     store.open()
     with store._writing() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     store.close()
     with pytest.raises(StoreError, match="revision '9999', which this version of rota does not"):
-        SqlStore(url).open()
+        SqlStore(new_url).open()
 
 
-def test_processes_opening_a_new_file_together_create_it_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/together.db"
-    stores = [SqlStore(url) for _ in range(4)]
+def test_processes_opening_a_new_database_together_create_it_once(new_url: str) -> None:
+    # SQLite: the write lock; PostgreSQL: the advisory lock (without it, the second CREATE
+    # TABLE would fail on the catalog's unique index once the first commits).
+    stores = [SqlStore(new_url) for _ in range(4)]
     errors = race([store.open for store in stores])
     assert errors == []
     stores[0].sync_jobs({"a": {}}, T0)
@@ -184,16 +217,43 @@ def test_processes_opening_a_new_file_together_create_it_once(tmp_path: Path) ->
         store.close()
 
 
-# -- files -----------------------------------------------------------------------------------
+def test_processes_opening_a_new_database_at_once_create_it_once(new_url: str) -> None:
+    # Separate processes, released at one instant once they have imported everything.
+    script = (
+        "import sys, time\n"
+        "import alembic.command\n"
+        "from rota.store.sql import SqlStore\n"
+        "store = SqlStore(sys.argv[1])\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "store.open()\n"
+        "store.close()\n"
+    )
+    start = str(time.time() + 2)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, new_url, start], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    errors = [process.communicate(timeout=60)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], errors
+    store = SqlStore(new_url)
+    store.open()
+    with store._reading() as connection:
+        assert migrate.current_revision(connection) == migrate.HEAD
+    store.close()
 
 
-def test_a_file_keeps_everything_across_close_and_reopen(sql: SqlStore) -> None:
+# -- reopening -------------------------------------------------------------------------------
+
+
+def test_a_database_keeps_everything_across_close_and_reopen(sql: SqlStore) -> None:
     (result,) = sql.apply([Fire("a", None, at(60), (new("a", 0), new("a", 1)))])
     manual = enqueue(sql, "b", args={"x": [1, 2]})
     sql.register_node(NodeRecord("n1", "host", 1, T0, T0))
     before = (sql.list_jobs(), sql.list_runs(), sql.list_nodes(), sql.next_fire_times())
     sql.close()
-    reopened = SqlStore(str(sql.url))
+    reopened = SqlStore(sql.url.render_as_string(hide_password=False))
     reopened.open()
     try:
         after = (
@@ -294,15 +354,59 @@ def test_many_writers_on_many_connections_never_fail_on_locks(url: str) -> None:
             store.close()
 
 
-def test_the_statements_compile_for_postgresql() -> None:
-    from sqlalchemy.dialects import postgresql
+def together(calls: list[Callable[[], Any]]) -> list[Any]:
+    """The calls' results, in order, from threads released together."""
+    results: list[Any] = [None] * len(calls)
 
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    ddl = str(CreateTable(runs).compile(dialect=dialect))
-    assert "id BIGSERIAL" in ddl
-    assert "fire_time TIMESTAMP WITH TIME ZONE" in ddl
-    insert = postgresql.insert(runs).on_conflict_do_nothing().returning(runs.c.id)
-    assert "ON CONFLICT DO NOTHING RETURNING runs.id" in str(insert.compile(dialect=dialect))
+    def keep(index: int, call: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            results[index] = call()
+
+        return run
+
+    assert race([keep(index, call) for index, call in enumerate(calls)]) == []
+    return results
+
+
+def test_claims_of_one_queued_run_from_two_stores_let_exactly_one_win(url: str) -> None:
+    nodes_ = [SqlStore(url), SqlStore(url)]
+    for store in nodes_:
+        store.open()
+    nodes_[0].sync_jobs({"a": {}}, T0)
+    try:
+        for _ in range(15):
+            run_id = enqueue(nodes_[0])
+            results = together(
+                [
+                    partial(store.apply, [Claim(run_id, node, T0)])
+                    for store, node in zip(nodes_, ["n1", "n2"], strict=True)
+                ]
+            )
+            assert sorted(results) == [[False], [True]]
+            winner = "n1" if results[0] == [True] else "n2"
+            assert nodes_[1].get_run(run_id).node == winner  # type: ignore[union-attr]
+        # Bursts (one UPDATE for many runs) too: each run goes to one node, none is lost.
+        ids = [enqueue(nodes_[0]) for _ in range(20)]
+        bursts = race_results(nodes_, [Claim(run_id, "n", T0) for run_id in ids])
+        assert [sum(won) for won in zip(*bursts, strict=True)] == [1] * 20
+    finally:
+        for store in nodes_:
+            store.close()
+
+
+def test_nodes_syncing_new_jobs_together_all_succeed(url: str) -> None:
+    stores = [SqlStore(url) for _ in range(4)]
+    for store in stores:
+        store.open()
+    try:
+        for round_ in range(10):
+            names = {f"job-{round_}-{i}": {"v": round_} for i in range(3)}
+            synced = together([partial(store.sync_jobs, names, T0) for store in stores])
+            for result in synced:
+                assert [job.name for job in result.jobs][-3:] == sorted(names)
+    finally:
+        for store in stores:
+            store.close()
 
 
 # -- the driver-SQL path ---------------------------------------------------------------------

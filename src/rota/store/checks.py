@@ -113,9 +113,17 @@ def _enum(kind: type[Reason] | type[RunStatus], value: object, field: str) -> No
         raise StoreError(f"{field}: {value!r} is not one of {allowed}")
 
 
-def _int(value: object, field: str, minimum: int) -> None:
+# The largest values of the columns (PostgreSQL's integer and bigint; SQLite's 64 bits), so that
+# a number too large fails here, named, on every store alike, and not in the database.
+_INT32 = 2**31 - 1
+_INT64 = 2**63 - 1
+
+
+def _int(value: object, field: str, minimum: int, maximum: int = _INT64) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise StoreError(f"{field}: {value!r} is not a whole number of at least {minimum}")
+    if value > maximum:
+        raise StoreError(f"{field}: {value!r} is more than {maximum}, the most the store keeps")
 
 
 def _number(value: object, field: str) -> None:
@@ -125,9 +133,25 @@ def _number(value: object, field: str) -> None:
         raise StoreError(f"{field}: {value!r} is not a finite number")
 
 
+def _text(value: object, field: str) -> None:
+    # PostgreSQL's text cannot hold NUL (it answers with a DataError, mid-transaction); the
+    # other stores could, but then a run recorded on SQLite could not move to PostgreSQL.
+    if isinstance(value, str) and "\x00" in value:
+        raise StoreError(
+            f"{field}: {_short(value)} contains a NUL character (\\x00), which the store "
+            "cannot keep in text; remove or replace it"
+        )
+
+
+def _texts(operation: object, name: str, fields: tuple[str, ...]) -> None:
+    for field in fields:
+        _text(getattr(operation, field), f"{name}.{field}")
+
+
 def _new_run(run: NewRun, where: str) -> None:
     if not isinstance(run, NewRun):
         raise StoreError(f"{where}: {_short(run)} is not a NewRun")
+    _texts(run, where, ("job", "note"))
     _enum(Reason, run.reason, f"{where}.reason")
     _enum(RunStatus, run.status, f"{where}.status")
     if RunStatus(run.status) not in _NEW_RUN_STATUSES:
@@ -135,7 +159,7 @@ def _new_run(run: NewRun, where: str) -> None:
     aware(run.queued_at, f"{where}.queued_at")
     _optional_time(run.fire_time, f"{where}.fire_time")
     _optional_time(run.not_before, f"{where}.not_before")
-    _int(run.attempt, f"{where}.attempt", 1)
+    _int(run.attempt, f"{where}.attempt", 1, _INT32)
     _json_object(run.args, f"{where}.args")
     if run.retry_of is not None:
         _int(run.retry_of, f"{where}.retry_of", 1)
@@ -145,6 +169,7 @@ def check_operation(operation: Operation, index: int) -> None:
     """Raise a StoreError naming operation `index` and the field if `operation` is malformed."""
     name = f"operation {index} ({type(operation).__name__})"
     if isinstance(operation, Fire):
+        _text(operation.job, f"{name}.job")
         _optional_time(operation.expected, f"{name}.expected")
         _optional_time(operation.next_fire_at, f"{name}.next_fire_at")
         for position, run in enumerate(operation.runs):
@@ -152,6 +177,7 @@ def check_operation(operation: Operation, index: int) -> None:
     elif isinstance(operation, Enqueue):
         _new_run(operation.run, f"{name}.run")
     elif isinstance(operation, Claim):
+        _text(operation.node, f"{name}.node")
         aware(operation.at, f"{name}.at")
     elif isinstance(operation, Finish):
         _enum(RunStatus, operation.status, f"{name}.status")
@@ -159,6 +185,7 @@ def check_operation(operation: Operation, index: int) -> None:
             allowed = ", ".join(sorted(FINISHED))
             raise StoreError(f"{name}.status: {operation.status!r} is not one of {allowed}")
         aware(operation.at, f"{name}.at")
+        _texts(operation, name, ("note", "error", "traceback", "log", "progress_note"))
         for field in ("progress_done", "progress_total"):
             value = getattr(operation, field)
             if value is not UNSET:
@@ -166,16 +193,22 @@ def check_operation(operation: Operation, index: int) -> None:
     elif isinstance(operation, Progress):
         _number(operation.done, f"{name}.done")
         _number(operation.total, f"{name}.total")
+        _texts(operation, name, ("note", "log"))
     elif isinstance(operation, RequestCancel):
         aware(operation.at, f"{name}.at")
+        _text(operation.note, f"{name}.note")
     elif isinstance(operation, InterruptRuns):
         aware(operation.at, f"{name}.at")
         if isinstance(operation.nodes, str):
             raise StoreError(
                 f"{name}.nodes: give a tuple of node ids, not the text {operation.nodes!r}"
             )
+        for position, node in enumerate(operation.nodes):
+            _text(node, f"{name}.nodes[{position}]")
+        _text(operation.note, f"{name}.note")
     elif isinstance(operation, UpdateJob):
         aware(operation.at, f"{name}.at")
+        _texts(operation, name, ("name", "pause_note"))
         if operation.override is not UNSET:
             _json_object(operation.override, f"{name}.override")
         if operation.next_fire_at is not UNSET:
@@ -190,6 +223,7 @@ def check_sync(defaults: Mapping[str, Mapping[str, Any]], at: datetime) -> None:
     for name, value in defaults.items():
         if not isinstance(name, str) or not name:
             raise StoreError(f"sync_jobs: job name {name!r} is not text")
+        _text(name, "sync_jobs: job name")
         if not isinstance(value, Mapping):
             raise StoreError(
                 f"{sync_field(name)}: {_short(value)} is not a mapping (a JSON object)"
@@ -207,7 +241,8 @@ def check_node(node: NodeRecord) -> None:
     aware(node.started_at, "NodeRecord.started_at")
     aware(node.heartbeat_at, "NodeRecord.heartbeat_at")
     _optional_time(node.stopped_at, "NodeRecord.stopped_at")
-    _int(node.pid, "NodeRecord.pid", 0)
+    _texts(node, "NodeRecord", ("id", "host"))
+    _int(node.pid, "NodeRecord.pid", 0, _INT32)
 
 
 def check_retention(retention: Retention, now: datetime, batch: int) -> None:

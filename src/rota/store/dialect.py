@@ -7,7 +7,9 @@ The rest of the store is one code path over SQLAlchemy Core. What differs:
   every connection, and SQLAlchemy (not the sqlite3 module) emits ``BEGIN``, so that writes can
   say ``BEGIN IMMEDIATE``;
 - the ``INSERT ... ON CONFLICT DO NOTHING`` construct (same spelling, one class per dialect);
-- how processes migrating one database together take turns;
+- how processes migrating one database, or syncing their jobs, together take turns;
+- which errors abort a transaction only to let another through (PostgreSQL's deadlocks), so
+  that it may run again;
 - DDL details declared on the tables (the run id type, SQLite's AUTOINCREMENT).
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, Engine, Integer, Table, event, text
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
@@ -33,11 +35,14 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "RUNS_TABLE_OPTIONS",
     "RUN_ID_TYPE",
+    "TRANSACTION_ATTEMPTS",
     "create_engine",
     "insert_ignoring_conflicts",
     "lock_for_migration",
+    "lock_for_sync",
     "parse_url",
     "shown",
+    "worth_retrying",
     "write_transaction",
 ]
 
@@ -181,15 +186,44 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-# Any fixed number: the key of PostgreSQL's advisory lock that migrating processes take turns on.
+# Any fixed numbers: the keys of PostgreSQL's advisory locks that processes take turns on.
 _MIGRATION_LOCK = 0x726F7461  # "rota"
+_SYNC_LOCK = 0x726F7461_73796E63  # "rotasync"
 
 
 def lock_for_migration(connection: Connection) -> None:
     """Make processes that migrate one database at once take turns, until the transaction
     ends: SQLite's write lock does this already; PostgreSQL takes an advisory lock."""
+    _advisory_lock(connection, _MIGRATION_LOCK)
+
+
+def lock_for_sync(connection: Connection) -> None:
+    """Make nodes that sync their jobs at once take turns, until the transaction ends.
+
+    Row locks cannot do it on PostgreSQL: two nodes starting together both find a new job
+    missing and both insert it, and the second fails on the primary key. SQLite's write lock
+    serialises them already.
+    """
+    _advisory_lock(connection, _SYNC_LOCK)
+
+
+def _advisory_lock(connection: Connection, key: int) -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+# PostgreSQL aborts a transaction to break a deadlock (40P01), or when it cannot serialise it
+# (40001, only above read committed); either wrote nothing and may simply run again.
+_RETRYABLE = frozenset({"40P01", "40001"})
+
+TRANSACTION_ATTEMPTS = 3
+"""How often a write transaction is tried when the database aborts it to let another through."""
+
+
+def worth_retrying(error: DBAPIError) -> bool:
+    """Whether the database aborted the transaction only to let another one through, so that
+    running it again is safe. SQLite has one writer at a time and never does this."""
+    return getattr(error.orig, "sqlstate", None) in _RETRYABLE
 
 
 def insert_ignoring_conflicts(table: Table, engine: Engine) -> Insert:

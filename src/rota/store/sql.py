@@ -7,6 +7,7 @@ connection of their own, from whichever thread calls them.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -37,10 +38,13 @@ from rota.errors import RotaError, StoreError
 from rota.store import checks
 from rota.store.abc import Operation, Store, SyncResult
 from rota.store.dialect import (
+    TRANSACTION_ATTEMPTS,
     create_engine,
     insert_ignoring_conflicts,
+    lock_for_sync,
     parse_url,
     shown,
+    worth_retrying,
     write_transaction,
 )
 from rota.store.migrate import ensure_schema
@@ -58,6 +62,8 @@ from rota.store.schema import job_record, jobs, node_record, nodes, run_record, 
 from rota.store.sql_apply import Transaction
 
 __all__ = ["SqlStore"]
+
+log = logging.getLogger(__name__)
 
 _ACTIVE = sorted(status.value for status in ACTIVE)
 _FAILURE_LIKE = sorted(status.value for status in FAILURE_LIKE)
@@ -149,12 +155,25 @@ class SqlStore(Store):
         if not operations:
             return []
         opened = self._opened()
-        with self._writing(opened) as connection:
-            transaction = Transaction(connection, opened.insert_runs, self._known_jobs)
-            results = transaction.apply(operations)
-        # Only after the commit: names seen in a transaction that failed prove nothing.
-        self._known_jobs |= transaction.learned
-        return results
+        attempt = 1
+        while True:
+            try:
+                with self._writing(opened) as connection:
+                    transaction = Transaction(connection, opened.insert_runs, self._known_jobs)
+                    results = transaction.apply(operations)
+            except DBAPIError as error:
+                # Operations in any order may take rows in any order: on PostgreSQL two nodes
+                # can deadlock, and the one aborted wrote nothing, so it runs again.
+                if attempt >= TRANSACTION_ATTEMPTS or not worth_retrying(error):
+                    raise
+                log.info(
+                    "rota runs a transaction on %s again: it was aborted (%s)", self, error.orig
+                )
+                attempt += 1
+                continue
+            # Only after the commit: names seen in a transaction that failed prove nothing.
+            self._known_jobs |= transaction.learned
+            return results
 
     def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> SyncResult:
         """Make the stored jobs match the code (see `Store.sync_jobs`); all jobs by name.
@@ -173,6 +192,7 @@ class SqlStore(Store):
         changes: list[dict[str, Any]] = []  # rows to update: name, in_code, maybe defaults
         columns = [cast(c, Text).label(c.name) if c is jobs.c.defaults else c for c in jobs.c]
         with self._writing() as connection:
+            lock_for_sync(connection)
             for row in connection.execute(select(*columns)):
                 name = row.name
                 text = wanted.pop(name, None)
@@ -256,11 +276,12 @@ class SqlStore(Store):
                 .limit(batch)
             )
             # Selected, then deleted by id: DELETE ... LIMIT is not portable, and the list is
-            # at most `batch` long.
+            # at most `batch` long. Counted as deleted, not as selected: on PostgreSQL another
+            # node pruning at once may have deleted some in between.
             ids = list(connection.execute(doomed).scalars())
-            if ids:
-                connection.execute(delete(runs).where(runs.c.id.in_(ids)))
-            return len(ids)
+            if not ids:
+                return 0
+            return int(connection.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount)
 
     # -- reads ------------------------------------------------------------------------------
 

@@ -128,13 +128,15 @@ class Transaction:
             return [self._fire(start, fires[0])]
         # Many jobs due at once: read their next fire times (this transaction holds the write
         # lock, and FOR UPDATE the rows on PostgreSQL), compare-and-set in Python, and write the
-        # advanced ones with one executemany.
+        # advanced ones with one executemany. Rows are locked in name order, so two nodes
+        # firing the same jobs take them in the same order rather than deadlock.
         names = {fire.job for fire in fires}
         current: dict[str, datetime | None] = {
             row.name: row.next_fire_at
             for row in self.connection.execute(
                 select(jobs.c.name, jobs.c.next_fire_at)
                 .where(jobs.c.name.in_(names))
+                .order_by(jobs.c.name)
                 .with_for_update()
             )
         }
@@ -310,10 +312,15 @@ class Transaction:
         if fast:
             active = dialect.active_among(self.connection, ids)
         else:
+            # The updates below are unconditional, so the rows read active must stay so until
+            # then: FOR UPDATE on PostgreSQL (another node may finish or interrupt one
+            # meanwhile); SQLite's write lock holds the whole database already.
             active = {
                 row[0]
                 for row in self.connection.execute(
-                    select(runs.c.id).where(runs.c.id.in_(ids), runs.c.status.in_(_ACTIVE))
+                    select(runs.c.id)
+                    .where(runs.c.id.in_(ids), runs.c.status.in_(_ACTIVE))
+                    .with_for_update()
                 )
             }
         results: list[bool] = []
