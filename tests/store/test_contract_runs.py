@@ -190,6 +190,7 @@ def test_request_cancel_of_a_running_run_asks_its_node(jobs: Store) -> None:
     run = jobs.get_run(run_id)
     assert run is not None
     assert (run.status, run.cancel_requested, run.finished_at) == (RunStatus.RUNNING, True, None)
+    assert run.note == "replaced"  # for a node that learns of it by polling
 
 
 def test_request_cancel_leaves_finished_and_unknown_runs(jobs: Store) -> None:

@@ -8,13 +8,14 @@ operation before it is announced. See docs/decisions/0002.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,6 +74,10 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._capture = CaptureHandler()
+        self._stop_listening: Callable[[], None] | None = None
+        self._renewed_at: datetime = clock.now()
+        self._unreachable_since: datetime | None = None
+        self._others_alive = False
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -81,13 +86,13 @@ class Engine:
         self._loop = asyncio.get_running_loop()
         now = self.clock.now()
         self.started_at = now
-        node = NodeRecord(self.node_id, socket.gethostname(), os.getpid(), now, now)
         try:
-            await self.writer.call(self.store.register_node, node)
+            await self._register(now)
             self.worker = Worker(self, self._workers)
-            await self._recover(now)
+            await self._reap(now, everything=True)
             await self._sync_jobs(now)
             await self._load_queued()
+            self._stop_listening = self.store.listen(self._heard)
         except BaseException:
             self.writer.close()
             raise
@@ -102,6 +107,8 @@ class Engine:
         interrupted. The store stays open (its owner closes it)."""
         for task in list(self._tasks):
             task.cancel()
+        if self._stop_listening is not None:
+            self._stop_listening()
         try:
             if self.worker is not None:
                 await self.worker.shutdown(grace)
@@ -122,36 +129,134 @@ class Engine:
         if not task.cancelled() and task.exception() is not None:
             log.error("rota task %s failed", task.get_name(), exc_info=task.exception())
 
+    # -- nodes: lease, reaping, polling (docs/decisions/0005) ----------------------------------
+
+    async def _register(self, now: datetime) -> None:
+        node = NodeRecord(self.node_id, socket.gethostname(), os.getpid(), now, now)
+        await self.writer.call(self.store.register_node, node)
+        self._renewed_at = now
+
     async def _beat(self) -> None:
         while True:
             await self.clock.sleep_until(self.clock.now() + self._heartbeat_every)
+            now = self.clock.now()
+            if not await self._renew(now):
+                continue
             try:
-                await self.writer.call(self.store.heartbeat, self.node_id, self.clock.now())
+                await self._reap(now)
+                if self._others_alive:
+                    await self._poll()
             except Exception:
-                log.exception("rota could not renew node %s's heartbeat", self.node_id)
+                log.exception("rota could not look for dead nodes and lost wake-ups")
 
-    # -- start-up -----------------------------------------------------------------------------
+    async def _renew(self, now: datetime) -> bool:
+        """Renew this node's lease; whether the store answered. A node whose lease ran out
+        holds its queued runs until it has one again."""
+        assert self.worker is not None
+        try:
+            renewed = await self.writer.call(self.store.heartbeat, self.node_id, now)
+            if not renewed:
+                log.warning(
+                    "rota node %s was found dead by another node (its lease ran out); its "
+                    "running runs were recorded interrupted there; it registers again",
+                    self.node_id,
+                )
+                await self._register(now)
+        except Exception as error:
+            if self._unreachable_since is None:
+                self._unreachable_since = now
+                log.error("rota node %s cannot reach its store: %s", self.node_id, error)
+            if now - self._renewed_at >= self._lease:
+                self.worker.hold("its lease ran out while the store could not be reached")
+            return False
+        if self._unreachable_since is not None:
+            log.warning(
+                "rota node %s reached its store again after %s",
+                self.node_id,
+                now - self._unreachable_since,
+            )
+            self._unreachable_since = None
+        self._renewed_at = now
+        self.worker.release()
+        return True
 
-    async def _recover(self, now: datetime) -> None:
-        """Record the runs of nodes that died as interrupted, and retry them per policy."""
+    async def _reap(self, now: datetime, *, everything: bool = False) -> None:
+        """Record the running runs of dead nodes interrupted, retry them per policy, and mark
+        the nodes stopped. A node is dead when its lease ran out (measured by the database's
+        clock where it has one) or, on this host, its process is gone. With `everything` (at
+        start), also the runs of nodes that stopped or were never recorded."""
+        database_now = await self.writer.call(self.store.database_now, now)
         nodes = await self.writer.call(self.store.list_nodes)
+        alive = {n.id for n in nodes if n.id == self.node_id or self._alive(n, database_now)}
+        self._others_alive = len(alive) > 1
+        dying = [n.id for n in nodes if n.id not in alive and n.stopped_at is None]
+        if not dying and not everything:
+            return
         active = await self.writer.call(self.store.active_runs)
-        alive = {n.id for n in nodes if n.id == self.node_id or self._alive(n, now)}
-        lost: dict[str, list[RunRecord]] = {}
-        for run in active:
-            if run.status is RunStatus.RUNNING and run.node not in alive:
-                lost.setdefault(run.node or "?", []).append(run)
-        operations: list[Operation] = []
-        for node_id, runs in sorted(lost.items()):
+        lost = sorted(
+            {
+                run.node or "?"
+                for run in active
+                if run.status is RunStatus.RUNNING and run.node not in alive
+            }
+        )
+        for node_id in lost:
             note = f"its node {node_id} stopped without finishing it (found by {self.node_id})"
-            operations.append(InterruptRuns((node_id,), now, note))
-            log.warning("node %s died: %d runs recorded interrupted", node_id, len(runs))
-            operations.extend(self._retries_after_interrupt(runs, now))
-        if operations:
-            await self.writer.apply(operations)
-        for node in nodes:
-            if node.id not in alive and node.stopped_at is None:
-                await self.writer.call(self.store.stop_node, node.id, now)
+            (changed,) = await self.writer.apply([InterruptRuns((node_id,), now, note)])
+            if not changed:
+                continue  # another node reaped it first
+            log.warning("node %s died: %d runs recorded interrupted", node_id, len(changed))
+            # Only the runs this transaction changed: two nodes reaping at once never both
+            # retry a run. (Were this node to die before the retries commit, those runs would
+            # stay interrupted without a retry.)
+            mine = set(changed)
+            retries = self._retries_after_interrupt([r for r in active if r.id in mine], now)
+            for retry, run_id in zip(retries, await self.writer.apply(retries), strict=True):
+                if run_id is not None:
+                    self.enqueued(run_id, retry.run)
+        for node_id in dying:
+            await self.writer.call(self.store.stop_node, node_id, now)
+
+    async def _poll(self) -> None:
+        """What wake-ups may have missed: jobs whose next fire time changed, queued runs this
+        node does not hold, and cancels of runs it runs."""
+        assert self.worker is not None
+        stored = {name: at for at, name in await self.writer.call(self.store.next_fire_times)}
+        changed = [
+            name
+            for name, job in self.jobs.items()
+            if stored.get(name) != (None if job.paused else job.next_fire_at)
+        ]
+        for name in changed:
+            await self._reload(name)
+        for run in await self.writer.call(self.store.active_runs):
+            state = self.jobs.get(run.job)
+            if run.status is RunStatus.QUEUED and state is not None:
+                if run.id not in state.queued and not self.worker.is_running(run.id):
+                    state.queued.add(run.id)
+                    self.worker.add(QueuedRun.of_record(run))
+            elif run.node == self.node_id and run.cancel_requested:
+                note = run.note or "cancelled"
+                self.worker.stop_run(run.id, RunStatus.CANCELLED, note, again=False)
+
+    def _heard(self, notice: str) -> None:
+        """A notification from the store (any thread): another node queued a run, changed a
+        job, or asked for a run to be cancelled."""
+        kind, _, value = notice.partition(":")
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if kind == "run" and value.isdigit():
+            self._call_soon(self._run_queued(int(value)))
+        elif kind == "job" and value:
+            self._call_soon(self._job_changed(value))
+        elif kind == "cancel" and self.worker is not None:
+            run_id, _, note = value.partition(":")
+            if run_id.isdigit():
+                stop = functools.partial(
+                    self.worker.stop_run, int(run_id), RunStatus.CANCELLED, note, again=False
+                )
+                loop.call_soon_threadsafe(stop)
 
     def _alive(self, node: NodeRecord, now: datetime) -> bool:
         if node.stopped_at is not None or node.heartbeat_at < now - self._lease:
@@ -166,8 +271,8 @@ class Engine:
             return True
         return True
 
-    def _retries_after_interrupt(self, runs: list[RunRecord], now: datetime) -> list[Operation]:
-        retries: list[Operation] = []
+    def _retries_after_interrupt(self, runs: list[RunRecord], now: datetime) -> list[Enqueue]:
+        retries: list[Enqueue] = []
         for run in runs:
             definition = self.definitions.get(run.job)
             if definition is None:
@@ -227,7 +332,7 @@ class Engine:
         assert self.worker is not None
         for run in await self.writer.call(self.store.active_runs):
             state = self.jobs.get(run.job)
-            if run.status is RunStatus.QUEUED and state is not None:
+            if run.status is RunStatus.QUEUED and state is not None and run.id not in state.queued:
                 state.queued.add(run.id)
                 self.worker.add(QueuedRun.of_record(run))
 

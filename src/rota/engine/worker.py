@@ -116,6 +116,7 @@ class Worker:
         self._kick = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._claims: set[asyncio.Task[None]] = set()
+        self._held: str | None = None  # why no run may start, while that is so
         self._stopping = False
 
     # -- the queue ----------------------------------------------------------------------------
@@ -141,16 +142,30 @@ class Worker:
         """Whether this node is running the run."""
         return run_id in self._active
 
-    def stop_run(self, run_id: int, status: RunStatus, note: str) -> bool:
-        """Stop a running run: it is recorded with `status` and `note` at once."""
+    def stop_run(self, run_id: int, status: RunStatus, note: str, *, again: bool = True) -> bool:
+        """Stop a running run: it is recorded with `status` and `note` at once. With `again`
+        false, a run already being stopped keeps the status and note it was stopped with."""
         active = self._active.get(run_id)
-        if active is None:
+        if active is None or (not again and active.stop.done()):
             return False
         active.stop_status, active.stop_note = status, note
         active.context.cancel()
         if not active.stop.done():
             active.stop.set_result(None)
         return True
+
+    def hold(self, reason: str) -> None:
+        """Start no run until `release` (runs already running go on)."""
+        if self._held is None:
+            log.warning("rota starts no runs: %s", reason)
+        self._held = reason
+
+    def release(self) -> None:
+        """Start runs again after `hold`."""
+        if self._held is not None:
+            log.warning("rota starts runs again")
+            self._held = None
+            self._kick.set()
 
     @property
     def queued_count(self) -> int:
@@ -181,7 +196,7 @@ class Worker:
 
     def _pick(self, now: datetime) -> tuple[list[QueuedRun], datetime | None]:
         """Runs that may start now (up to the free slots), and when to look again otherwise."""
-        free = self.slots - len(self._active)
+        free = 0 if self._held is not None else self.slots - len(self._active)
         picked: list[QueuedRun] = []
         wake_at: datetime | None = None
         taken: dict[str, int] = {}

@@ -9,7 +9,7 @@ PostgreSQL). One contract suite, tests/store/, runs against all of them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -39,6 +39,7 @@ __all__ = [
     "Store",
     "SyncResult",
     "UpdateJob",
+    "notices_of",
 ]
 
 
@@ -139,8 +140,9 @@ class Progress:
 @dataclass(frozen=True)
 class RequestCancel:
     """Cancel a run: a queued one becomes CANCELLED at once (finished at `at`, with `note`); a
-    running one gets `cancel_requested` set for the node running it to act on. Result: the run's
-    status before (None for an unknown id); finished runs are left as they are."""
+    running one gets `cancel_requested` set and `note`, for the node running it to act on.
+    Result: the run's status before (None for an unknown id); finished runs are left as they
+    are."""
 
     run_id: int
     at: datetime
@@ -177,6 +179,25 @@ class SyncResult:
 
     jobs: list[JobRecord]
     replaced: dict[str, dict[str, Any]]
+
+
+def _nothing() -> None:
+    """Stop listening where nothing was listened to."""
+
+
+def notices_of(operations: Sequence[Operation], results: Sequence[Any]) -> list[str]:
+    """The notices (see `Store.listen`) that committed operations and their results send."""
+    notices: list[str] = []
+    for operation, result in zip(operations, results, strict=True):
+        if isinstance(operation, Enqueue):
+            if result is not None and operation.run.status is RunStatus.QUEUED:
+                notices.append(f"run:{result}")
+        elif isinstance(operation, UpdateJob):
+            if result is not None:
+                notices.append(f"job:{operation.name}")
+        elif isinstance(operation, RequestCancel) and result is RunStatus.RUNNING:
+            notices.append(f"cancel:{operation.run_id}:{operation.note}")
+    return notices
 
 
 Operation = Fire | Enqueue | Claim | Finish | Progress | RequestCancel | InterruptRuns | UpdateJob
@@ -273,3 +294,18 @@ class Store(ABC):
     @abstractmethod
     def list_nodes(self) -> list[NodeRecord]:
         """All nodes, by start time."""
+
+    def database_now(self, at: datetime) -> datetime:
+        """The instant leases are measured by: the database's clock where it has one of its own
+        (PostgreSQL, shared by machines whose clocks may disagree), else `at` (the caller's
+        clock: one machine's store). `register_node` and `heartbeat` stamp with it too."""
+        return at
+
+    def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call `callback` (from any thread) with a notice for each change other processes
+        should hear of, once its transaction committed: ``run:ID`` (a run was queued outside a
+        `Fire`), ``job:NAME`` (a job's admin state or settings changed), ``cancel:ID:NOTE`` (a
+        running run was asked to stop, and why). Returns a function that stops listening.
+        Stores that only one process uses hear nothing (the default); notices may be lost, so
+        listeners also poll now and then."""
+        return _nothing

@@ -8,7 +8,7 @@ id. `apply` is all-or-nothing through an undo log of every change it made.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -31,6 +31,7 @@ from rota.store.abc import (
     Store,
     SyncResult,
     UpdateJob,
+    notices_of,
 )
 from rota.store.records import (
     ACTIVE,
@@ -96,7 +97,7 @@ class MemoryStore(Store):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._name = ""
-        self._open = False
+        self._opens = 0  # how many users opened it and have not closed it
         self._jobs: dict[str, JobRecord] = {}
         # In id order, as ids only grow and a failed apply removes its runs again.
         self._runs: dict[int, RunRecord] = {}
@@ -104,6 +105,7 @@ class MemoryStore(Store):
         self._nodes: dict[str, NodeRecord] = {}
         self._last_id = 0
         self._undo: list[tuple[dict[Any, Any], Any, Any]] | None = None
+        self._listeners: list[Callable[[str], None]] = []
 
     def __repr__(self) -> str:
         return f"MemoryStore.named({self._name!r})" if self._name else "MemoryStore()"
@@ -111,17 +113,18 @@ class MemoryStore(Store):
     def open(self) -> None:
         """Nothing to connect to; marks the store usable."""
         with self._lock:
-            self._open = True
+            self._opens += 1
 
     def close(self) -> None:
-        """Marks the store unusable until `open`; the data stays."""
+        """Marks the store unusable once every `open` was closed (a named store has several
+        users, as a file does); the data stays."""
         with self._lock:
-            self._open = False
+            self._opens = max(0, self._opens - 1)
 
     @contextmanager
     def _using(self) -> Iterator[None]:
         with self._lock:
-            if not self._open:
+            if not self._opens:
                 raise StoreError(f"store 'memory://{self._name}' is not open: call open() first")
             yield
 
@@ -140,7 +143,7 @@ class MemoryStore(Store):
             undo: list[tuple[dict[Any, Any], Any, Any]] = []
             last_id, self._undo = self._last_id, undo
             try:
-                return [self._apply(operation) for operation in operations]
+                results = [self._apply(operation) for operation in operations]
             except BaseException:
                 for table, key, old in reversed(undo):
                     if old is _MISSING:
@@ -151,6 +154,25 @@ class MemoryStore(Store):
                 raise
             finally:
                 self._undo = None
+            listeners = list(self._listeners)
+        # Committed: tell whoever listens (Rotas sharing this store by name), outside the lock.
+        for notice in notices_of(operations, results):
+            for listener in listeners:
+                listener(notice)
+        return results
+
+    def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call `callback` with the notices of every committed change (see `Store.listen`):
+        the Rotas of one process that share this store by name hear each other."""
+        with self._using():
+            self._listeners.append(callback)
+
+        def stop() -> None:
+            with self._using():
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return stop
 
     def _apply(self, operation: Operation) -> Any:
         if isinstance(operation, Fire):
@@ -272,7 +294,7 @@ class MemoryStore(Store):
             )
             self._put(self._runs, run.id, cancelled)
         elif run.status is RunStatus.RUNNING:
-            self._put(self._runs, run.id, replace(run, cancel_requested=True))
+            self._put(self._runs, run.id, replace(run, cancel_requested=True, note=cancel.note))
         return run.status
 
     def _interrupt(self, interrupt: InterruptRuns) -> list[int]:

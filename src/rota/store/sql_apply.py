@@ -414,7 +414,7 @@ class Transaction:
                 )
             )
         elif before is RunStatus.RUNNING:
-            self.connection.execute(row.values(cancel_requested=True))
+            self.connection.execute(row.values(cancel_requested=True, note=cancel.note))
         return before
 
     def _interrupt(self, interrupt: InterruptRuns) -> list[int]:
