@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from rota import Rota
 from rota.store.records import ACTIVE, RunRecord, RunStatus
 from rota.testing import FakeClock
+from tests.postgres import postgres_session, postgres_url
+
+__all__ = ["postgres_session", "postgres_url"]  # fixtures for this folder
 
 START = datetime.fromisoformat("2026-11-23T10:00:00+00:00")
 
@@ -23,6 +27,23 @@ async def eventually(check: Callable[[], object], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not reached within {timeout} s: {check}")
         await asyncio.sleep(0.002)
+
+
+def age_lease_on_postgresql(url: str, node_id: str, by: timedelta) -> None:
+    """On PostgreSQL, leases go by the database's clock, not the test's fake one: make `node_id`'s
+    last heartbeat `by` older, as if the database's time had moved on. Elsewhere, nothing: the
+    fake clock measures leases there."""
+    if not url.startswith("postgresql"):
+        return
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE nodes SET heartbeat_at = heartbeat_at - :by WHERE id = :id"),
+                {"by": by, "id": node_id},
+            )
+    finally:
+        engine.dispose()
 
 
 def statuses(rota: Rota, job: str) -> list[str]:
@@ -52,11 +73,15 @@ def only_run(rota: Rota, job: str) -> RunRecord:
     return runs[0]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
-    """Each engine test runs on the memory store and on SQLite."""
+    """Each engine test runs on the memory store, SQLite and PostgreSQL (the session's schema,
+    emptied: tests/postgres.py)."""
     if request.param == "memory":
         return f"memory://{request.node.name}"  # shared by the Rotas of one test
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
     return f"sqlite:///{tmp_path}/rota.db"
 
 

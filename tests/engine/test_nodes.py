@@ -16,7 +16,7 @@ from rota.store import open_store
 from rota.store.abc import Claim, Enqueue, NewRun
 from rota.store.records import NodeRecord, Reason, RunStatus
 from rota.testing import FakeClock
-from tests.engine.conftest import START, eventually, finished
+from tests.engine.conftest import START, age_lease_on_postgresql, eventually, finished
 
 MakeRota = Callable[..., Rota]
 BEAT = timedelta(seconds=15)  # the engine's default heartbeat; its lease is 60 s
@@ -56,8 +56,10 @@ async def test_a_node_whose_lease_runs_out_is_reaped_by_a_live_one(
         pass
 
     await rota.start_async()
+    age_lease_on_postgresql(database_url, "other:2:def", timedelta(seconds=45))
     await beats(clock, 3)  # 45 s without a heartbeat: still within its lease
     assert rota.get_run(lost).status is RunStatus.RUNNING
+    age_lease_on_postgresql(database_url, "other:2:def", timedelta(seconds=30))
     await beats(clock, 2)  # 75 s: its lease of 60 s ran out
     await eventually(finished(rota, "backup", 2))
     run = rota.get_run(lost)

@@ -10,7 +10,7 @@ from rota.store import open_store
 from rota.store.abc import Claim, Enqueue, NewRun
 from rota.store.records import NodeRecord, Reason, RunStatus
 from rota.testing import FakeClock
-from tests.engine.conftest import START, eventually, finished
+from tests.engine.conftest import START, age_lease_on_postgresql, eventually, finished
 
 MakeRota = Callable[..., Rota]
 
@@ -26,6 +26,7 @@ def leave_a_dead_node_behind(url: str, job: str) -> int:
         [Enqueue(NewRun(job, Reason.MANUAL, then)), Claim(1, "ghost:1:abc", then)]
     )
     store.close()
+    age_lease_on_postgresql(url, "ghost:1:abc", timedelta(hours=1))
     assert isinstance(run_id, int)
     return run_id
 

@@ -37,10 +37,20 @@ def node(node_id: str, started: datetime) -> NodeRecord:
     return NodeRecord(node_id, "host", 4242, started, started)
 
 
+def stamped(store: Store, value: datetime, at: datetime, before: datetime) -> bool:
+    """Whether a lease time is `at`, or on PostgreSQL the database's time between `before`
+    (taken before the call) and now: leases go by the database's clock there."""
+    if on_postgresql(store):
+        return before <= value <= store.database_now(at)
+    return value == at
+
+
 def test_nodes_register_heartbeat_and_stop(store: Store) -> None:
+    before = store.database_now(at(5))
     store.register_node(node("late", at(5)))
     store.register_node(node("early", at(1)))
     assert [n.id for n in store.list_nodes()] == ["early", "late"]
+    beat = store.database_now(at(6))
     assert store.heartbeat("early", at(6)) is True
     assert store.heartbeat("unknown", at(6)) is False
     store.stop_node("early", at(7))
@@ -48,15 +58,36 @@ def test_nodes_register_heartbeat_and_stop(store: Store) -> None:
     store.stop_node("unknown", at(8))
     assert store.heartbeat("early", at(9)) is False
     early, late = store.list_nodes()
-    assert (early.heartbeat_at, early.stopped_at) == (at(6), at(7))
-    assert (late.heartbeat_at, late.stopped_at, late.host, late.pid) == (at(5), None, "host", 4242)
+    assert stamped(store, early.heartbeat_at, at(6), beat)
+    assert early.stopped_at == at(7)
+    assert stamped(store, late.heartbeat_at, at(5), before)
+    assert (late.stopped_at, late.host, late.pid) == (None, "host", 4242)
+
+
+def test_database_now_is_the_callers_instant_except_on_postgresql(store: Store) -> None:
+    if on_postgresql(store):
+        now = datetime.now(UTC)
+        there = store.database_now(at(1))
+        assert there.tzinfo is UTC
+        assert abs(there - now) < timedelta(minutes=5)  # the same machine's clock, here
+    else:
+        assert store.database_now(at(1)) == at(1)
 
 
 def test_register_node_replaces_the_row_of_its_id(store: Store) -> None:
     store.register_node(node("n1", at(1)))
     store.stop_node("n1", at(2))
+    before = store.database_now(at(3))
     store.register_node(NodeRecord("n1", "other", 7, at(3), at(3)))
-    assert store.list_nodes() == [NodeRecord("n1", "other", 7, at(3), at(3), None)]
+    (again,) = store.list_nodes()
+    assert (again.id, again.host, again.pid, again.started_at, again.stopped_at) == (
+        "n1",
+        "other",
+        7,
+        at(3),
+        None,
+    )
+    assert stamped(store, again.heartbeat_at, at(3), before)
     assert store.heartbeat("n1", at(4)) is True
 
 

@@ -232,9 +232,7 @@ class Engine:
         for run in await self.writer.call(self.store.active_runs):
             state = self.jobs.get(run.job)
             if run.status is RunStatus.QUEUED and state is not None:
-                if run.id not in state.queued and not self.worker.is_running(run.id):
-                    state.queued.add(run.id)
-                    self.worker.add(QueuedRun.of_record(run))
+                self._hold(state, QueuedRun.of_record(run))
             elif run.node == self.node_id and run.cancel_requested:
                 note = run.note or "cancelled"
                 self.worker.stop_run(run.id, RunStatus.CANCELLED, note, again=False)
@@ -332,9 +330,8 @@ class Engine:
         assert self.worker is not None
         for run in await self.writer.call(self.store.active_runs):
             state = self.jobs.get(run.job)
-            if run.status is RunStatus.QUEUED and state is not None and run.id not in state.queued:
-                state.queued.add(run.id)
-                self.worker.add(QueuedRun.of_record(run))
+            if run.status is RunStatus.QUEUED and state is not None:
+                self._hold(state, QueuedRun.of_record(run))
 
     # -- scheduling ---------------------------------------------------------------------------
 
@@ -470,11 +467,18 @@ class Engine:
         """A queued run was created: hand it to the worker and announce it."""
         assert self.worker is not None
         state = self.jobs.get(new.job)
-        if state is None:
-            return
-        state.queued.add(run_id)
-        self.worker.add(QueuedRun.of(run_id, new))
-        self.publish(EventKind.RUN_QUEUED, new.job, run_id, reason=new.reason.value)
+        if state is not None and self._hold(state, QueuedRun.of(run_id, new)):
+            self.publish(EventKind.RUN_QUEUED, new.job, run_id, reason=new.reason.value)
+
+    def _hold(self, state: JobState, run: QueuedRun) -> bool:
+        """Queue a run that the store holds as queued, unless this node holds it already,
+        queued or running: a notice, a poll and the node's own call may all report one run."""
+        assert self.worker is not None
+        if run.id in state.queued or self.worker.is_running(run.id):
+            return False
+        state.queued.add(run.id)
+        self.worker.add(run)
+        return True
 
     def publish(self, kind: EventKind, job: str | None, run_id: int | None, **data: Any) -> None:
         """Announce a committed change."""
@@ -523,7 +527,5 @@ class Engine:
         state = None if run is None else self.jobs.get(run.job)
         if run is None or state is None or run.status is not RunStatus.QUEUED:
             return
-        if run_id not in state.queued:
-            state.queued.add(run_id)
-            self.worker.add(QueuedRun.of_record(run))
+        if self._hold(state, QueuedRun.of_record(run)):
             self.publish(EventKind.RUN_QUEUED, run.job, run_id, reason=run.reason.value)

@@ -248,7 +248,8 @@ class Worker:
             if not claimed:  # cancelled, or taken by another node, meanwhile
                 self._active.pop(run.id, None)
                 state.running.discard(run.id)
-                if claimed is None:
+                if claimed is None:  # not written: it is still queued
+                    state.queued.add(run.id)
                     self.add(run)
                 continue
             active.task = asyncio.create_task(

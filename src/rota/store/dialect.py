@@ -19,9 +19,21 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, Integer, Table, event, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    Table,
+    event,
+    func,
+    text,
+)
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -37,6 +49,7 @@ __all__ = [
     "RUN_ID_TYPE",
     "TRANSACTION_ATTEMPTS",
     "create_engine",
+    "database_clock",
     "insert_ignoring_conflicts",
     "lock_for_migration",
     "lock_for_sync",
@@ -313,3 +326,15 @@ def insert_runs(
         )
         returned.extend(cursor.fetchall())
     return returned
+
+
+# -- the database's clock --------------------------------------------------------------------
+
+
+def database_clock(connection: Connection) -> ColumnElement[datetime] | None:
+    """The database's own current time as SQL, where it has a clock several machines share
+    (PostgreSQL: `clock_timestamp()`, the time of the statement, not of the transaction); None
+    for SQLite, which serves one machine."""
+    if connection.dialect.name == "postgresql":
+        return func.clock_timestamp().cast(DateTime(timezone=True))
+    return None

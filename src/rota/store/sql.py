@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -35,11 +35,12 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.dml import ReturningInsert
 
 from rota.errors import RotaError, StoreError
-from rota.store import checks
-from rota.store.abc import Operation, Store, SyncResult
+from rota.store import checks, notify
+from rota.store.abc import Operation, Store, SyncResult, notices_of
 from rota.store.dialect import (
     TRANSACTION_ATTEMPTS,
     create_engine,
+    database_clock,
     insert_ignoring_conflicts,
     lock_for_sync,
     parse_url,
@@ -79,6 +80,7 @@ class _Open(NamedTuple):
 
     engine: Engine
     insert_runs: ReturningInsert[Any]
+    channel: str | None  # where changes are notified (PostgreSQL), see rota.store.notify
 
 
 class SqlStore(Store):
@@ -118,7 +120,11 @@ class SqlStore(Store):
             insert_runs = insert_ignoring_conflicts(runs, engine).returning(
                 runs.c.id, runs.c.job, runs.c.fire_time, runs.c.reason, runs.c.attempt
             )
-            self._open = _Open(engine, insert_runs)
+            channel = None
+            if engine.dialect.name == "postgresql":
+                with _own_errors(), engine.connect() as connection:
+                    channel = notify.channel_of(connection)
+            self._open = _Open(engine, insert_runs, channel)
 
     def close(self) -> None:
         """Close every pooled connection; `open` may be called again."""
@@ -161,6 +167,8 @@ class SqlStore(Store):
                 with self._writing(opened) as connection:
                     transaction = Transaction(connection, opened.insert_runs, self._known_jobs)
                     results = transaction.apply(operations)
+                    if opened.channel is not None:
+                        notify.send(connection, opened.channel, notices_of(operations, results))
             except DBAPIError as error:
                 # Operations in any order may take rows in any order: on PostgreSQL two nodes
                 # can deadlock, and the one aborted wrote nothing, so it runs again.
@@ -371,9 +379,11 @@ class SqlStore(Store):
     # -- nodes ------------------------------------------------------------------------------
 
     def register_node(self, node: NodeRecord) -> None:
-        """Add a node, or replace the row of the same id."""
+        """Add a node, or replace the row of the same id; its lease starts by the database's
+        clock where it has one (see `database_now`)."""
         checks.check_node(node)
         with self._writing() as connection:
+            clock = database_clock(connection)
             connection.execute(delete(nodes).where(nodes.c.id == node.id))
             connection.execute(
                 insert(nodes).values(
@@ -381,21 +391,41 @@ class SqlStore(Store):
                     host=node.host,
                     pid=node.pid,
                     started_at=node.started_at,
-                    heartbeat_at=node.heartbeat_at,
+                    heartbeat_at=node.heartbeat_at if clock is None else clock,
                     stopped_at=node.stopped_at,
                 )
             )
 
     def heartbeat(self, node_id: str, at: datetime) -> bool:
-        """Renew a node's lease; False if it is unknown or stopped."""
+        """Renew a node's lease (by the database's clock where it has one, else at `at`);
+        False if the node is unknown or stopped."""
         checks.aware(at, "heartbeat.at")
         with self._writing() as connection:
+            clock = database_clock(connection)
             changed = connection.execute(
                 update(nodes)
                 .where(nodes.c.id == node_id, nodes.c.stopped_at.is_(None))
-                .values(heartbeat_at=at)
+                .values(heartbeat_at=at if clock is None else clock)
             ).rowcount
         return changed == 1
+
+    def database_now(self, at: datetime) -> datetime:
+        """PostgreSQL's current time; `at` on SQLite (one machine, one clock)."""
+        checks.aware(at, "database_now.at")
+        with self._reading() as connection:
+            clock = database_clock(connection)
+            if clock is None:
+                return at
+            now: datetime = connection.execute(select(clock)).scalar_one()
+        return now.astimezone(UTC)
+
+    def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """On PostgreSQL, hear the notices other nodes' transactions send (`Store.listen`), on
+        a connection and thread of its own; SQLite serves one process and hears nothing."""
+        opened = self._opened()
+        if opened.channel is None:
+            return super().listen(callback)
+        return notify.Listener(self.url, opened.channel, callback).close
 
     def stop_node(self, node_id: str, at: datetime) -> None:
         """Record a node's clean exit (the first one, if told twice; unknown ids are ignored)."""

@@ -1,0 +1,92 @@
+"""Stores tell listeners of committed changes that other nodes should act on (Store.listen):
+the memory store within its process, PostgreSQL through NOTIFY; SQLite tells no one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from rota.errors import UnknownJobError
+from rota.store import Enqueue, RequestCancel, Store, UpdateJob
+from rota.store.sql import SqlStore
+
+from .conftest import T0, at, new, on_postgresql, running
+
+
+class Heard:
+    """Notices as a listener receives them, from any thread."""
+
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, notice: str) -> None:
+        with self._lock:
+            self.notices.append(notice)
+
+    def until(self, check: Callable[[list[str]], bool], timeout: float = 5.0) -> list[str]:
+        """The notices once `check` holds for them; fail after `timeout` real seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                notices = list(self.notices)
+            if check(notices):
+                return notices
+            if time.monotonic() > deadline:
+                raise AssertionError(f"heard only {notices}")
+            time.sleep(0.01)
+
+
+def other_handle(store: Store) -> Store:
+    """The same database through a store object of its own, as another node has."""
+    if isinstance(store, SqlStore):
+        other = SqlStore(store.url.render_as_string(hide_password=False))
+        other.open()
+        return other
+    return store
+
+
+def test_committed_changes_are_heard(jobs: Store) -> None:
+    heard = Heard()
+    stop = jobs.listen(heard)
+    other = other_handle(jobs)
+    try:
+        (queued,) = other.apply([Enqueue(new("a"))])
+        busy = running(other, "b")
+        other.apply([UpdateJob("a", at(1), paused=True), RequestCancel(busy, at(2), "stop now")])
+        if isinstance(jobs, SqlStore) and not on_postgresql(jobs):
+            time.sleep(0.1)  # SQLite serves one process: nothing to hear, ever
+            assert heard.notices == []
+            return
+        notices = heard.until(lambda n: f"cancel:{busy}:stop now" in n)
+        assert notices == [f"run:{queued}", f"run:{busy}", "job:a", f"cancel:{busy}:stop now"]
+    finally:
+        stop()
+        if other is not jobs:
+            other.close()
+
+
+def test_a_transaction_that_failed_tells_nothing(jobs: Store) -> None:
+    heard = Heard()
+    stop = jobs.listen(heard)
+    try:
+        with pytest.raises(UnknownJobError):
+            jobs.apply([Enqueue(new("a")), Enqueue(new("missing"))])
+        (marker,) = jobs.apply([Enqueue(new("b"))])
+        if isinstance(jobs, SqlStore) and not on_postgresql(jobs):
+            return  # nothing is heard on SQLite (see above)
+        assert heard.until(lambda n: f"run:{marker}" in n) == [f"run:{marker}"]
+    finally:
+        stop()
+
+
+def test_a_stopped_listener_hears_no_more(jobs: Store) -> None:
+    heard = Heard()
+    stop = jobs.listen(heard)
+    stop()
+    jobs.apply([UpdateJob("a", T0, paused=True)])
+    time.sleep(0.2)
+    assert heard.notices == []
