@@ -66,9 +66,23 @@ class Rota:
         timezone: str | None = None,
         clock: Clock | None = None,
         workers: int = 10,
+        heartbeat: str | float | timedelta = 15,
+        lease: str | float | timedelta = 60,
     ) -> None:
+        """`heartbeat` is how often this node renews its lease and looks for dead nodes;
+        `lease` how long a node that stopped renewing counts as alive (at least two
+        heartbeats): the longest a dead node's runs wait to be recorded interrupted."""
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1000:
             raise SettingError("workers", str(workers), f"{workers!r} is not a number 1-1000")
+        self.heartbeat = duration_setting(heartbeat, "heartbeat")
+        self.lease = duration_setting(lease, "lease")
+        if self.lease < 2 * self.heartbeat:
+            raise SettingError(
+                "lease",
+                str(lease),
+                f"a lease of {self.lease} must last at least two heartbeats ({self.heartbeat} "
+                "each), or a node that is only slow would be found dead",
+            )
         self.database_url = database_url
         self.timezone = resolve_zone(timezone)
         self.clock: Clock = clock or SystemClock()
@@ -159,7 +173,14 @@ class Rota:
         if self._engine is not None:
             raise RotaError("rota is already running")
         store = await asyncio.to_thread(lambda: self.store)
-        engine = Engine(store, self._definitions, self.clock, workers=self.workers)
+        engine = Engine(
+            store,
+            self._definitions,
+            self.clock,
+            workers=self.workers,
+            heartbeat=self.heartbeat,
+            lease=self.lease,
+        )
         self._engine = engine
         self._loop = asyncio.get_running_loop()
         try:

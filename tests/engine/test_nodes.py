@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from rota import Retry, Rota
+from rota.errors import SettingError
 from rota.store import open_store
 from rota.store.abc import Claim, Enqueue, NewRun
 from rota.store.records import NodeRecord, Reason, RunStatus
@@ -178,3 +179,26 @@ async def test_a_schedule_changed_on_one_node_reaches_another(
     admin.pause("report")
     await beats(clock, 1)
     await eventually(lambda: engine.jobs["report"].paused)
+
+
+def test_lease_and_heartbeat_are_checked() -> None:
+    with pytest.raises(SettingError, match=r"lease.*at least two heartbeats"):
+        Rota("memory://", heartbeat="10s", lease="15s")
+    with pytest.raises(SettingError, match=r"heartbeat"):
+        Rota("memory://", heartbeat=0)
+    with pytest.raises(SettingError, match=r"workers"):
+        Rota("memory://", workers=0)
+
+
+async def test_a_shorter_lease_finds_a_dead_node_sooner(
+    rotas: MakeRota, database_url: str, clock: FakeClock
+) -> None:
+    lost = other_node(database_url, "backup")
+    rota = rotas(heartbeat=5, lease="20s")
+    rota.job("backup")(lambda: None)
+    await rota.start_async()
+    age_lease_on_postgresql(database_url, "other:2:def", timedelta(seconds=25))
+    for _ in range(5):  # 25 s of heartbeats, 5 s apart
+        await asyncio.sleep(0.05)
+        clock.advance(5)
+    await eventually(lambda: rota.get_run(lost).status is RunStatus.INTERRUPTED)
