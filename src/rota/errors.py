@@ -6,6 +6,7 @@
      ├── UnknownJobError   no job has that name
      ├── UnknownRunError   no run has that id
      └── StoreError        the store cannot be opened or used as asked
+          └── StoreUnavailableError   it cannot be reached now (try again)
 
 ``except RotaError`` catches all of rota's own errors and nothing else.
 """
@@ -17,6 +18,7 @@ __all__ = [
     "ScheduleError",
     "SettingError",
     "StoreError",
+    "StoreUnavailableError",
     "UnknownJobError",
     "UnknownRunError",
 ]
@@ -73,3 +75,10 @@ class UnknownRunError(RotaError, LookupError):
 
 class StoreError(RotaError):
     """The store cannot be opened or used as asked (bad URL, unsupported database, ...)."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store could not be reached, or the connection broke during the call (a database
+    restarting, a network down, SQLite's lock held past its timeout). Whether a write that was
+    under way committed is not known; the caller may try again, and rota's own writes are safe
+    to repeat (conditional updates, unique run keys)."""

@@ -133,6 +133,11 @@ class RunContext:
             self._dirty = False
             return self._progress, "\n".join(self._lines)
 
+    def touch(self) -> None:
+        """Mark progress and log changed again (a write of them failed)."""
+        with self._lock:
+            self._dirty = True
+
     @property
     def dirty(self) -> bool:
         """Whether progress or log changed since the last snapshot."""

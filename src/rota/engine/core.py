@@ -23,11 +23,14 @@ from rota.clock import Clock
 from rota.engine.context import CaptureHandler
 from rota.engine.events import Event, EventBus, EventKind
 from rota.engine.jobs import JobDefinition, JobState, effective_settings
+from rota.engine.outage import Outage, pause_after
 from rota.engine.policies import CatchUp, decide_overlap, plan_catch_up, retry_delay
 from rota.engine.worker import QueuedRun, Worker
 from rota.engine.writer import Writer
+from rota.errors import StoreUnavailableError
 from rota.store.abc import (
     Enqueue,
+    Finish,
     Fire,
     FireResult,
     InterruptRuns,
@@ -76,8 +79,9 @@ class Engine:
         self._capture = CaptureHandler()
         self._stop_listening: Callable[[], None] | None = None
         self._renewed_at: datetime = clock.now()
-        self._unreachable_since: datetime | None = None
+        self.outage = Outage(self.node_id, self._back)
         self._others_alive = False
+        self._fire_failures = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -163,19 +167,11 @@ class Engine:
                 )
                 await self._register(now)
         except Exception as error:
-            if self._unreachable_since is None:
-                self._unreachable_since = now
-                log.error("rota node %s cannot reach its store: %s", self.node_id, error)
+            self.outage.failed("renewing its lease", error, now)
             if now - self._renewed_at >= self._lease:
                 self.worker.hold("its lease ran out while the store could not be reached")
             return False
-        if self._unreachable_since is not None:
-            log.warning(
-                "rota node %s reached its store again after %s",
-                self.node_id,
-                now - self._unreachable_since,
-            )
-            self._unreachable_since = None
+        self.outage.answered(now)
         self._renewed_at = now
         self.worker.release()
         return True
@@ -216,6 +212,47 @@ class Engine:
                     self.enqueued(run_id, retry.run)
         for node_id in dying:
             await self.writer.call(self.store.stop_node, node_id, now)
+
+    def _back(self) -> None:
+        """The store answers again after failing: put right what broken writes left."""
+        self._call_soon(self._resync())
+
+    async def _resync(self) -> None:
+        """A write that broke mid-commit may have committed: fire times whose runs this node
+        does not hold, or a claim recorded that it does not know of. Queued runs are taken up;
+        runs recorded running here that do not run here are recorded interrupted and retried."""
+        assert self.worker is not None
+        now = self.clock.now()
+        try:
+            await self._load_queued()
+            # Held when the read is sent: a run that ends later had its finish sent after it.
+            held = self.worker.running_ids()
+            active = await self.writer.call(self.store.active_runs)
+        except Exception as error:
+            self.outage.failed("reading what a broken write left", error, now)
+            return
+        orphans = [
+            run
+            for run in active
+            if run.status is RunStatus.RUNNING
+            and run.node == self.node_id
+            and run.id not in held
+            and not self.worker.is_running(run.id)
+        ]
+        if not orphans:
+            return
+        note = "its claim was not confirmed when the store's connection broke; it did not run"
+        ended = await self.writer.apply(
+            [Finish(r.id, RunStatus.INTERRUPTED, now, note=note) for r in orphans]
+        )
+        mine = [run for run, done in zip(orphans, ended, strict=True) if done]
+        log.warning(
+            "rota node %s recorded %d unconfirmed claims interrupted", self.node_id, len(mine)
+        )
+        retries = self._retries_after_interrupt(mine, now)
+        for retry, run_id in zip(retries, await self.writer.apply(retries), strict=True):
+            if run_id is not None:
+                self.enqueued(run_id, retry.run)
 
     async def _poll(self) -> None:
         """What wake-ups may have missed: jobs whose next fire time changed, queued runs this
@@ -350,7 +387,20 @@ class Engine:
                 if state is not None and state.next_fire_at == fire_at and not state.paused:
                     due.append((name, fire_at))
             if due:
-                await self._fire(due, now)
+                try:
+                    await self._fire(due, now)
+                except Exception as error:  # the scheduler must outlive anything a fire meets
+                    if not isinstance(error, StoreUnavailableError):
+                        log.exception("rota failed while recording due fire times")
+                    self.outage.failed("recording due fire times", error, now)
+                    self._fire_failures += 1
+                    # Safe to try again: a fire that did commit is found advanced and re-read.
+                    for name, fire_at in due:
+                        heapq.heappush(self._heap, (fire_at, next(self._order), name))
+                    await self.clock.sleep_until(now + pause_after(self._fire_failures))
+                else:
+                    self._fire_failures = 0
+                    self.outage.answered(now)
                 continue
             waiters: list[asyncio.Task[Any]] = [asyncio.create_task(self._wake.wait())]
             if self._heap:
@@ -371,14 +421,7 @@ class Engine:
             fires.append(fire)
             operations.extend(cancels)
             operations.append(fire)
-        try:
-            results = await self.writer.apply(operations)
-        except Exception:
-            log.exception("rota could not record due fire times; trying again shortly")
-            for name, fire_at in due:
-                heapq.heappush(self._heap, (fire_at, next(self._order), name))
-            await self.clock.sleep_until(now + timedelta(seconds=1))
-            return
+        results = await self.writer.apply(operations)
         for operation, result in zip(operations, results, strict=True):
             if isinstance(operation, RequestCancel):
                 self._cancelled(operation.run_id, result, operation.note)

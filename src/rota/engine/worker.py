@@ -14,7 +14,7 @@ import functools
 import logging
 import random
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from rota.engine.context import RunContext, RunInfo, current_run
 from rota.engine.events import EventKind
+from rota.engine.outage import pause_after
 from rota.engine.policies import RetryPolicy, retry_delay
+from rota.errors import StoreUnavailableError
 from rota.outcomes import Retry, Skip
-from rota.store.abc import Claim, Enqueue, Finish, NewRun, Progress
+from rota.store.abc import Claim, Enqueue, Finish, NewRun, Operation, Progress
 from rota.store.records import Reason, RunRecord, RunStatus
 
 if TYPE_CHECKING:
@@ -117,6 +119,8 @@ class Worker:
         self._dispatcher: asyncio.Task[None] | None = None
         self._claims: set[asyncio.Task[None]] = set()
         self._held: str | None = None  # why no run may start, while that is so
+        self._ending: set[int] = set()  # runs whose end is being written
+        self._shutting_down = asyncio.Event()
         self._stopping = False
 
     # -- the queue ----------------------------------------------------------------------------
@@ -139,8 +143,13 @@ class Worker:
         return None
 
     def is_running(self, run_id: int) -> bool:
-        """Whether this node is running the run."""
+        """Whether this node is running the run (or claiming it)."""
         return run_id in self._active
+
+    def running_ids(self) -> set[int]:
+        """The runs this node is claiming, running, or recording the end of, now: the store
+        may show any of them as running."""
+        return set(self._active) | self._ending
 
     def stop_run(self, run_id: int, status: RunStatus, note: str, *, again: bool = True) -> bool:
         """Stop a running run: it is recorded with `status` and `note` at once. With `again`
@@ -236,13 +245,31 @@ class Worker:
         task.add_done_callback(self._claims.discard)
 
     async def _write_claim(self, started: list[tuple[_Active, JobState]], now: datetime) -> None:
-        node = self.engine.node_id
+        engine, node = self.engine, self.engine.node_id
         claims = [Claim(active.run.id, node, now) for active, _ in started]
-        try:
-            results = await self.engine.writer.apply(claims)
-        except Exception:
-            log.exception("rota could not claim %d runs; they stay queued", len(claims))
-            results = [None] * len(claims)
+        results: list[bool | None] = [None] * len(claims)
+        failures = 0
+        while not self._stopping or not failures:
+            try:
+                results = await engine.writer.apply(claims)
+                break
+            except StoreUnavailableError as error:  # the runs stay claimed here meanwhile
+                failures += 1
+                engine.outage.failed("claiming runs", error, engine.clock.now())
+                await self._pause(failures)
+            except Exception:
+                log.exception("rota could not claim %d runs; they stay queued", len(claims))
+                break
+        if failures and any(claimed is False for claimed in results):
+            # An attempt that broke may have committed: a claim found taken may be our own.
+            for index, claim in enumerate(claims):
+                if results[index] is False:
+                    record = await engine.writer.call(engine.store.get_run, claim.run_id)
+                    results[index] = (
+                        record is not None
+                        and record.status is RunStatus.RUNNING
+                        and record.node == node
+                    )
         for (active, state), claimed in zip(started, results, strict=True):
             run = active.run
             if not claimed:  # cancelled, or taken by another node, meanwhile
@@ -341,11 +368,11 @@ class Worker:
         self._active.pop(run.id, None)
         state.running.discard(run.id)
         self._kick.set()
+        self._ending.add(run.id)
         try:
-            results = await engine.writer.apply(operations)
-        except Exception:
-            log.exception("could not record the end of run %s of %s", run.id, run.job)
-            results = [False, None]
+            results = await self._write_end(run, operations)
+        finally:
+            self._ending.discard(run.id)
         if results[0]:
             engine.publish(
                 EventKind.RUN_FINISHED,
@@ -356,6 +383,57 @@ class Worker:
             )
         if retry is not None and results[1] is not None:
             engine.enqueued(results[1], retry)
+
+    async def _write_end(self, run: QueuedRun, operations: list[Finish | Enqueue]) -> list[Any]:
+        """Record a run's end and its retry, if any; one result each. While the store cannot
+        be reached, try again: a run's outcome is not given up because a database restarted."""
+        retry = operations[1:]
+        results = await self._written(f"recording the end of run {run.id}", operations)
+        if results is None:
+            return [False, None]
+        if len(results) == len(operations):
+            return results
+        # An attempt broke, and may have committed both: the retry is now created only by the
+        # attempt that finishes the run, so it is never created twice.
+        if not results[0] or not retry:
+            return [results[0], None]
+        created = await self._written(f"queueing the retry of run {run.id}", retry)
+        return [True, None if not created else created[0]]
+
+    async def _pause(self, failures: int) -> None:
+        """Wait before trying the store again; a shutdown cuts the wait short."""
+        clock = self.engine.clock
+        pause = asyncio.ensure_future(clock.sleep_until(clock.now() + pause_after(failures)))
+        stopping = asyncio.ensure_future(self._shutting_down.wait())
+        try:
+            await asyncio.wait([pause, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pause.cancel()
+            stopping.cancel()
+
+    async def _written(self, what: str, operations: Sequence[Operation]) -> list[Any] | None:
+        """Apply `operations`, trying again while the store cannot be reached; after a broken
+        attempt only the first operation is tried again (see `_write_end`). None if given up:
+        on another error, or when stopping and the store stays away."""
+        engine, failures = self.engine, 0
+        while True:
+            try:
+                results = await engine.writer.apply(operations)
+            except StoreUnavailableError as error:
+                failures += 1
+                engine.outage.failed(what, error, engine.clock.now())
+                if self._stopping and failures >= 3:
+                    log.error("rota stops without %s: the store cannot be reached", what)
+                    return None
+                await self._pause(failures)
+                operations = operations[:1]
+                continue
+            except Exception:
+                log.exception("rota failed %s", what)
+                return None
+            if failures:
+                engine.outage.answered(engine.clock.now())
+            return results
 
     def _retry(
         self, run: QueuedRun, policy: RetryPolicy, outcome: _Outcome, now: datetime
@@ -404,9 +482,14 @@ class Worker:
                 return
             active.progress_written = clock.now()
             (done, total, note), log_text = active.context.snapshot()
-            results = await self.engine.writer.apply(
-                [Progress(active.run.id, done, total, note, log=log_text)]
-            )
+            try:
+                results = await self.engine.writer.apply(
+                    [Progress(active.run.id, done, total, note, log=log_text)]
+                )
+            except Exception as error:  # progress is not worth waiting for: the next one will do
+                self.engine.outage.failed("recording progress", error, clock.now())
+                active.context.touch()
+                continue
             if results[0]:
                 self.engine.publish(
                     EventKind.RUN_PROGRESS,
@@ -424,6 +507,7 @@ class Worker:
         interrupted."""
         # The dispatcher ends; claims being written finish (their runs get their tasks).
         self._stopping = True
+        self._shutting_down.set()
         self._kick.set()
         if self._dispatcher is not None:
             await self._dispatcher

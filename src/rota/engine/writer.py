@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from rota.errors import StoreUnavailableError
 from rota.store.abc import Operation, Store
 
 __all__ = ["Writer"]
@@ -107,6 +108,10 @@ class Writer:
             operations = [operation for item in batch for operation in item.operations]
             try:
                 results = self.store.apply(operations)
+            except StoreUnavailableError as error:
+                # Not a group's fault, and the batch may have committed: writing the groups
+                # again could write them twice. Each caller decides what to try again.
+                outcomes.extend((item, None, error) for item in batch)
             except Exception:
                 # One group's failure must not fail the others: write each group alone.
                 for item in batch:

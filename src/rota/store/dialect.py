@@ -35,6 +35,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.sql.dml import Insert
@@ -55,6 +56,7 @@ __all__ = [
     "lock_for_sync",
     "parse_url",
     "shown",
+    "unreachable",
     "worth_retrying",
     "write_transaction",
 ]
@@ -231,6 +233,17 @@ _RETRYABLE = frozenset({"40P01", "40001"})
 
 TRANSACTION_ATTEMPTS = 3
 """How often a write transaction is tried when the database aborts it to let another through."""
+
+
+def unreachable(error: DBAPIError) -> bool:
+    """Whether `error` says the database could not be reached or the connection broke (not
+    that the statement was wrong): psycopg's and sqlite3's OperationalError, a connection
+    SQLAlchemy found invalid. A deadlock is an OperationalError too, and is not this."""
+    if worth_retrying(error):
+        return False
+    return bool(error.connection_invalidated) or isinstance(
+        error, (sa_exc.OperationalError, sa_exc.InterfaceError)
+    )
 
 
 def worth_retrying(error: DBAPIError) -> bool:

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.dml import ReturningInsert
 
-from rota.errors import RotaError, StoreError
+from rota.errors import RotaError, StoreError, StoreUnavailableError
 from rota.store import checks, notify
 from rota.store.abc import Operation, Store, SyncResult, notices_of
 from rota.store.dialect import (
@@ -45,6 +45,7 @@ from rota.store.dialect import (
     lock_for_sync,
     parse_url,
     shown,
+    unreachable,
     worth_retrying,
     write_transaction,
 )
@@ -468,10 +469,13 @@ def _not_among_newest(
 @contextmanager
 def _own_errors() -> Iterator[None]:
     """Let rota's own errors raised while binding values (a naive datetime, a value that is not
-    JSON) out as themselves, not wrapped in SQLAlchemy's StatementError."""
+    JSON) out as themselves, not wrapped in SQLAlchemy's StatementError; and a database that
+    cannot be reached as StoreUnavailableError (a deadlock is not that: `apply` runs it again)."""
     try:
         yield
     except StatementError as error:
         if isinstance(error.orig, RotaError):
             raise error.orig from None
+        if isinstance(error, DBAPIError) and unreachable(error):
+            raise StoreUnavailableError(f"the store cannot be reached: {error.orig}") from error
         raise
