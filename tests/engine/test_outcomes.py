@@ -10,7 +10,7 @@ from datetime import timedelta
 from rota import Retry, Rota, Skip
 from rota.store.records import Reason, RunStatus
 from rota.testing import FakeClock
-from tests.engine.conftest import eventually, finished, statuses
+from tests.engine.conftest import eventually, finished, outcome, statuses
 
 MakeRota = Callable[..., Rota]
 
@@ -148,3 +148,19 @@ async def test_shutdown_lets_runs_finish_within_grace(rotas: MakeRota, clock: Fa
     stuck_run = rota.get_run(stuck_id)
     assert stuck_run.status is RunStatus.INTERRUPTED
     assert stuck_run.note == "rota stopped before the run finished"
+
+
+async def test_text_with_nul_characters_is_recorded_on_every_store(rotas: MakeRota) -> None:
+    # PostgreSQL's text cannot hold NUL; the run's log and error are kept with it escaped.
+    rota = rotas()
+
+    @rota.job("odd")
+    def odd(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.log.info("read b'\x00\x01'")
+        raise ValueError("bad byte \x00 here")
+
+    await rota.start_async()
+    run = await outcome(rota, rota.run_now("odd"))
+    assert run.status is RunStatus.FAILED
+    assert run.error == "ValueError: bad byte \\x00 here"
+    assert "read b'\\x00\x01'" in run.log

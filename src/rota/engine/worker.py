@@ -16,7 +16,7 @@ import random
 import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -352,13 +352,13 @@ class Worker:
                 run.id,
                 outcome.status,
                 now,
-                note=outcome.note,
-                error=outcome.error,
-                traceback=outcome.traceback,
-                log=log_text,
+                note=storable(outcome.note),
+                error=storable(outcome.error),
+                traceback=storable(outcome.traceback),
+                log=storable(log_text) or "",
                 progress_done=done,
                 progress_total=total,
-                progress_note=note,
+                progress_note=storable(note),
             )
         ]
         retry = self._retry(run, state.settings.retry, outcome, now)
@@ -387,8 +387,24 @@ class Worker:
     async def _write_end(self, run: QueuedRun, operations: list[Finish | Enqueue]) -> list[Any]:
         """Record a run's end and its retry, if any; one result each. While the store cannot
         be reached, try again: a run's outcome is not given up because a database restarted."""
-        retry = operations[1:]
-        results = await self._written(f"recording the end of run {run.id}", operations)
+        retry, what = operations[1:], f"recording the end of run {run.id}"
+        try:
+            results = await self._written(what, operations)
+        except Exception as error:
+            # Something in the record itself the store refused: keep at least the outcome.
+            log.exception("rota failed %s; it records the outcome without the details", what)
+            finish = operations[0]
+            assert isinstance(finish, Finish)
+            bare = replace(
+                finish,
+                note=None,
+                error=f"rota could not record this run's details: {error}"[:2000],
+                traceback=None,
+                log="",
+                progress_note=None,
+            )
+            results = await self._written(what, [bare])
+            retry = []
         if results is None:
             return [False, None]
         if len(results) == len(operations):
@@ -413,8 +429,8 @@ class Worker:
 
     async def _written(self, what: str, operations: Sequence[Operation]) -> list[Any] | None:
         """Apply `operations`, trying again while the store cannot be reached; after a broken
-        attempt only the first operation is tried again (see `_write_end`). None if given up:
-        on another error, or when stopping and the store stays away."""
+        attempt only the first operation is tried again (see `_write_end`). None if given up
+        (stopping, and the store stays away); another error propagates."""
         engine, failures = self.engine, 0
         while True:
             try:
@@ -428,9 +444,6 @@ class Worker:
                 await self._pause(failures)
                 operations = operations[:1]
                 continue
-            except Exception:
-                log.exception("rota failed %s", what)
-                return None
             if failures:
                 engine.outage.answered(engine.clock.now())
             return results
@@ -483,9 +496,10 @@ class Worker:
             active.progress_written = clock.now()
             (done, total, note), log_text = active.context.snapshot()
             try:
-                results = await self.engine.writer.apply(
-                    [Progress(active.run.id, done, total, note, log=log_text)]
+                progress = Progress(
+                    active.run.id, done, total, storable(note), log=storable(log_text) or ""
                 )
+                results = await self.engine.writer.apply([progress])
             except Exception as error:  # progress is not worth waiting for: the next one will do
                 self.engine.outage.failed("recording progress", error, clock.now())
                 active.context.touch()
@@ -528,6 +542,11 @@ class Worker:
 
 
 _STOPPED = "rota stopped before the run finished"
+
+
+def storable(text: str | None) -> str | None:
+    """Text a job produced, as every store can keep it: PostgreSQL's text has no NUL."""
+    return None if text is None else text.replace("\x00", "\\x00")
 
 
 def _outcome_of(job: asyncio.Future[Any]) -> _Outcome:
