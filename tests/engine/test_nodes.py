@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from rota import Retry, Rota
 from rota.errors import SettingError
 from rota.store import open_store
-from rota.store.abc import Claim, Enqueue, NewRun
+from rota.store.abc import Claim, Enqueue, NewRun, Operation
 from rota.store.records import NodeRecord, Reason, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, age_lease_on_postgresql, eventually, finished
@@ -202,3 +203,29 @@ async def test_a_shorter_lease_finds_a_dead_node_sooner(
         await asyncio.sleep(0.05)
         clock.advance(5)
     await eventually(lambda: rota.get_run(lost).status is RunStatus.INTERRUPTED)
+
+
+async def test_a_claim_lost_to_another_node_frees_the_slot_for_the_next_run(
+    rotas: MakeRota,
+) -> None:
+    rota = rotas(workers=1)
+    rota.job("a")(lambda: None)
+    rota.job("b")(lambda: None)
+    await rota.start_async()
+    assert rota.engine is not None
+    store = rota.engine.writer.store
+    apply = store.apply
+    first = rota.run_now("a")
+    lost: list[int] = []
+
+    def another_node_first(operations: Sequence[Operation]) -> list[Any]:
+        for op in operations:
+            if isinstance(op, Claim) and op.run_id == first and not lost:
+                lost.append(op.run_id)
+                apply([Claim(op.run_id, "other:2:def", op.at)])  # it wins the race
+        return apply(operations)
+
+    store.apply = another_node_first  # type: ignore[method-assign]
+    second = rota.run_now("b")
+    await eventually(lambda: rota.get_run(second).status is RunStatus.SUCCEEDED)
+    assert rota.get_run(first).node == "other:2:def"

@@ -275,6 +275,7 @@ class Worker:
             if not claimed:  # cancelled, or taken by another node, meanwhile
                 self._active.pop(run.id, None)
                 state.running.discard(run.id)
+                self._kick.set()  # its slot is free again for the runs still queued here
                 if claimed is None:  # not written: it is still queued
                     state.queued.add(run.id)
                     self.add(run)
