@@ -5,6 +5,7 @@
 URL is the store's (a schema named by libpq's options); PLAN.json says which jobs to register:
 
     {"heartbeat": 0.5, "lease": 10, "workers": 10, "sleep": 0.01, "sleeps": {"shot-0": 2},
+     "bridges": ["shot-1"],
      "shots": [["shot-0", "2026-11-23T10:00:02+00:00"], ...],
      "ticks": [["tick-0", 1.0], ...]}
 
@@ -14,6 +15,9 @@ runs are in flight when a test kills the node, and then inserts one row into the
 `effects` table (job, fire time, run id, attempt, this process's pid): what the job did, as a
 job's side effect would be seen outside rota. The node runs until SIGTERM (then it stops
 cleanly) or until it is killed; it logs to stderr, and dumps every thread's stack on SIGUSR1.
+
+The first attempt of a job in `bridges` instead asks the database for its time every 20 ms until
+that fails, and then fails at once: a job that uses the database and ends while it is down.
 """
 
 from __future__ import annotations
@@ -53,16 +57,23 @@ rota = Rota(
 )
 pauses: dict[str, float] = plan["sleeps"]
 pause = float(plan["sleep"])
+bridges = set(plan["bridges"])
 connections = threading.local()
 
 
-def record_effect(ctx: Any) -> None:
-    """Insert this run's effect row, on a connection of this worker thread's own."""
-    connection = getattr(connections, "connection", None)
+def connection_of_thread() -> psycopg.Connection[Any]:
+    """This worker thread's connection to the database (a new one if it broke)."""
+    connection: psycopg.Connection[Any] | None = getattr(connections, "connection", None)
     if connection is None or connection.closed:
         connection = connections.connection = psycopg.connect(
             conninfo, autocommit=True, connect_timeout=5
         )
+    return connection
+
+
+def record_effect(ctx: Any) -> None:
+    """Insert this run's effect row."""
+    connection = connection_of_thread()
     try:
         connection.execute(
             "INSERT INTO effects (job, fire_time, run_id, attempt, pid)"
@@ -76,8 +87,24 @@ def record_effect(ctx: Any) -> None:
         raise
 
 
+def bridge() -> None:
+    """Use the database until it goes away, then fail (within a minute, whatever happens)."""
+    connection = connection_of_thread()
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            connection.execute("SELECT clock_timestamp()")
+            time.sleep(0.02)
+    except psycopg.OperationalError:
+        connection.close()
+        raise
+
+
 def job(ctx: Any) -> None:
     """Every job: take a while, then leave its mark."""
+    if ctx.run.job in bridges and ctx.run.attempt == 1:
+        bridge()
+        raise RuntimeError("the database did not go away")
     time.sleep(pauses.get(ctx.run.job, pause))
     record_effect(ctx)
 
