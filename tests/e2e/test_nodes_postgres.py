@@ -33,6 +33,9 @@ import pytest
 from psycopg.rows import dict_row
 from sqlalchemy.engine import make_url
 
+from rota.store.abc import Claim, Enqueue, NewRun
+from rota.store.records import NodeRecord, Reason
+from rota.store.sql import SqlStore
 from tests.postgres import create_schema, drop_schema, in_schema, server_url
 
 APP = Path(__file__).with_name("node_app.py")
@@ -541,6 +544,52 @@ def test_a_node_that_loses_a_claim_to_another_node_goes_on_with_its_queue(
     assert len(taken) == 1, "shot-1 was claimed before the test could take it"
     wait_for(lambda: finished(url, ["shot-0"]), 10, "shot-0 succeeded", nodes, url)
     wait_for(lambda: finished(url, waiting[1:]), 3, "shots 2-4 succeeded", nodes, url)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rota bug: the overlap policy looks only at the runs this node runs "
+    "(Engine._plan_fire, and the job's limit in Worker._pick use JobState.running and queued), "
+    "so a fire time while another node runs the job starts a second run at once",
+)
+def test_a_fire_time_while_another_node_runs_the_job_is_skipped(
+    schema_url: str, nodes: Nodes, tmp_path: Path
+) -> None:
+    # overlap="skip", the default: never two runs of one job. The other node is this test,
+    # writing what a node writes: its row, and a manual run of tick-0 that it claimed.
+    url = schema_url
+    plan = Plan.spread(shots=0, over=1, lead=0, ticks=[0.5])
+    (node,) = nodes.start(plan.write(tmp_path / "plan.json"))
+    wait_for(node.started, 15, "the node started", nodes, url)
+    store = SqlStore(url)
+    store.open()
+    try:
+        now = database_now(url)
+        other = "elsewhere:1:other"
+        store.register_node(NodeRecord(other, "elsewhere", 1, now, now))  # alive for a lease
+        queued = NewRun("tick-0", Reason.MANUAL, now)
+        (run_id,) = store.apply([Enqueue(queued)])
+        assert store.apply([Claim(run_id, other, now)]) == [True]
+    finally:
+        store.close()
+
+    def fired_twice_since() -> bool:
+        rows = query(
+            url,
+            "SELECT count(*) AS n FROM runs WHERE job = 'tick-0' AND reason = 'schedule'"
+            " AND fire_time > %s AND status NOT IN ('queued', 'running')",
+            now,
+        )
+        return bool(rows[0]["n"] >= 2)
+
+    wait_for(fired_twice_since, 10, "two fire times of tick-0 recorded", nodes, url)
+    rows = query(
+        url,
+        "SELECT id, status, note, started_at FROM runs WHERE job = 'tick-0'"
+        " AND reason = 'schedule' AND fire_time > %s ORDER BY id",
+        now,
+    )
+    assert [r for r in rows if r["status"] != "skipped"] == [], rows
 
 
 # -- the server restarted --------------------------------------------------------------------
