@@ -6,8 +6,8 @@ a table of the test's own in the same schema, so the test sees what the jobs did
 rota recorded. Half-way, one node is killed (SIGKILL) or the server restarted; afterwards every
 fire time must have run, no run may have been created twice, and every job's effect must have
 happened exactly once, except where a run was recorded interrupted and retried (the node may
-have done the effect before it died). Where rota falls short, a strict xfail says how; one more
-test makes the first bug these found happen on purpose.
+have done the effect before it died). Where rota still falls short (overlap across nodes), a
+strict xfail says how; one more test makes the first bug these found happen on purpose.
 
 A failing test shows each node's warnings and errors and, for a node still running, the stacks
 of its threads (node_app.py dumps them on SIGUSR1); the full logs stay in the test's tmp_path.
@@ -442,14 +442,6 @@ def shown(problems: list[str], nodes: Nodes) -> str:
 # -- a node killed ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    raises=Stuck,
-    strict=False,
-    reason="intermittent rota bug (a third of the runs on a busy machine, and made to happen "
-    "in the test below): after a claim lost to another node, the dispatcher waits for a kick "
-    "that never comes, and runs stay queued with every node idle. Only that (Stuck) is "
-    "tolerated; remove this marker with the fix",
-)
 def test_three_nodes_one_killed_half_way_each_fire_time_runs_once(
     schema_url: str, nodes: Nodes, tmp_path: Path
 ) -> None:
@@ -508,12 +500,6 @@ def test_three_nodes_one_killed_half_way_each_fire_time_runs_once(
     assert all(rows[node.pid]["stopped_at"] is not None for node in survivors), rows  # stopped
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rota bug: a claim lost to another node frees its worker slot without waking the "
-    "dispatcher (Worker._write_claim), which waits for a kick that never comes, so the "
-    "node's other queued runs never start",
-)
 def test_a_node_that_loses_a_claim_to_another_node_goes_on_with_its_queue(
     schema_url: str, nodes: Nodes, tmp_path: Path
 ) -> None:
@@ -595,12 +581,6 @@ def test_a_fire_time_while_another_node_runs_the_job_is_skipped(
 # -- the server restarted --------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rota bug: a run that ends while the store cannot be reached is never recorded "
-    "(Worker._record logs 'could not record the end of run' and drops the Finish and the "
-    "retry): it stays running for good on a live node, and its fire time never succeeds",
-)
 def test_two_nodes_through_a_server_restart_each_fire_time_runs_once(
     schema_url: str, nodes: Nodes, tmp_path: Path
 ) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -229,3 +229,26 @@ async def test_a_claim_lost_to_another_node_frees_the_slot_for_the_next_run(
     second = rota.run_now("b")
     await eventually(lambda: rota.get_run(second).status is RunStatus.SUCCEEDED)
     assert rota.get_run(first).node == "other:2:def"
+
+
+async def test_a_node_renews_its_lease_before_it_starts_runs(
+    rotas: MakeRota, database_url: str, clock: FakeClock
+) -> None:
+    # A start that syncs many jobs may take longer than a lease: the lease is renewed after it.
+    rota = rotas()
+    rota.job("sync")(lambda: None)
+    store = rota.store
+    sync_jobs = store.sync_jobs
+    synced: list[datetime] = []
+
+    def slow_sync(defaults: Any, at: datetime) -> Any:
+        result = sync_jobs(defaults, at)
+        clock.advance(timedelta(seconds=90))  # longer than the lease
+        synced.append(store.database_now(clock.now()))
+        return result
+
+    store.sync_jobs = slow_sync  # type: ignore[method-assign]
+    await rota.start_async()
+    assert rota.engine is not None
+    (node,) = [n for n in store.list_nodes() if n.id == rota.engine.node_id]
+    assert node.heartbeat_at >= synced[0]  # stamped after the sync, not only before it

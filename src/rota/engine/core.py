@@ -101,6 +101,9 @@ class Engine:
             self.writer.close()
             raise
         logging.getLogger().addHandler(self._capture)
+        # Syncing many jobs can take longer than a lease: renew it before any run starts, so
+        # that no other node finds this one dead while it was starting.
+        await self._renew(self.clock.now())
         self.worker.start()
         self._spawn(self._schedule(), "rota-scheduler")
         self._spawn(self._beat(), "rota-heartbeat")
