@@ -6,8 +6,8 @@ a table of the test's own in the same schema, so the test sees what the jobs did
 rota recorded. Half-way, one node is killed (SIGKILL) or the server restarted; afterwards every
 fire time must have run, no run may have been created twice, and every job's effect must have
 happened exactly once, except where a run was recorded interrupted and retried (the node may
-have done the effect before it died). Where rota still falls short (overlap across nodes), a
-strict xfail says how; one more test makes the first bug these found happen on purpose.
+have done the effect before it died). Two more tests make bugs these found happen on purpose:
+a claim lost to another node, and a fire time while another node runs the job.
 
 A failing test shows each node's warnings and errors and, for a node still running, the stacks
 of its threads (node_app.py dumps them on SIGUSR1); the full logs stay in the test's tmp_path.
@@ -532,12 +532,6 @@ def test_a_node_that_loses_a_claim_to_another_node_goes_on_with_its_queue(
     wait_for(lambda: finished(url, waiting[1:]), 3, "shots 2-4 succeeded", nodes, url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rota bug: the overlap policy looks only at the runs this node runs "
-    "(Engine._plan_fire, and the job's limit in Worker._pick use JobState.running and queued), "
-    "so a fire time while another node runs the job starts a second run at once",
-)
 def test_a_fire_time_while_another_node_runs_the_job_is_skipped(
     schema_url: str, nodes: Nodes, tmp_path: Path
 ) -> None:

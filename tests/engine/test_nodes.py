@@ -15,7 +15,7 @@ import pytest
 from rota import Retry, Rota
 from rota.errors import SettingError
 from rota.store import open_store
-from rota.store.abc import Claim, Enqueue, NewRun, Operation
+from rota.store.abc import Claim, Enqueue, Finish, NewRun, Operation
 from rota.store.records import NodeRecord, Reason, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, age_lease_on_postgresql, eventually, finished
@@ -252,3 +252,40 @@ async def test_a_node_renews_its_lease_before_it_starts_runs(
     assert rota.engine is not None
     (node,) = [n for n in store.list_nodes() if n.id == rota.engine.node_id]
     assert node.heartbeat_at >= synced[0]  # stamped after the sync, not only before it
+
+
+async def test_a_fire_time_while_another_node_runs_the_job_is_skipped(
+    rotas: MakeRota, database_url: str, clock: FakeClock
+) -> None:
+    busy = other_node(database_url, "report")  # another node runs a run of "report"
+    rota = rotas()
+    rota.job("report", schedule="every 1m")(lambda: None)
+    await rota.start_async()
+    clock.advance(timedelta(minutes=1))
+    await eventually(lambda: len(rota.runs("report")) == 2)
+    fired = next(r for r in rota.runs("report") if r.reason is Reason.SCHEDULE)
+    await eventually(lambda: rota.get_run(fired.id).status is RunStatus.SKIPPED)
+    assert rota.get_run(fired.id).note == (
+        "another run of the job was running on another node (overlap=skip)"
+    )
+    assert rota.get_run(busy).status is RunStatus.RUNNING
+
+
+async def test_a_queued_run_waits_while_another_node_runs_the_job(
+    rotas: MakeRota, database_url: str, clock: FakeClock
+) -> None:
+    busy = other_node(database_url, "scan")
+    rota = rotas()
+    rota.job("scan", overlap="queue")(lambda: None)
+    await rota.start_async()
+    queued = rota.run_now("scan")
+    await asyncio.sleep(0.1)
+    assert rota.get_run(queued).status is RunStatus.QUEUED
+    store = open_store(database_url)
+    store.open()
+    try:
+        store.apply([Finish(busy, RunStatus.SUCCEEDED, clock.now())])
+    finally:
+        store.close()
+    clock.advance(2)  # past the pause before it is claimed again
+    await eventually(lambda: rota.get_run(queued).status is RunStatus.SUCCEEDED)

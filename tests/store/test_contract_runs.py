@@ -310,3 +310,30 @@ def test_count_runs(jobs: Store) -> None:
 def test_get_run_of_unknown_id(jobs: Store) -> None:
     assert jobs.get_run(12345) is None
     assert jobs.get_run(0) is None
+
+
+def test_a_claim_with_a_limit_counts_the_jobs_running_runs(jobs: Store) -> None:
+    first, second, third, other = (
+        enqueue(jobs, "a"),
+        enqueue(jobs, "a"),
+        enqueue(jobs, "a"),
+        enqueue(jobs, "b"),
+    )
+    # In one transaction: a claim counts the one before it.
+    assert jobs.apply(
+        [Claim(first, "n1", at(1), limit=1), Claim(second, "n2", at(1), limit=1)]
+    ) == [True, False]
+    assert jobs.apply([Claim(other, "n2", at(1), limit=1)]) == [True]  # another job's count
+    assert jobs.apply([Claim(second, "n2", at(2), limit=2)]) == [True]
+    assert jobs.apply([Claim(third, "n2", at(2), limit=2)]) == [False]
+    third_run = jobs.get_run(third)
+    assert third_run is not None
+    assert third_run.status is RunStatus.QUEUED  # left for later
+    assert jobs.apply([Finish(first, RunStatus.SUCCEEDED, at(3))]) == [True]
+    assert jobs.apply([Claim(third, "n1", at(4), limit=2)]) == [True]
+
+
+def test_a_claim_limit_must_be_a_whole_number_of_at_least_one(jobs: Store) -> None:
+    run_id = enqueue(jobs, "a")
+    with pytest.raises(StoreError, match=r"\(Claim\)\.limit: 0 is not a whole number"):
+        jobs.apply([Claim(run_id, "n1", at(1), limit=0)])

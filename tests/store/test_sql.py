@@ -394,6 +394,31 @@ def test_claims_of_one_queued_run_from_two_stores_let_exactly_one_win(url: str) 
             store.close()
 
 
+def test_two_stores_claiming_runs_of_one_job_within_a_limit_of_one_start_one(url: str) -> None:
+    # Two nodes, each claiming a different queued run of one job at the same moment: only one
+    # run may be running (overlap), whichever node wins.
+    nodes_ = [SqlStore(url), SqlStore(url)]
+    for store in nodes_:
+        store.open()
+    nodes_[0].sync_jobs({"a": {}}, T0)
+    try:
+        for _ in range(15):
+            ids = [enqueue(nodes_[0]), enqueue(nodes_[0])]
+            results = together(
+                [
+                    partial(store.apply, [Claim(run_id, node, T0, limit=1)])
+                    for store, node, run_id in zip(nodes_, ["n1", "n2"], ids, strict=True)
+                ]
+            )
+            assert sorted(results) == [[False], [True]]
+            running_now = nodes_[0].active_runs("a")
+            assert [r.status for r in running_now].count(RunStatus.RUNNING) == 1
+            nodes_[0].apply([Finish(r.id, RunStatus.SUCCEEDED, T0) for r in running_now])
+    finally:
+        for store in nodes_:
+            store.close()
+
+
 def test_nodes_syncing_new_jobs_together_all_succeed(url: str) -> None:
     stores = [SqlStore(url) for _ in range(4)]
     for store in stores:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from rota.engine.context import RunContext, RunInfo, current_run
 from rota.engine.events import EventKind
 from rota.engine.outage import pause_after
-from rota.engine.policies import RetryPolicy, retry_delay
+from rota.engine.policies import Overlap, RetryPolicy, retry_delay
 from rota.errors import StoreUnavailableError
 from rota.outcomes import Retry, Skip
 from rota.store.abc import Claim, Enqueue, Finish, NewRun, Operation, Progress
@@ -246,7 +246,7 @@ class Worker:
 
     async def _write_claim(self, started: list[tuple[_Active, JobState]], now: datetime) -> None:
         engine, node = self.engine, self.engine.node_id
-        claims = [Claim(active.run.id, node, now) for active, _ in started]
+        claims = [Claim(active.run.id, node, now, limit=state.limit) for active, state in started]
         results: list[bool | None] = [None] * len(claims)
         failures = 0
         while not self._stopping or not failures:
@@ -260,23 +260,25 @@ class Worker:
             except Exception:
                 log.exception("rota could not claim %d runs; they stay queued", len(claims))
                 break
-        if failures and any(claimed is False for claimed in results):
-            # An attempt that broke may have committed: a claim found taken may be our own.
-            for index, claim in enumerate(claims):
-                if results[index] is False:
-                    record = await engine.writer.call(engine.store.get_run, claim.run_id)
-                    results[index] = (
-                        record is not None
-                        and record.status is RunStatus.RUNNING
-                        and record.node == node
-                    )
+        busy: set[int] = set()
+        for index, claim in enumerate(claims):
+            if results[index] is not False:
+                continue
+            record = await engine.writer.call(engine.store.get_run, claim.run_id)
+            if record is not None and record.status is RunStatus.QUEUED:
+                busy.add(claim.run_id)  # its job runs as often as it may, on other nodes
+            elif record is not None and record.status is RunStatus.RUNNING:
+                # Ours, if an attempt that broke had committed; else another node's.
+                results[index] = record.node == node
         for (active, state), claimed in zip(started, results, strict=True):
             run = active.run
-            if not claimed:  # cancelled, or taken by another node, meanwhile
+            if not claimed:  # cancelled, taken by another node, or its job busy elsewhere
                 self._active.pop(run.id, None)
                 state.running.discard(run.id)
                 self._kick.set()  # its slot is free again for the runs still queued here
-                if claimed is None:  # not written: it is still queued
+                if run.id in busy:
+                    await self._busy_elsewhere(run, state, now)
+                elif claimed is None:  # not written: it is still queued
                     state.queued.add(run.id)
                     self.add(run)
                 continue
@@ -284,6 +286,22 @@ class Worker:
                 self._execute(active, state), name=f"rota-run-{run.id}"
             )
             self.engine.publish(EventKind.RUN_STARTED, run.job, run.id, attempt=run.attempt)
+
+    async def _busy_elsewhere(self, run: QueuedRun, state: JobState, now: datetime) -> None:
+        """A run whose job was already running as often as it may, on other nodes: skipped
+        under ``overlap="skip"``, else left queued, to be claimed again a little later."""
+        if state.settings.overlap is Overlap.SKIP:
+            note = "another run of the job was running on another node (overlap=skip)"
+            ended = await self._written(
+                f"skipping run {run.id}", [Finish(run.id, RunStatus.SKIPPED, now, note=note)]
+            )
+            if ended and ended[0]:
+                self.engine.publish(
+                    EventKind.RUN_FINISHED, run.job, run.id, status="skipped", note=note
+                )
+            return
+        state.queued.add(run.id)
+        self.add(replace(run, not_before=now + _BUSY_PAUSE))
 
     # -- one run ------------------------------------------------------------------------------
 
@@ -543,6 +561,8 @@ class Worker:
 
 
 _STOPPED = "rota stopped before the run finished"
+# How long a run whose job is busy on other nodes waits before it is claimed again.
+_BUSY_PAUSE = timedelta(seconds=1)
 
 
 def storable(text: str | None) -> str | None:

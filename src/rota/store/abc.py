@@ -100,11 +100,17 @@ class Enqueue:
 
 @dataclass(frozen=True)
 class Claim:
-    """Start a queued run on `node` at `at`. Result: True if it was queued and is now running."""
+    """Start a queued run on `node` at `at`. Result: True if it was queued and is now running.
+
+    With a `limit`, only while fewer than `limit` runs of its job are running, on any node: two
+    nodes claiming runs of one job at once take turns (PostgreSQL locks the job's row), so a job
+    never runs more often at once than its limit allows.
+    """
 
     run_id: int
     node: str
     at: datetime
+    limit: int | None = None
 
 
 @dataclass(frozen=True)

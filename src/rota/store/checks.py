@@ -179,6 +179,8 @@ def check_operation(operation: Operation, index: int) -> None:
     elif isinstance(operation, Claim):
         _text(operation.node, f"{name}.node")
         aware(operation.at, f"{name}.at")
+        if operation.limit is not None:
+            _int(operation.limit, f"{name}.limit", 1)
     elif isinstance(operation, Finish):
         _enum(RunStatus, operation.status, f"{name}.status")
         if RunStatus(operation.status) not in FINISHED:

@@ -49,6 +49,7 @@ __all__ = [
     "RUNS_TABLE_OPTIONS",
     "RUN_ID_TYPE",
     "TRANSACTION_ATTEMPTS",
+    "claim_within_limit",
     "create_engine",
     "database_clock",
     "insert_ignoring_conflicts",
@@ -351,3 +352,41 @@ def database_clock(connection: Connection) -> ColumnElement[datetime] | None:
     if connection.dialect.name == "postgresql":
         return func.clock_timestamp().cast(DateTime(timezone=True))
     return None
+
+
+# -- a job's limit of runs at once -------------------------------------------------------------
+
+
+def claim_within_limit(
+    connection: Connection, run_id: int, node: str, started_at: Any, limit: int
+) -> bool:
+    """Claim a queued run only while fewer than `limit` runs of its job are running.
+
+    On PostgreSQL the job's row is locked first, so claims of one job's runs by several nodes
+    take turns and each counts the others' committed claims; SQLite's write lock does that for
+    the whole database. The count reads the few running runs through the status index (SQLite:
+    ``+r.job`` keeps it from walking the job's whole history instead).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text(
+                "SELECT 1 FROM jobs WHERE name = (SELECT job FROM runs WHERE id = :id) FOR UPDATE"
+            ),
+            {"id": run_id},
+        )
+        changed = connection.execute(
+            text(
+                "UPDATE runs SET status = 'running', node = :node, started_at = :at "
+                "WHERE id = :id AND status = 'queued' AND (SELECT count(*) FROM runs AS r "
+                "WHERE r.status = 'running' AND r.job = runs.job) < :limit"
+            ),
+            {"node": node, "at": started_at, "id": run_id, "limit": limit},
+        ).rowcount
+        return bool(changed == 1)
+    cursor = _driver(connection).execute(
+        "UPDATE runs SET status = 'running', node = ?, started_at = ? "
+        "WHERE id = ? AND status = 'queued' AND (SELECT count(*) FROM runs AS r "
+        "WHERE r.status = 'running' AND +r.job = runs.job) < ?",
+        [node, started_at, run_id, limit],
+    )
+    return bool(cursor.rowcount == 1)

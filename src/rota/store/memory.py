@@ -242,6 +242,12 @@ class MemoryStore(Store):
         run = self._runs.get(claim.run_id)
         if run is None or run.status is not RunStatus.QUEUED:
             return False
+        if claim.limit is not None:
+            running = sum(
+                r.job == run.job and r.status is RunStatus.RUNNING for r in self._runs.values()
+            )
+            if running >= claim.limit:
+                return False
         started = replace(
             run, status=RunStatus.RUNNING, node=claim.node, started_at=claim.at.astimezone(UTC)
         )

@@ -279,6 +279,10 @@ class Transaction:
         raise StoreError(f"{operation!r} is not a store operation")
 
     def _claims(self, claims: Sequence[Claim]) -> list[bool]:
+        if any(claim.limit is not None for claim in claims):
+            # Each against its job's running runs, one after another: a claim earlier in this
+            # transaction counts for the next one of the same job.
+            return [self._claim(claim) for claim in claims]
         fast = dialect.driver_batches(self.connection)
         if len(claims) == 1 and not fast:
             return [self._claim(claims[0])]
@@ -367,6 +371,10 @@ class Transaction:
         return value if processor is None else processor(value)
 
     def _claim(self, claim: Claim) -> bool:
+        if claim.limit is not None:
+            return dialect.claim_within_limit(
+                self.connection, claim.run_id, claim.node, self._time(claim.at), claim.limit
+            )
         changed = self.connection.execute(
             update(runs)
             .where(runs.c.id == claim.run_id, runs.c.status == RunStatus.QUEUED.value)
