@@ -25,7 +25,7 @@ from rota.engine.events import Event, EventBus, EventKind
 from rota.engine.jobs import JobDefinition, JobState, effective_settings
 from rota.engine.outage import Outage, pause_after
 from rota.engine.policies import CatchUp, decide_overlap, plan_catch_up, retry_delay
-from rota.engine.worker import QueuedRun, Worker
+from rota.engine.worker import QueuedRun, Worker, retry_run
 from rota.engine.writer import Writer
 from rota.errors import StoreUnavailableError
 from rota.store.abc import (
@@ -209,10 +209,7 @@ class Engine:
             # retry a run. (Were this node to die before the retries commit, those runs would
             # stay interrupted without a retry.)
             mine = set(changed)
-            retries = self._retries_after_interrupt([r for r in active if r.id in mine], now)
-            for retry, run_id in zip(retries, await self.writer.apply(retries), strict=True):
-                if run_id is not None:
-                    self.enqueued(run_id, retry.run)
+            await self._retry_interrupted([r for r in active if r.id in mine], now)
         for node_id in dying:
             await self.writer.call(self.store.stop_node, node_id, now)
 
@@ -252,10 +249,7 @@ class Engine:
         log.warning(
             "rota node %s recorded %d unconfirmed claims interrupted", self.node_id, len(mine)
         )
-        retries = self._retries_after_interrupt(mine, now)
-        for retry, run_id in zip(retries, await self.writer.apply(retries), strict=True):
-            if run_id is not None:
-                self.enqueued(run_id, retry.run)
+        await self._retry_interrupted(mine, now)
 
     async def _poll(self) -> None:
         """What wake-ups may have missed: jobs whose next fire time changed, queued runs this
@@ -309,7 +303,8 @@ class Engine:
             return True
         return True
 
-    def _retries_after_interrupt(self, runs: list[RunRecord], now: datetime) -> list[Enqueue]:
+    async def _retry_interrupted(self, runs: list[RunRecord], now: datetime) -> None:
+        """Queue a retry of each interrupted run whose job's retry policy allows one."""
         retries: list[Enqueue] = []
         for run in runs:
             definition = self.definitions.get(run.job)
@@ -317,20 +312,10 @@ class Engine:
                 continue
             if retry_delay(definition.settings.retry, run.attempt, 0.0) is None:
                 continue
-            retries.append(
-                Enqueue(
-                    NewRun(
-                        job=run.job,
-                        reason=Reason.RETRY,
-                        queued_at=now,
-                        fire_time=run.fire_time,
-                        attempt=run.attempt + 1,
-                        args=run.args,
-                        retry_of=run.id,
-                    )
-                )
-            )
-        return retries
+            retries.append(Enqueue(retry_run(run, now)))
+        for retry, run_id in zip(retries, await self.writer.apply(retries), strict=True):
+            if run_id is not None:
+                self.enqueued(run_id, retry.run)
 
     async def _sync_jobs(self, now: datetime) -> None:
         """Bring the store in line with the code, and give new or changed jobs a fire time."""

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from rota.engine.core import Engine
     from rota.engine.jobs import JobState
 
-__all__ = ["PROGRESS_INTERVAL", "QueuedRun", "Worker"]
+__all__ = ["PROGRESS_INTERVAL", "QueuedRun", "Worker", "retry_run", "storable"]
 
 log = logging.getLogger("rota.engine")
 PROGRESS_INTERVAL = timedelta(seconds=0.25)
@@ -484,16 +484,7 @@ class Worker:
             return None
         if asked is not None and asked.after is not None:
             delay = asked.after
-        return NewRun(
-            job=run.job,
-            reason=Reason.RETRY,
-            queued_at=now,
-            fire_time=run.fire_time,
-            not_before=now + delay,
-            attempt=run.attempt + 1,
-            args=run.args,
-            retry_of=run.id,
-        )
+        return retry_run(run, now, not_before=now + delay)
 
     # -- progress -----------------------------------------------------------------------------
 
@@ -563,6 +554,22 @@ class Worker:
 _STOPPED = "rota stopped before the run finished"
 # How long a run whose job is busy on other nodes waits before it is claimed again.
 _BUSY_PAUSE = timedelta(seconds=1)
+
+
+def retry_run(
+    of: QueuedRun | RunRecord, now: datetime, not_before: datetime | None = None
+) -> NewRun:
+    """The next attempt of a run: same job, fire time and arguments, reason retry."""
+    return NewRun(
+        job=of.job,
+        reason=Reason.RETRY,
+        queued_at=now,
+        fire_time=of.fire_time,
+        not_before=not_before,
+        attempt=of.attempt + 1,
+        args=of.args,
+        retry_of=of.id,
+    )
 
 
 def storable(text: str | None) -> str | None:
