@@ -25,7 +25,8 @@ from rota.engine.jobs import JobDefinition, JobState, effective_settings
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
 from rota.engine.policies import CatchUp, decide_overlap, plan_catch_up
-from rota.engine.worker import QueuedRun, Worker
+from rota.engine.runs import QueuedRun
+from rota.engine.worker import Worker
 from rota.engine.writer import Writer
 from rota.errors import StoreUnavailableError
 from rota.store.abc import (

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rota.engine.policies import retry_delay
-from rota.engine.worker import QueuedRun, retry_run
+from rota.engine.runs import QueuedRun, retry_run
 from rota.store.abc import Enqueue, Finish, InterruptRuns
 from rota.store.records import NodeRecord, RunRecord, RunStatus
 

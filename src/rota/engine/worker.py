@@ -13,8 +13,7 @@ import contextvars
 import functools
 import logging
 import random
-import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -24,70 +23,26 @@ from rota.engine.context import RunContext, RunInfo, current_run
 from rota.engine.events import EventKind
 from rota.engine.outage import pause_after
 from rota.engine.policies import Overlap, RetryPolicy, retry_delay
+from rota.engine.runs import (
+    Outcome,
+    QueuedRun,
+    late_result,
+    outcome_of,
+    retry_run,
+    storable,
+)
 from rota.errors import StoreUnavailableError
-from rota.outcomes import Retry, Skip
 from rota.store.abc import Claim, Enqueue, Finish, NewRun, Operation, Progress
-from rota.store.records import Reason, RunRecord, RunStatus
+from rota.store.records import RunStatus
 
 if TYPE_CHECKING:
     from rota.engine.core import Engine
     from rota.engine.jobs import JobState
 
-__all__ = ["PROGRESS_INTERVAL", "QueuedRun", "Worker", "retry_run", "storable"]
+__all__ = ["PROGRESS_INTERVAL", "Worker"]
 
 log = logging.getLogger("rota.engine")
 PROGRESS_INTERVAL = timedelta(seconds=0.25)
-
-
-@dataclass(order=True)
-class QueuedRun:
-    """A queued run as the worker holds it, ordered by fire time (else queue time), then id."""
-
-    order: tuple[datetime, int]
-    id: int = field(compare=False)
-    job: str = field(compare=False)
-    reason: Reason = field(compare=False)
-    fire_time: datetime | None = field(compare=False)
-    attempt: int = field(compare=False)
-    args: Mapping[str, Any] = field(compare=False)
-    not_before: datetime | None = field(compare=False)
-
-    @classmethod
-    def of_record(cls, run: RunRecord) -> QueuedRun:
-        """From a queued run read back from the store."""
-        return cls(
-            (run.fire_time or run.queued_at, run.id),
-            run.id,
-            run.job,
-            run.reason,
-            run.fire_time,
-            run.attempt,
-            run.args,
-            run.not_before,
-        )
-
-    @classmethod
-    def of(cls, run_id: int, new: NewRun) -> QueuedRun:
-        """From a NewRun the store just created as `run_id`."""
-        return cls(
-            (new.fire_time or new.queued_at, run_id),
-            run_id,
-            new.job,
-            new.reason,
-            new.fire_time,
-            new.attempt,
-            dict(new.args),
-            new.not_before,
-        )
-
-
-@dataclass
-class _Outcome:
-    status: RunStatus
-    note: str | None = None
-    error: str | None = None
-    traceback: str | None = None
-    retry: Retry | None = None  # a retry the job asked for
 
 
 @dataclass
@@ -318,17 +273,17 @@ class Worker:
         run = active.run
         try:
             if active.stop.done():  # stopped while it was being claimed: never call the job
-                outcome = _Outcome(active.stop_status, note=active.stop_note)
+                outcome = Outcome(active.stop_status, note=active.stop_note)
             else:
                 outcome = await self._call(active, state)
         except Exception as error:  # a bug in rota itself, not in the job
             log.exception("rota failed while running run %s of %s", run.id, run.job)
-            outcome = _Outcome(RunStatus.FAILED, error=f"rota: {error!r}")
+            outcome = Outcome(RunStatus.FAILED, error=f"rota: {error!r}")
         if active.progress_task is not None:
             active.progress_task.cancel()
         await self._record(active, state, outcome)
 
-    async def _call(self, active: _Active, state: JobState) -> _Outcome:
+    async def _call(self, active: _Active, state: JobState) -> Outcome:
         run, context, definition = active.run, active.context, state.definition
         loop = asyncio.get_running_loop()
         job_context = contextvars.copy_context()
@@ -353,16 +308,16 @@ class Worker:
             if timer is not None:
                 timer.cancel()
         if job.done():
-            return _outcome_of(job)
+            return outcome_of(job)
         context.cancel()
-        job.add_done_callback(functools.partial(_late_result, run.id, run.job))
+        job.add_done_callback(functools.partial(late_result, run.id, run.job))
         if definition.is_async:
             job.cancel()
         if active.stop.done():
-            return _Outcome(active.stop_status, note=active.stop_note)
-        return _Outcome(RunStatus.TIMED_OUT, note=f"timed out after {timeout}")
+            return Outcome(active.stop_status, note=active.stop_note)
+        return Outcome(RunStatus.TIMED_OUT, note=f"timed out after {timeout}")
 
-    async def _record(self, active: _Active, state: JobState, outcome: _Outcome) -> None:
+    async def _record(self, active: _Active, state: JobState, outcome: Outcome) -> None:
         run, engine = active.run, self.engine
         now = engine.clock.now()
         (done, total, note), log_text = active.context.snapshot()
@@ -468,7 +423,7 @@ class Worker:
             return results
 
     def _retry(
-        self, run: QueuedRun, policy: RetryPolicy, outcome: _Outcome, now: datetime
+        self, run: QueuedRun, policy: RetryPolicy, outcome: Outcome, now: datetime
     ) -> NewRun | None:
         if outcome.status not in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED):
             return None
@@ -554,53 +509,3 @@ class Worker:
 _STOPPED = "rota stopped before the run finished"
 # How long a run whose job is busy on other nodes waits before it is claimed again.
 _BUSY_PAUSE = timedelta(seconds=1)
-
-
-def retry_run(
-    of: QueuedRun | RunRecord, now: datetime, not_before: datetime | None = None
-) -> NewRun:
-    """The next attempt of a run: same job, fire time and arguments, reason retry."""
-    return NewRun(
-        job=of.job,
-        reason=Reason.RETRY,
-        queued_at=now,
-        fire_time=of.fire_time,
-        not_before=not_before,
-        attempt=of.attempt + 1,
-        args=of.args,
-        retry_of=of.id,
-    )
-
-
-def storable(text: str | None) -> str | None:
-    """Text a job produced, as every store can keep it: PostgreSQL's text has no NUL."""
-    return None if text is None else text.replace("\x00", "\\x00")
-
-
-def _outcome_of(job: asyncio.Future[Any]) -> _Outcome:
-    try:
-        job.result()
-    except Skip as skip:
-        return _Outcome(RunStatus.SKIPPED, note=skip.reason)
-    except Retry as retry:
-        return _Outcome(RunStatus.FAILED, error=str(retry), retry=retry)
-    except asyncio.CancelledError:
-        return _Outcome(RunStatus.CANCELLED, note="the job was cancelled from inside")
-    except BaseException as error:
-        return _Outcome(
-            RunStatus.FAILED,
-            error=f"{type(error).__name__}: {error}",
-            traceback="".join(traceback.format_exception(error)),
-        )
-    return _Outcome(RunStatus.SUCCEEDED)
-
-
-def _late_result(run_id: int, job: str, future: asyncio.Future[Any]) -> None:
-    """A run given up on (timed out, cancelled) finished after all: say so, keep nothing."""
-    if future.cancelled():
-        return
-    error = future.exception()
-    if error is None:
-        log.info("run %s of %s finished after it was given up; its result is ignored", run_id, job)
-    else:
-        log.info("run %s of %s failed after it was given up: %r", run_id, job, error)

@@ -1,0 +1,123 @@
+"""A run as the worker handles it: queued, what its call came to, and what is recorded of it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rota.outcomes import Retry, Skip
+from rota.store.abc import NewRun
+from rota.store.records import Reason, RunRecord, RunStatus
+
+__all__ = ["Outcome", "QueuedRun", "late_result", "outcome_of", "retry_run", "storable"]
+
+log = logging.getLogger("rota.engine")
+
+
+@dataclass(order=True)
+class QueuedRun:
+    """A queued run as the worker holds it, ordered by fire time (else queue time), then id."""
+
+    order: tuple[datetime, int]
+    id: int = field(compare=False)
+    job: str = field(compare=False)
+    reason: Reason = field(compare=False)
+    fire_time: datetime | None = field(compare=False)
+    attempt: int = field(compare=False)
+    args: Mapping[str, Any] = field(compare=False)
+    not_before: datetime | None = field(compare=False)
+
+    @classmethod
+    def of_record(cls, run: RunRecord) -> QueuedRun:
+        """From a queued run read back from the store."""
+        return cls(
+            (run.fire_time or run.queued_at, run.id),
+            run.id,
+            run.job,
+            run.reason,
+            run.fire_time,
+            run.attempt,
+            run.args,
+            run.not_before,
+        )
+
+    @classmethod
+    def of(cls, run_id: int, new: NewRun) -> QueuedRun:
+        """From a NewRun the store just created as `run_id`."""
+        return cls(
+            (new.fire_time or new.queued_at, run_id),
+            run_id,
+            new.job,
+            new.reason,
+            new.fire_time,
+            new.attempt,
+            dict(new.args),
+            new.not_before,
+        )
+
+
+@dataclass
+class Outcome:
+    """What a run's call came to, as it is recorded."""
+
+    status: RunStatus
+    note: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    retry: Retry | None = None  # a retry the job asked for
+
+
+def retry_run(
+    of: QueuedRun | RunRecord, now: datetime, not_before: datetime | None = None
+) -> NewRun:
+    """The next attempt of a run: same job, fire time and arguments, reason retry."""
+    return NewRun(
+        job=of.job,
+        reason=Reason.RETRY,
+        queued_at=now,
+        fire_time=of.fire_time,
+        not_before=not_before,
+        attempt=of.attempt + 1,
+        args=of.args,
+        retry_of=of.id,
+    )
+
+
+def storable(text: str | None) -> str | None:
+    """Text a job produced, as every store can keep it: PostgreSQL's text has no NUL."""
+    return None if text is None else text.replace("\x00", "\\x00")
+
+
+def outcome_of(job: asyncio.Future[Any]) -> Outcome:
+    """What a finished call came to: its result, or what it raised."""
+    try:
+        job.result()
+    except Skip as skip:
+        return Outcome(RunStatus.SKIPPED, note=skip.reason)
+    except Retry as retry:
+        return Outcome(RunStatus.FAILED, error=str(retry), retry=retry)
+    except asyncio.CancelledError:
+        return Outcome(RunStatus.CANCELLED, note="the job was cancelled from inside")
+    except BaseException as error:
+        return Outcome(
+            RunStatus.FAILED,
+            error=f"{type(error).__name__}: {error}",
+            traceback="".join(traceback.format_exception(error)),
+        )
+    return Outcome(RunStatus.SUCCEEDED)
+
+
+def late_result(run_id: int, job: str, future: asyncio.Future[Any]) -> None:
+    """A run given up on (timed out, cancelled) finished after all: say so, keep nothing."""
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is None:
+        log.info("run %s of %s finished after it was given up; its result is ignored", run_id, job)
+    else:
+        log.info("run %s of %s failed after it was given up: %r", run_id, job, error)
