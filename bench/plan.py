@@ -31,6 +31,17 @@ def full() -> list[Task]:
         Task("W4", f"N={n:,}, 10 s", "idle", ("--n", str(n), "--seconds", "10"), 300)
         for n in (10_000, 100_000)
     ]
+    tasks += [
+        Task(
+            "W5",
+            f"2,000 jobs, {n} node{'s' * (n > 1)}",
+            "cluster",
+            ("--jobs", "2000", "--nodes", str(n)),
+            240,
+            systems=("rota",),
+        )
+        for n in (1, 3)
+    ]
     tasks.append(Task("floor", "no scheduler", "floor", (), 180, systems=("floor",)))
     return tasks
 
@@ -48,6 +59,14 @@ def quick() -> list[Task]:
         ),
         Task(
             "W4", "N=1,000, 2 s", "idle", ("--n", "1000", "--seconds", "2", "--settle", "0.5"), 60
+        ),
+        Task(
+            "W5",
+            "200 jobs, 2 nodes",
+            "cluster",
+            ("--jobs", "200", "--nodes", "2", "--lead", "3"),
+            90,
+            systems=("rota",),
         ),
         Task("floor", "no scheduler", "floor", ("--scale", "0.2"), 60, systems=("floor",)),
     ]

@@ -30,6 +30,7 @@ TITLES = {
     "W2": "W2 burst: one-shot no-op jobs all due at one instant",
     "W3": "W3 precision: one-shot jobs due 20 ms apart among idle schedules",
     "W4": "W4 idle: CPU while nothing is due",
+    "W5": "W5 cluster: W2's burst on PostgreSQL, by one node or several sharing it (rota only)",
     "floor": "Floor: this machine without a scheduler",
 }
 METRICS = {
@@ -58,6 +59,13 @@ METRICS = {
         Metric("exactly_once", "exactly once", ratio=False),
     ],
     "W4": [Metric("cpu_s_per_10s", "CPU s per 10 s"), Metric("rss_mb", "peak RSS, MB")],
+    "W5": [
+        Metric("runs_per_s", "runs/s", ratio=False),
+        Metric("recorded_late_p50_ms", "recorded late p50 ms", ratio=False),
+        Metric("recorded_late_p99_ms", "recorded late p99 ms", ratio=False),
+        Metric("nodes_that_ran", "nodes that ran runs", ratio=False),
+        Metric("exactly_once", "exactly once", ratio=False),
+    ],
     "floor": [
         Metric("sqlite_1_per_tx_rows_per_s", "SQLite rows/s, 1 per tx"),
         Metric("sqlite_100_per_tx_rows_per_s", "SQLite rows/s, 100 per tx"),
