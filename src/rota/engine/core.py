@@ -170,7 +170,7 @@ class Engine:
         for run in await self.writer.call(self.store.active_runs):
             state = self.jobs.get(run.job)
             if run.status is RunStatus.QUEUED and state is not None:
-                self.hold(state, QueuedRun.of_record(run))
+                self.take_queued(state, QueuedRun.of_record(run))
 
     # -- scheduling ---------------------------------------------------------------------------
 
@@ -312,10 +312,10 @@ class Engine:
         """A queued run was created: hand it to the worker and announce it."""
         assert self.worker is not None
         state = self.jobs.get(new.job)
-        if state is not None and self.hold(state, QueuedRun.of(run_id, new)):
+        if state is not None and self.take_queued(state, QueuedRun.of(run_id, new)):
             self.publish(EventKind.RUN_QUEUED, new.job, run_id, reason=new.reason.value)
 
-    def hold(self, state: JobState, run: QueuedRun) -> bool:
+    def take_queued(self, state: JobState, run: QueuedRun) -> bool:
         """Queue a run that the store holds as queued, unless this node holds it already,
         queued or running: a notice, a poll and the node's own call may all report one run."""
         assert self.worker is not None
@@ -372,5 +372,5 @@ class Engine:
         state = None if run is None else self.jobs.get(run.job)
         if run is None or state is None or run.status is not RunStatus.QUEUED:
             return
-        if self.hold(state, QueuedRun.of_record(run)):
+        if self.take_queued(state, QueuedRun.of_record(run)):
             self.publish(EventKind.RUN_QUEUED, run.job, run_id, reason=run.reason.value)

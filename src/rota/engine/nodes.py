@@ -174,7 +174,7 @@ class NodeLife:
         for run in await self.engine.writer.call(self.engine.store.active_runs):
             state = self.engine.jobs.get(run.job)
             if run.status is RunStatus.QUEUED and state is not None:
-                self.engine.hold(state, QueuedRun.of_record(run))
+                self.engine.take_queued(state, QueuedRun.of_record(run))
             elif run.node == self.engine.node_id and run.cancel_requested:
                 note = run.note or "cancelled"
                 self.engine.worker.stop_run(run.id, RunStatus.CANCELLED, note, again=False)
