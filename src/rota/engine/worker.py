@@ -75,8 +75,7 @@ class Worker:
         self._claims: set[asyncio.Task[None]] = set()
         self._held: str | None = None  # why no run may start, while that is so
         self._ending: set[int] = set()  # runs whose end is being written
-        self._shutting_down = asyncio.Event()
-        self._stopping = False
+        self._stopping = asyncio.Event()  # set by `shutdown`; cuts backoff pauses short
 
     # -- the queue ----------------------------------------------------------------------------
 
@@ -138,7 +137,7 @@ class Worker:
 
     async def _dispatch(self) -> None:
         clock = self.engine.clock
-        while not self._stopping:
+        while not self._stopping.is_set():
             self._kick.clear()
             now = clock.now()
             picked, wake_at = self._pick(now)
@@ -204,7 +203,7 @@ class Worker:
         claims = [Claim(active.run.id, node, now, limit=state.limit) for active, state in started]
         results: list[bool | None] = [None] * len(claims)
         failures = 0
-        while not self._stopping or not failures:
+        while not self._stopping.is_set() or not failures:
             try:
                 results = await engine.writer.apply(claims)
                 break
@@ -394,7 +393,7 @@ class Worker:
         """Wait before trying the store again; a shutdown cuts the wait short."""
         clock = self.engine.clock
         pause = asyncio.ensure_future(clock.sleep_until(clock.now() + pause_after(failures)))
-        stopping = asyncio.ensure_future(self._shutting_down.wait())
+        stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait([pause, stopping], return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -412,7 +411,7 @@ class Worker:
             except StoreUnavailableError as error:
                 failures += 1
                 engine.outage.failed(what, error, engine.clock.now())
-                if self._stopping and failures >= 3:
+                if self._stopping.is_set() and failures >= 3:
                     log.error("rota stops without %s: the store cannot be reached", what)
                     return None
                 await self._pause(failures)
@@ -485,8 +484,7 @@ class Worker:
         """Stop starting runs; give running ones `grace` to finish, then record them
         interrupted."""
         # The dispatcher ends; claims being written finish (their runs get their tasks).
-        self._stopping = True
-        self._shutting_down.set()
+        self._stopping.set()
         self._kick.set()
         if self._dispatcher is not None:
             await self._dispatcher
