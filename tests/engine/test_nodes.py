@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from rota import Retry, Rota
-from rota.errors import SettingError
+from rota.errors import SettingError, StoreUnavailableError
 from rota.store import open_store
 from rota.store.abc import Claim, Enqueue, Finish, NewRun, Operation
 from rota.store.records import NodeRecord, Reason, RunStatus
@@ -104,7 +104,7 @@ async def test_a_node_that_cannot_reach_its_store_starts_no_runs_once_its_lease_
     heartbeat = store.heartbeat
 
     def unreachable(node_id: str, at: object) -> bool:
-        raise OSError("connection refused")
+        raise StoreUnavailableError("the store cannot be reached: connection refused")
 
     store.heartbeat = unreachable  # type: ignore[assignment,method-assign]
     with caplog.at_level(logging.ERROR, logger="rota.engine"):

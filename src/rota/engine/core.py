@@ -28,7 +28,6 @@ from rota.engine.policies import CatchUp, decide_overlap, plan_catch_up
 from rota.engine.runs import QueuedRun
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
-from rota.errors import StoreUnavailableError
 from rota.store.abc import (
     Fire,
     FireResult,
@@ -192,8 +191,6 @@ class Engine:
                 try:
                     await self._fire(due, now)
                 except Exception as error:  # the scheduler must outlive anything a fire meets
-                    if not isinstance(error, StoreUnavailableError):
-                        log.exception("rota failed while recording due fire times")
                     self.outage.failed("recording due fire times", error, now)
                     self._fire_failures += 1
                     # Safe to try again: a fire that did commit is found advanced and re-read.

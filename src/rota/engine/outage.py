@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from rota.errors import StoreUnavailableError
+
 __all__ = ["FIRST_PAUSE", "LONGEST_PAUSE", "Outage", "pause_after"]
 
 log = logging.getLogger("rota.engine")
@@ -36,7 +38,11 @@ class Outage:
         self._on_back = on_back
 
     def failed(self, what: str, error: BaseException, now: datetime) -> None:
-        """A call to the store failed because it cannot be reached."""
+        """A call to the store failed: an outage if it could not be reached, else a fault
+        of its own, logged with its traceback (each time: it is not expected to repeat)."""
+        if not isinstance(error, StoreUnavailableError):
+            log.error("rota node %s failed %s", self.node_id, what, exc_info=error)
+            return
         if self.since is None:
             self.since = now
             log.error(
