@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from rota import Retry, Rota
-from rota.errors import StoreUnavailableError
+from rota.errors import StoreError, StoreUnavailableError
 from rota.store.abc import Claim, Finish, Fire, Operation
 from rota.store.records import Reason, RunStatus
 from rota.testing import FakeClock
@@ -132,3 +132,34 @@ async def test_fire_times_due_while_the_store_is_away_run_once_it_is_back(
     assert "reached its store again" in caplog.text
     fired = [run for run in rota.runs("report") if run.reason is Reason.SCHEDULE]
     assert [run.fire_time for run in fired] == [START + timedelta(minutes=1)]
+
+
+async def test_a_run_whose_details_are_refused_keeps_its_outcome_and_its_retry(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas()
+
+    @rota.job("sync", retry=Retry(2, backoff="1s"))
+    def sync(ctx) -> None:  # type: ignore[no-untyped-def]
+        if ctx.run.attempt == 1:
+            raise RuntimeError("upstream down")
+
+    await rota.start_async()
+    assert rota.engine is not None
+    store = rota.engine.writer.store
+    apply = store.apply
+
+    def refusing(operations: Sequence[Operation]) -> list[Any]:
+        if any(isinstance(op, Finish) and isinstance(op.traceback, str) for op in operations):
+            raise StoreError("traceback: refused")  # as a store refuses a value it cannot keep
+        return apply(operations)
+
+    store.apply = refusing  # type: ignore[method-assign]
+    run_id = rota.run_now("sync")
+    await eventually(lambda: rota.get_run(run_id).status is RunStatus.FAILED)
+    run = rota.get_run(run_id)
+    assert run.error == "rota could not record this run's details: traceback: refused"
+    clock.advance(5)
+    await eventually(finished(rota, "sync", 2))
+    retries = [r for r in rota.runs("sync") if r.retry_of == run_id]
+    assert [(r.attempt, r.status) for r in retries] == [(2, RunStatus.SUCCEEDED)]

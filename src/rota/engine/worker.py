@@ -376,14 +376,13 @@ class Worker:
                 log="",
                 progress_note=None,
             )
-            results = await self._written(what, [bare])
-            retry = []
+            results = await self._written(what, [bare])  # the retry, if any, follows below
         if results is None:
             return [False, None]
         if len(results) == len(operations):
             return results
-        # An attempt broke, and may have committed both: the retry is now created only by the
-        # attempt that finishes the run, so it is never created twice.
+        # The finish was written alone (an attempt broke, and may have committed both; or the
+        # details were refused): the retry is created only once the finish is, never twice.
         if not results[0] or not retry:
             return [results[0], None]
         created = await self._written(f"queueing the retry of run {run.id}", retry)
