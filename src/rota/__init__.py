@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from rota.app import JobInfo, Rota
+from rota.admin.views import JobInfo, RunPage
+from rota.app import Rota
+from rota.engine.context import RunContext, RunInfo
 from rota.errors import (
+    ConflictError,
     RotaError,
     ScheduleError,
     SettingError,
@@ -33,14 +36,26 @@ from rota.schedules import (
     parse,
     preview,
 )
-from rota.store.records import Reason, Retention, RunRecord, RunStatus
+from rota.store.records import (
+    EventKind,
+    EventRecord,
+    JobKind,
+    Reason,
+    Retention,
+    RunRecord,
+    RunStatus,
+)
 
 __all__ = [
     "After",
+    "ConflictError",
     "Cron",
     "Daily",
+    "EventKind",
+    "EventRecord",
     "Interval",
     "JobInfo",
+    "JobKind",
     "Manual",
     "Once",
     "Preview",
@@ -49,6 +64,9 @@ __all__ = [
     "Retry",
     "Rota",
     "RotaError",
+    "RunContext",
+    "RunInfo",
+    "RunPage",
     "RunRecord",
     "RunStatus",
     "Schedule",

@@ -1,59 +1,58 @@
-"""`Rota`: the facade an application touches. It registers jobs, owns the store, and starts or
-stops the engine, in the caller's asyncio loop or in a background thread for sync apps.
+"""`Rota`: the facade an application touches. It registers jobs, owns the store, starts or stops
+the engine (in the caller's asyncio loop, or in a background thread for sync apps), and offers
+every admin action and read, each in a sync form and an ``_async`` form.
 
-Admin actions (run now, cancel, re-schedule, pause, reset) write to the store from the caller's
-thread and then tell the engine, if one runs; they work as well before it starts.
+Admin actions are store transactions (`rota.admin.commands`): they work the same whether the
+engine runs in this process, in another one, on another node, or nowhere.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from rota.admin.commands import Commands
+from rota.admin.events import Callbacks, follow
+from rota.admin.views import JobInfo, RunPage, Views
 from rota.clock import Clock, SystemClock
+from rota.engine.context import current_run
 from rota.engine.core import Engine
-from rota.engine.jobs import JobDefinition, effective_settings
-from rota.engine.policies import decide_overlap
+from rota.engine.jobs import JobDefinition, import_path, load_target
 from rota.engine.retention import prune_job
 from rota.engine.settings import JobSettings, duration_setting
-from rota.errors import RotaError, SettingError, UnknownJobError, UnknownRunError
+from rota.errors import RotaError, SettingError, UnknownRunError
 from rota.outcomes import Retry
-from rota.schedules import Manual, Schedule, to_schedule
+from rota.schedules import Preview, Schedule, preview
 from rota.schedules.zones import resolve_zone
 from rota.store import open_store
-from rota.store.abc import Enqueue, NewRun, Operation, RequestCancel, Store, UpdateJob
-from rota.store.records import ACTIVE, JobRecord, Reason, Retention, RunRecord, RunStatus
+from rota.store.abc import Store
+from rota.store.records import ACTIVE, EventRecord, JobKind, Reason, Retention, RunRecord
 
-__all__ = ["JobInfo", "Rota"]
+__all__ = ["Rota"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+Duration = str | float | timedelta
 
 
-@dataclass(frozen=True)
-class JobInfo:
-    """A job as an admin sees it: effective schedule and settings, state, next and last run."""
+def _in_thread(
+    method: Callable[Concatenate[Rota, P], R],
+) -> Callable[Concatenate[Rota, P], Coroutine[Any, Any, R]]:
+    """The ``_async`` form of a sync method: the same call, run in a worker thread so that the
+    caller's event loop (maybe the engine's own) never waits on the store."""
 
-    name: str
-    description: str
-    schedule: Schedule
-    settings: JobSettings
-    overridden: tuple[str, ...]
-    paused: bool
-    pause_note: str | None
-    in_code: bool
-    next_fire_at: datetime | None
-    last_run: RunRecord | None
+    async def call(self: Rota, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await asyncio.to_thread(method, self, *args, **kwargs)
 
-    @property
-    def is_overridden(self) -> bool:
-        """Whether an admin changed anything about this job."""
-        return bool(self.overridden)
+    call.__name__ = call.__qualname__ = f"{method.__name__}_async"
+    call.__doc__ = f"`{method.__name__}` for async code (same parameters and result)."
+    return call
 
 
 class Rota:
@@ -66,12 +65,15 @@ class Rota:
         timezone: str | None = None,
         clock: Clock | None = None,
         workers: int = 10,
-        heartbeat: str | float | timedelta = 15,
-        lease: str | float | timedelta = 60,
+        heartbeat: Duration = 15,
+        lease: Duration = 60,
+        shutdown_grace: Duration = 5,
     ) -> None:
         """`heartbeat` is how often this node renews its lease and looks for dead nodes;
         `lease` how long a node that stopped renewing counts as alive (at least two
-        heartbeats): the longest a dead node's runs wait to be recorded interrupted."""
+        heartbeats): the longest a dead node's runs wait to be recorded interrupted.
+        `shutdown_grace` is how long a stop lets running runs finish by default (a container
+        platform usually kills a process 10 s after asking it to stop)."""
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1000:
             raise SettingError("workers", str(workers), f"{workers!r} is not a number 1-1000")
         self.heartbeat = duration_setting(heartbeat, "heartbeat")
@@ -83,6 +85,7 @@ class Rota:
                 f"a lease of {self.lease} must last at least two heartbeats ({self.heartbeat} "
                 "each), or a node that is only slow would be found dead",
             )
+        self.shutdown_grace = duration_setting(shutdown_grace, "shutdown_grace", allow_zero=True)
         self.database_url = database_url
         self.timezone = resolve_zone(timezone)
         self.clock: Clock = clock or SystemClock()
@@ -94,10 +97,14 @@ class Rota:
         self._engine: Engine | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_lock = threading.Lock()
         self._synced = False
+        self._commands = Commands(self._synced_store, self.clock, self.timezone, self._definitions)
+        self._views = Views(self._synced_store, self.clock, self.lease)
+        self._callbacks = Callbacks(lambda: self.store)
         self._add(prune_job(lambda: self._engine))
 
-    # -- jobs ---------------------------------------------------------------------------------
+    # -- jobs in code -------------------------------------------------------------------------
 
     def job(
         self,
@@ -105,25 +112,28 @@ class Rota:
         *,
         schedule: Schedule | str | None = None,
         description: str | None = None,
-        overlap: str = "skip",
-        max_concurrent: int = 1,
-        catch_up: str = "once",
-        grace: str | float | timedelta = 60,
+        args: Mapping[str, Any] | None = None,
+        overlap: str | None = None,
+        max_concurrent: int | None = None,
+        catch_up: str | None = None,
+        grace: Duration | None = None,
         retry: Retry | int | None = None,
-        timeout: str | float | timedelta | None = None,
-        start_delay: str | float | timedelta | None = None,
+        timeout: Duration | None = None,
+        start_delay: Duration | None = None,
         retention: Retention | None = None,
     ) -> Callable[[F], F]:
         """Register a sync or async function as a job; its settings are the code's defaults.
 
         `schedule` is a Schedule or its text (``"daily 02:00"``), read in the Rota's time zone;
-        none means manual. The function takes ``ctx`` first, or nothing, plus a run's keyword
-        arguments. A bad value raises SettingError or ScheduleError naming it.
+        none means manual. The function takes ``ctx`` first, or nothing, plus keyword
+        arguments: `args` are given to every run, and a run's own arguments win. A bad value
+        raises SettingError or ScheduleError naming it. Jobs may be registered after start.
         """
         settings = JobSettings.build(
+            self.timezone,
             schedule=schedule,
-            tz=self.timezone,
-            description=description or "",
+            description=description,
+            args=args,
             overlap=overlap,
             max_concurrent=max_concurrent,
             catch_up=catch_up,
@@ -136,19 +146,74 @@ class Rota:
 
         def register(function: F) -> F:
             text = settings.description or (function.__doc__ or "").strip().split("\n")[0]
-            self._add(JobDefinition.create(name, function, replace(settings, description=text)))
+            definition = JobDefinition.create(name, function, replace(settings, description=text))
+            definition.check_arguments(settings.args)
+            self._add(definition)
             return function
 
         return register
 
     def _add(self, definition: JobDefinition) -> None:
-        if self._engine is not None:
-            raise SettingError("job", definition.name, "jobs must be registered before start")
         if definition.name in self._definitions:
             raise SettingError(
                 "job name", definition.name, f"a job named {definition.name!r} is registered"
             )
         self._definitions[definition.name] = definition
+        self._synced = False
+        engine, loop = self._engine, self._loop
+        if engine is not None and loop is not None:
+            future = asyncio.run_coroutine_threadsafe(engine.add_definition(definition), loop)
+            if not _on_loop(loop):
+                future.result()
+
+    # -- jobs at run time ---------------------------------------------------------------------
+
+    def add_job(
+        self,
+        name: str,
+        function: str | Callable[..., Any],
+        *,
+        schedule: Schedule | str | None = None,
+        description: str | None = None,
+        args: Mapping[str, Any] | None = None,
+        overlap: str | None = None,
+        max_concurrent: int | None = None,
+        catch_up: str | None = None,
+        grace: Duration | None = None,
+        retry: Retry | int | None = None,
+        timeout: Duration | None = None,
+        start_delay: Duration | None = None,
+        retention: Retention | None = None,
+    ) -> JobInfo:
+        """Store a job defined at run time: `function` is ``"package.module:function"`` (or a
+        module-level function, stored by that path) that every node imports to run it. It
+        takes the settings of `job`. ConflictError if the name is taken."""
+        target = function if isinstance(function, str) else import_path(function)
+        settings = JobSettings.build(
+            self.timezone,
+            schedule=schedule,
+            description=description,
+            args=args,
+            overlap=overlap,
+            max_concurrent=max_concurrent,
+            catch_up=catch_up,
+            grace=grace,
+            retry=retry,
+            timeout=timeout,
+            start_delay=start_delay,
+            retention=retention,
+        )
+        loaded = load_target(target)
+        if not settings.description:
+            settings = replace(settings, description=(loaded.__doc__ or "").strip().split("\n")[0])
+        definition = JobDefinition.create(name, loaded, settings)
+        self._commands.add_job(name, target, settings, definition=definition)
+        return self.job_info(name)
+
+    def remove_job(self, name: str) -> None:
+        """Delete a run-time job, or a code job no live node defines any more (orphaned), with
+        its history. ConflictError for a job in live code or with a running run."""
+        self._commands.remove_job(name, lambda: self._views.registered() or set())
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -165,7 +230,7 @@ class Rota:
 
     @property
     def engine(self) -> Engine | None:
-        """The running engine, if any (its `bus` carries the events)."""
+        """The running engine, if any."""
         return self._engine
 
     async def start_async(self) -> None:
@@ -189,13 +254,15 @@ class Rota:
             self._engine = None
             raise
 
-    async def stop_async(self, grace: str | float | timedelta = 30) -> None:
-        """Stop creating runs, let running ones finish within `grace`, record the rest
-        interrupted, and close the store."""
+    async def stop_async(self, grace: Duration | None = None) -> None:
+        """Stop creating runs, let running ones finish within `grace` (default: the Rota's
+        `shutdown_grace`), record the rest interrupted, and close the store."""
+        _refuse_inside_a_run("stop_async")
         engine, self._engine = self._engine, None
         if engine is not None:
-            await engine.stop(duration_setting(grace, "grace", allow_zero=True))
-        await asyncio.to_thread(self.close)
+            await engine.stop(self._grace(grace))
+        # Not in a worker thread: at interpreter exit (atexit) no new thread may start.
+        self.close()
 
     def start(self) -> None:
         """Start the engine in a background thread with its own event loop (for sync apps)."""
@@ -226,26 +293,39 @@ class Rota:
             self._thread = None
             raise failure[0]
 
-    def stop(self, grace: str | float | timedelta = 30) -> None:
-        """Stop a `start`-ed engine (see `stop_async`); blocks until it has stopped."""
-        thread, loop = self._thread, self._loop
-        if thread is None or loop is None:
-            if self._engine is not None:
-                raise RotaError("rota runs on an event loop here: use 'await rota.stop_async()'")
-            self.close()
-            return
-        asyncio.run_coroutine_threadsafe(self.stop_async(grace), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        self._thread = None
+    def stop(self, grace: Duration | None = None) -> None:
+        """Stop a `start`-ed engine (see `stop_async`) and wait until it has stopped. Safe from
+        any thread, a signal handler or atexit, and more than once."""
+        _refuse_inside_a_run("stop")
+        with self._stop_lock:
+            thread, loop = self._thread, self._loop
+            if thread is None or loop is None or loop.is_closed():
+                if self._engine is not None:
+                    raise RotaError(
+                        "rota runs on an event loop here: use 'await rota.stop_async()'"
+                    )
+                self.close()
+                return
+            if _on_loop(loop):
+                raise RotaError("rota.stop() would wait for its own loop: use stop_async()")
+            asyncio.run_coroutine_threadsafe(self.stop_async(grace), loop).result()
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            self._thread = None
 
     def close(self) -> None:
         """Close the store (it reopens on the next use)."""
+        self._callbacks.close()
         with self._store_lock:
             if self._store is not None and self._store_open:
                 self._store.close()
             self._store_open = False
             self._synced = False
+
+    def running(self, grace: Duration | None = None) -> _Running:
+        """``with rota.running(grace="10s"):`` or ``async with ...``: start, and stop with
+        this grace on the way out (plain ``with rota:`` uses `shutdown_grace`)."""
+        return _Running(self, grace)
 
     def __enter__(self) -> Rota:
         self.start()
@@ -261,96 +341,69 @@ class Rota:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop_async()
 
+    def _grace(self, grace: Duration | None) -> timedelta:
+        if grace is None:
+            return self.shutdown_grace
+        return duration_setting(grace, "grace", allow_zero=True)
+
     # -- admin actions ------------------------------------------------------------------------
 
-    def run_now(self, name: str, **args: Any) -> int:
-        """Queue a manual run with keyword arguments (JSON values), through the job's overlap
-        policy: the id of the run, which may be recorded skipped with the reason."""
-        definition = self._definition(name)
-        try:
-            json.dumps(args)
-        except (TypeError, ValueError) as error:
-            raise SettingError(
-                "args", repr(args)[:60], f"arguments must be JSON: {error}"
-            ) from None
-        store, now = self._synced_store(), self.clock.now()
-        settings = effective_settings(definition.settings, store.get_job(name))
-        active = store.active_runs(name)
-        running = [r.id for r in active if r.status is RunStatus.RUNNING]
-        queued: list[int | None] = [r.id for r in active if r.status is RunStatus.QUEUED]
-        decision = decide_overlap(settings.overlap, settings.max_concurrent, running, queued)
-        note = "replaced by a run started by hand (overlap=replace)"
-        operations: list[Operation] = [RequestCancel(i, now, note) for i in decision.cancel]
-        status = RunStatus.QUEUED if decision.create else RunStatus.SKIPPED
-        run = NewRun(name, Reason.MANUAL, now, status, args=args, note=decision.reason)
-        operations.append(Enqueue(run))
-        results = store.apply(operations)
-        engine = self._engine
-        created: int = results[-1]
-        if engine is not None:
-            for cancelled, before in zip(decision.cancel, results, strict=False):
-                engine.notify_cancel(cancelled, before, note)
-            if decision.create:
-                engine.notify_run_queued(created)
-        return created
+    def run_now(self, name: str, /, **args: Any) -> int:
+        """Queue a manual run with keyword arguments (JSON values, checked against the job's
+        function), through the job's overlap policy: the id of the run, which may be recorded
+        skipped with the reason. It does not move the job's next scheduled run."""
+        return self._commands.run_now(name, args)
+
+    def run_later(self, name: str, at: datetime, /, **args: Any) -> int:
+        """Queue a manual run that starts at `at` (an aware datetime in the future), or as soon
+        after as the job has room; durable and cancellable like any queued run."""
+        return self._commands.run_now(name, args, at=at)
 
     def cancel(self, run_id: int) -> RunRecord:
         """Cancel a queued or running run; a finished run is left as it is. The run, after."""
-        store, note = self._synced_store(), "cancelled by an admin"
-        before = store.apply([RequestCancel(run_id, self.clock.now(), note)])[0]
-        if before is None:
-            raise UnknownRunError(run_id)
-        if self._engine is not None:
-            self._engine.notify_cancel(run_id, before, note)
-        return self.get_run(run_id)
+        return self._commands.cancel(_run_id(run_id))
 
-    def set_schedule(self, name: str, schedule: Schedule | str) -> JobInfo:
-        """Override a job's schedule (text is read in the Rota's time zone)."""
-        value = to_schedule(schedule, self.timezone)
-        record = self._record(name)
-        override = {**record.override, "schedule": value.to_dict()}
-        following = None if record.paused else value.next_after(self.clock.now())
-        return self._update(name, override=override, next_fire_at=following)
+    def retry(self, run_id: int) -> int:
+        """Queue the next attempt of a failed, timed-out, interrupted or cancelled run now;
+        the new run's id."""
+        return self._commands.retry(_run_id(run_id))
 
     def pause(self, name: str, note: str | None = None) -> JobInfo:
-        """Stop a job firing on its schedule (it can still be run by hand)."""
-        self._record(name)
-        return self._update(name, paused=True, pause_note=note, next_fire_at=None)
+        """Stop a job firing on its schedule (it can still be run by hand), with a note."""
+        self._commands.pause(name, note)
+        return self.job_info(name)
 
     def resume(self, name: str) -> JobInfo:
         """Let a paused job fire again, from its next fire time after now."""
-        record = self._record(name)
-        settings = effective_settings(self._definition(name).settings, record)
-        following = settings.schedule.next_after(self.clock.now())
-        return self._update(name, paused=False, pause_note=None, next_fire_at=following)
+        self._commands.resume(name)
+        return self.job_info(name)
 
-    def reset(self, name: str) -> JobInfo:
-        """Drop every admin override and pause: the job is as its code says again."""
-        self._record(name)
-        schedule = self._definition(name).settings.schedule
-        following = schedule.next_after(self.clock.now())
-        return self._update(
-            name, override={}, paused=False, pause_note=None, next_fire_at=following
-        )
+    def set_schedule(self, name: str, schedule: Schedule | str) -> JobInfo:
+        """Override a job's schedule (text is read in the Rota's time zone)."""
+        return self.override(name, schedule=schedule)
 
-    def _update(self, name: str, **changes: Any) -> JobInfo:
-        self._synced_store().apply([UpdateJob(name, self.clock.now(), **changes)])
-        if self._engine is not None:
-            self._engine.notify_job_changed(name)
+    def override(self, name: str, **settings: Any) -> JobInfo:
+        """Override any of a job's settings: schedule, args, overlap, max_concurrent,
+        catch_up, grace, retry, timeout, start_delay, retention (as code or JSON gives them).
+        SettingError names the first bad one; nothing is changed then."""
+        self._commands.override(name, settings)
+        return self.job_info(name)
+
+    def reset(self, name: str, *settings: str) -> JobInfo:
+        """Drop the overrides of the named settings; with none named, every override and the
+        pause: the job is as its code says again."""
+        self._commands.reset(name, settings)
         return self.job_info(name)
 
     # -- reading ------------------------------------------------------------------------------
 
-    def jobs(self) -> list[JobInfo]:
-        """Every job, by name: those in code, and those the store remembers but code lost."""
-        store = self._synced_store()
-        last = store.last_finished_runs()
-        return [self._info(record, last.get(record.name)) for record in store.list_jobs()]
+    def jobs(self, *, internal: bool = False) -> list[JobInfo]:
+        """Every job by name, with what a jobs page shows; rota's own jobs with `internal`."""
+        return self._views.jobs(internal=internal)
 
     def job_info(self, name: str) -> JobInfo:
         """One job."""
-        record = self._record(name)
-        return self._info(record, self._synced_store().last_finished_runs().get(name))
+        return self._views.job(name)
 
     def runs(
         self,
@@ -358,82 +411,158 @@ class Rota:
         status: str | Collection[str] | None = None,
         limit: int = 50,
         before_id: int | None = None,
-    ) -> list[RunRecord]:
-        """Runs, newest first; of one job, in some statuses, below an id (for paging)."""
-        if job is not None:
-            self._record(job)
-        statuses = None if status is None else _statuses(status)
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
-            raise SettingError("limit", str(limit), f"{limit!r} is not a number 1-10000")
-        return self._synced_store().list_runs(job, statuses, limit, before_id)
-
-    def wait(self, run_id: int, timeout: float = 60.0) -> RunRecord:
-        """Block until a run has finished (or was skipped) and return it; RotaError after
-        `timeout` real seconds. For scripts and tests; the engine must be running elsewhere."""
-        deadline = time.monotonic() + timeout
-        while (run := self.get_run(run_id)).status in ACTIVE:
-            if time.monotonic() > deadline:
-                raise RotaError(f"run {run_id} is still {run.status.value} after {timeout} s")
-            time.sleep(0.01)
-        return run
+        *,
+        reason: str | Collection[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> RunPage:
+        """A page of runs, newest first: of one job, in some statuses, for some reasons,
+        queued in [since, until), below an id; with the total matching (`RunPage.total`)."""
+        if before_id is not None:
+            before_id = _run_id(before_id)
+        return self._views.runs(job, status, reason, since, until, limit, before_id)
 
     def get_run(self, run_id: int) -> RunRecord:
         """One run with everything it recorded: times, status, error, progress, log."""
-        run = self._synced_store().get_run(run_id)
-        if run is None:
-            raise UnknownRunError(run_id)
-        return run
+        return self._commands.run(_run_id(run_id))
+
+    def wait(self, run_id: int, timeout: float = 60.0, *, retries: bool = True) -> RunRecord:
+        """Block until a run has finished (or was skipped) and return it; with `retries`,
+        a failed run's retries are followed to the last attempt. RotaError after `timeout`
+        real seconds. Not for the engine's own loop: use `wait_async` there."""
+        _refuse_inside_a_run("wait")
+        if self._loop is not None and _on_loop(self._loop):
+            raise RotaError("rota.wait() would block the engine's loop: use 'await wait_async()'")
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get_run(run_id)
+            if run.status not in ACTIVE:
+                following = self._retry_of(run) if retries else None
+                if following is None:
+                    return run
+                run_id = following
+            if time.monotonic() > deadline:
+                raise RotaError(f"run {run_id} is still {run.status.value} after {timeout} s")
+            time.sleep(0.01)
+
+    async def wait_async(
+        self, run_id: int, timeout: float = 60.0, *, retries: bool = True
+    ) -> RunRecord:
+        """`wait` for async code: it never blocks the loop."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = await self.get_run_async(run_id)
+            if run.status not in ACTIVE:
+                following = await asyncio.to_thread(self._retry_of, run) if retries else None
+                if following is None:
+                    return run
+                run_id = following
+            if time.monotonic() > deadline:
+                raise RotaError(f"run {run_id} is still {run.status.value} after {timeout} s")
+            await asyncio.sleep(0.01)
+
+    def _retry_of(self, run: RunRecord) -> int | None:
+        """The id of the retry queued for a finished run, if any (created with its finish)."""
+        if run.finished_at is None:
+            return None
+        page = self._views.runs(run.job, None, Reason.RETRY.value, run.finished_at, None, 50, None)
+        found = [r.id for r in page if r.retry_of == run.id]
+        return min(found) if found else None
+
+    def preview(
+        self, schedule: Schedule | str, n: int = 5, after: datetime | None = None
+    ) -> Preview:
+        """The next `n` fire times of a schedule or its text, in the Rota's zone, with DST notes
+        (what a schedule dialog shows as the admin types)."""
+        return preview(schedule, n, after or self.clock.now(), tz=self.timezone)
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def events(self, after: int | None = None) -> AsyncIterator[EventRecord]:
+        """Every committed change from the store, in order, forever: ``async for event in
+        rota.events(after=last_id)``. `after` None starts from now; 0 from the oldest kept."""
+        store = await asyncio.to_thread(lambda: self.store)
+        async for event in follow(store, after):
+            yield event
+
+    def on(self, kind: str, callback: Callable[[EventRecord], Any]) -> Callable[[], None]:
+        """Call `callback(event)` on a thread of rota's for each event of `kind` (``"*"``, a
+        family like ``"run."``, or a kind like ``"run.finished"``) committed from now on, by
+        any process. Returns a function that stops it."""
+        return self._callbacks.add(kind, callback)
+
+    # -- the async forms ----------------------------------------------------------------------
+
+    run_now_async = _in_thread(run_now)
+    run_later_async = _in_thread(run_later)
+    cancel_async = _in_thread(cancel)
+    retry_async = _in_thread(retry)
+    pause_async = _in_thread(pause)
+    resume_async = _in_thread(resume)
+    set_schedule_async = _in_thread(set_schedule)
+    override_async = _in_thread(override)
+    reset_async = _in_thread(reset)
+    add_job_async = _in_thread(add_job)
+    remove_job_async = _in_thread(remove_job)
+    jobs_async = _in_thread(jobs)
+    job_info_async = _in_thread(job_info)
+    runs_async = _in_thread(runs)
+    get_run_async = _in_thread(get_run)
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _definition(self, name: str) -> JobDefinition:
-        definition = self._definitions.get(name)
-        if definition is None:
-            raise UnknownJobError(name)
-        return definition
-
-    def _record(self, name: str) -> JobRecord:
-        record = self._synced_store().get_job(name)
-        if record is None:
-            raise UnknownJobError(name)
-        return record
-
     def _synced_store(self) -> Store:
-        """The store, with the code's jobs in it (the engine does this at start; admin actions
-        before start need the rows too)."""
+        """The store, with this process's code jobs in it: a process without an engine only
+        adds the rows its admin actions need, and never changes what running nodes report."""
         store = self.store
         if not self._synced and self._engine is None:
             defaults = {name: d.stored_defaults for name, d in self._definitions.items()}
-            store.sync_jobs(defaults, self.clock.now())
+            internal = {n for n, d in self._definitions.items() if d.kind is JobKind.INTERNAL}
+            store.sync_jobs(defaults, self.clock.now(), internal=internal, update=False)
         self._synced = True
         return store
 
-    def _info(self, record: JobRecord, last: RunRecord | None) -> JobInfo:
-        definition = self._definitions.get(record.name)
-        if definition is not None:
-            settings = effective_settings(definition.settings, record)
-        else:
-            stored = record.defaults.get("schedule")
-            base = JobSettings(schedule=Schedule.from_dict(stored) if stored else Manual())
-            settings = base.with_json(record.defaults).with_json(record.override)
-        return JobInfo(
-            name=record.name,
-            description=settings.description,
-            schedule=settings.schedule,
-            settings=settings,
-            overridden=tuple(sorted(record.override)),
-            paused=record.paused,
-            pause_note=record.pause_note,
-            in_code=record.in_code,
-            next_fire_at=record.next_fire_at,
-            last_run=last,
+
+class _Running:
+    """`Rota.running`: start on the way in, stop with a grace on the way out."""
+
+    def __init__(self, rota: Rota, grace: Duration | None) -> None:
+        self._rota = rota
+        self._grace = rota._grace(grace)
+
+    def __enter__(self) -> Rota:
+        self._rota.start()
+        return self._rota
+
+    def __exit__(self, *exc: object) -> None:
+        self._rota.stop(self._grace)
+
+    async def __aenter__(self) -> Rota:
+        await self._rota.start_async()
+        return self._rota
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._rota.stop_async(self._grace)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _refuse_inside_a_run(call: str) -> None:
+    if current_run.get() is not None:
+        raise RotaError(
+            f"rota.{call}() cannot be called from inside a run: it would wait for the run "
+            "itself. Return from the job, or start the work elsewhere"
         )
 
 
-def _statuses(value: str | Collection[str]) -> set[RunStatus]:
-    items = [value] if isinstance(value, str) else list(value)
-    allowed = {status.value for status in RunStatus}
-    for item in items:
-        if item not in allowed:
-            raise SettingError("status", str(item), f"{item!r} is not one of {sorted(allowed)}")
-    return {RunStatus(item) for item in items}
+def _run_id(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingError("run id", repr(value)[:40], "a run id is a whole number")
+    if not 1 <= value < 2**63:
+        raise UnknownRunError(value)
+    return value

@@ -5,6 +5,7 @@
      ├── SettingError      a job's setting (policy, duration, name) is invalid (same shape)
      ├── UnknownJobError   no job has that name
      ├── UnknownRunError   no run has that id
+ ├── ConflictError     the change does not fit what is there (a name taken, a run running)
      └── StoreError        the store cannot be opened or used as asked
           └── StoreUnavailableError   it cannot be reached now (try again)
 
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ConflictError",
     "RotaError",
     "ScheduleError",
     "SettingError",
@@ -71,6 +73,11 @@ class UnknownRunError(RotaError, LookupError):
 
     def __reduce__(self) -> tuple[type[UnknownRunError], tuple[int]]:
         return (type(self), (self.run_id,))
+
+
+class ConflictError(RotaError):
+    """The change does not fit the current state: a job of that name exists, a job to remove
+    has a running run, a run to retry has not failed. The message says what is in the way."""
 
 
 class StoreError(RotaError):

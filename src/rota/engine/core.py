@@ -14,20 +14,23 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from rota.clock import Clock
 from rota.engine.context import CaptureHandler
 from rota.engine.events import Event, EventBus, EventKind
-from rota.engine.jobs import JobDefinition, JobState, effective_settings
+from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_target
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
 from rota.engine.policies import CatchUp, decide_overlap, plan_catch_up
 from rota.engine.runs import QueuedRun
+from rota.engine.settings import JobSettings
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
+from rota.errors import RotaError, SettingError
+from rota.schedules import Once
 from rota.store.abc import (
     Fire,
     FireResult,
@@ -36,7 +39,7 @@ from rota.store.abc import (
     RequestCancel,
     Store,
 )
-from rota.store.records import Reason, RunStatus
+from rota.store.records import JobKind, JobRecord, Reason, RunStatus
 
 __all__ = ["Engine"]
 
@@ -130,19 +133,25 @@ class Engine:
         if not task.cancelled() and task.exception() is not None:
             log.error("rota task %s failed", task.get_name(), exc_info=task.exception())
 
-    async def _sync_jobs(self, now: datetime) -> None:
-        """Bring the store in line with the code, and give new or changed jobs a fire time."""
-        defaults = {name: d.stored_defaults for name, d in self.definitions.items()}
-        synced = await self.writer.call(self.store.sync_jobs, defaults, now)
+    async def _sync_jobs(self, now: datetime, names: Collection[str] | None = None) -> None:
+        """Bring the store in line with the code (all jobs, or `names`), load the jobs added at
+        run time, and give new or changed jobs a fire time."""
+        wanted = self.definitions if names is None else {n: self.definitions[n] for n in names}
+        defaults = {name: d.stored_defaults for name, d in wanted.items()}
+        internal = {n for n, d in wanted.items() if d.kind is JobKind.INTERNAL}
+        synced = await self.writer.call(self.store.sync_jobs, defaults, now, internal=internal)
         starts: list[Fire] = []
         for record in synced.jobs:
-            definition = self.definitions.get(record.name)
+            if names is not None and record.name not in names:
+                continue
+            definition = self._definition_of(record)
             if definition is None:
-                continue  # kept with its history, shown as missing from code, never fired
+                continue  # orphaned (its code is gone) or not importable: never fired here
             settings = effective_settings(definition.settings, record)
             state = JobState(definition, settings, record.paused, record.next_fire_at)
             self.jobs[record.name] = state
             old = synced.replaced.get(record.name)
+            new = record.created_at == now
             moved = (
                 old is not None
                 and old.get("schedule") != defaults[record.name]["schedule"]
@@ -151,18 +160,47 @@ class Engine:
             if record.paused or (record.next_fire_at is not None and not moved):
                 continue
             first = settings.schedule.next_after(now)
+            if first is None and (new or moved) and isinstance(settings.schedule, Once):
+                raise SettingError(
+                    "schedule",
+                    settings.schedule.text,
+                    f"job {record.name!r} would fire once at a time that has passed",
+                )
             if first != record.next_fire_at:
                 starts.append(Fire(record.name, record.next_fire_at, first))
                 state.next_fire_at = first
         for fire, result in zip(starts, await self.writer.apply(starts), strict=True):
             if not result.advanced:
                 await self.reload(fire.job)
-        self._heap = [
-            (state.next_fire_at, next(self._order), name)
-            for name, state in self.jobs.items()
-            if state.next_fire_at is not None and not state.paused
-        ]
-        heapq.heapify(self._heap)
+        for state_name, state in self.jobs.items():
+            if names is None or state_name in names:
+                self._push(state_name, state)
+
+    def _definition_of(self, record: JobRecord) -> JobDefinition | None:
+        """The function behind a stored job: this node's code, or a run-time job's import."""
+        if record.kind is JobKind.RUNTIME:
+            if record.name in self.definitions:
+                raise SettingError(
+                    "job name",
+                    record.name,
+                    f"a job named {record.name!r} was added at run time; remove it "
+                    "(rota.remove_job) or rename the job in the code",
+                )
+            try:
+                function = load_target(record.target)
+                settings = JobSettings().with_values(record.defaults)
+                return JobDefinition.create(record.name, function, settings, kind=JobKind.RUNTIME)
+            except RotaError as error:
+                log.error("rota cannot run job %s added at run time: %s", record.name, error)
+                return None
+        return self.definitions.get(record.name)
+
+    async def add_definition(self, definition: JobDefinition) -> None:
+        """A job registered in code after start: store it, schedule it, and register it."""
+        self.definitions[definition.name] = definition
+        await self._sync_jobs(self.clock.now(), {definition.name})
+        await self.nodes.register(self.clock.now())
+        self._wake.set()
 
     async def load_queued(self) -> None:
         assert self.worker is not None
@@ -261,7 +299,7 @@ class Engine:
             if decision.cancel:
                 running, queued = [], []
             if decision.create:
-                runs.append(NewRun(name, reason, now, fire_time=fire_time))
+                runs.append(NewRun(name, reason, now, fire_time=fire_time, args=settings.args))
                 queued.append(None)
             else:
                 runs.append(
@@ -285,10 +323,20 @@ class Engine:
                 self.publish(EventKind.RUN_SKIPPED, fire.job, run_id, note=new.note)
 
     async def reload(self, name: str) -> None:
+        """Read a job again after a change elsewhere: settings, pause, next fire time; a job
+        added at run time is loaded, a removed one dropped."""
         record = await self.writer.call(self.store.get_job, name)
         state = self.jobs.get(name)
-        if record is None or state is None:
+        if record is None:
+            self.jobs.pop(name, None)  # removed: its heap entries find no state
             return
+        if state is None:
+            definition = self._definition_of(record)
+            if definition is None:
+                return
+            settings = effective_settings(definition.settings, record)
+            state = JobState(definition, settings, record.paused, record.next_fire_at)
+            self.jobs[name] = state
         state.settings = effective_settings(state.definition.settings, record)
         state.paused = record.paused
         state.next_fire_at = record.next_fire_at
@@ -336,21 +384,7 @@ class Engine:
                 self.jobs[run.job].queued.discard(run_id)
                 self.publish(EventKind.RUN_FINISHED, run.job, run_id, status="cancelled", note=note)
 
-    # -- notifications from other threads (admin actions written to the store) ----------------
-
-    def notify_job_changed(self, name: str) -> None:
-        """A job's settings, pause or next fire time changed in the store."""
-        self.call_soon(self.job_changed(name))
-
-    def notify_run_queued(self, run_id: int) -> None:
-        """A queued run was created in the store outside the engine."""
-        self.call_soon(self.run_queued(run_id))
-
-    def notify_cancel(self, run_id: int, before: RunStatus | None, note: str) -> None:
-        """A run was cancelled in the store (`before` is its status then)."""
-        loop = self.loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._cancelled, run_id, before, note)
+    # -- notices from the store (admin actions, other nodes) ---------------------------------
 
     def call_soon(self, coroutine: Coroutine[Any, Any, None]) -> None:
         loop = self.loop

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -13,9 +14,15 @@ from rota.engine.policies import Overlap
 from rota.engine.settings import JobSettings
 from rota.errors import SettingError
 from rota.names import job_name_problem
-from rota.store.records import JobRecord
+from rota.store.records import JobKind, JobRecord
 
-__all__ = ["JobDefinition", "JobState", "effective_settings"]
+__all__ = [
+    "JobDefinition",
+    "JobState",
+    "effective_settings",
+    "import_path",
+    "load_target",
+]
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,7 @@ class JobDefinition:
     settings: JobSettings
     is_async: bool
     takes_ctx: bool
-    builtin: bool = False
+    kind: JobKind = JobKind.CODE
 
     @classmethod
     def create(
@@ -36,7 +43,7 @@ class JobDefinition:
         function: Callable[..., Any],
         settings: JobSettings,
         *,
-        builtin: bool = False,
+        kind: JobKind = JobKind.CODE,
     ) -> JobDefinition:
         """Check the name and the function's signature; a job takes ``ctx`` or nothing, plus the
         keyword arguments a run is given."""
@@ -46,14 +53,47 @@ class JobDefinition:
             raise SettingError("job", name, f"{function!r} is not callable")
         parameters = list(inspect.signature(function).parameters.values())
         takes_ctx = bool(parameters) and parameters[0].name == "ctx"
+        positional = [p for p in parameters[int(takes_ctx) :] if p.kind in _POSITIONAL_ONLY]
+        if any(p.default is inspect.Parameter.empty for p in positional):
+            raise SettingError(
+                "job",
+                name,
+                f"{function!r} has a positional-only parameter {positional[0].name!r}; a job "
+                "takes ctx first, or nothing, and keyword arguments",
+            )
         return cls(
             name=name,
             function=function,
             settings=settings,
             is_async=inspect.iscoroutinefunction(function),
             takes_ctx=takes_ctx,
-            builtin=builtin,
+            kind=kind,
         )
+
+    def check_arguments(self, args: Mapping[str, Any]) -> None:
+        """Refuse keyword arguments the function cannot take, or that leave a parameter it
+        needs without a value: SettingError naming the parameter."""
+        parameters = list(inspect.signature(self.function).parameters.values())
+        if self.takes_ctx:
+            parameters = parameters[1:]
+        names = {p.name for p in parameters if p.kind in _BY_KEYWORD}
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+        for name in args:
+            if name not in names and not takes_any:
+                offered = ", ".join(sorted(names)) or "no arguments"
+                raise SettingError(
+                    "args",
+                    name,
+                    f"job {self.name!r} has no parameter {name!r} (it takes {offered})",
+                )
+        for parameter in parameters:
+            required = parameter.default is inspect.Parameter.empty
+            if parameter.kind in _BY_KEYWORD and required and parameter.name not in args:
+                raise SettingError(
+                    "args",
+                    parameter.name,
+                    f"job {self.name!r} needs a value for parameter {parameter.name!r}",
+                )
 
     @cached_property
     def stored_defaults(self) -> dict[str, Any]:
@@ -78,8 +118,46 @@ class JobState:
         return self.settings.max_concurrent if self.settings.overlap is Overlap.ALLOW else 1
 
 
+_BY_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+_POSITIONAL_ONLY = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL)
+
+
+def import_path(function: Callable[..., Any]) -> str:
+    """The ``package.module:function`` path that `load_target` finds `function` by; SettingError
+    if there is none (a lambda, a nested function, a method of an instance)."""
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", "")
+    if not module or module == "__main__" or "<" in qualname:
+        raise SettingError(
+            "function",
+            repr(function)[:80],
+            "a job added at run time needs a module-level function that every node can "
+            "import: give 'package.module:function'",
+        )
+    path = f"{module}:{qualname}"
+    if load_target(path) is not function:
+        raise SettingError("function", path, "does not import as this same function")
+    return path
+
+
+def load_target(path: object) -> Callable[..., Any]:
+    """Import the function at ``package.module:function``; SettingError naming what failed."""
+    if not isinstance(path, str) or path.count(":") != 1:
+        raise SettingError("function", repr(path)[:80], "give 'package.module:function'")
+    module_name, _, attribute = path.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except Exception as error:  # any import-time failure of the user's module
+        raise SettingError("function", path, f"cannot be imported: {error!r}") from None
+    if not callable(target):
+        raise SettingError("function", path, f"{target!r} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
 def effective_settings(defaults: JobSettings, record: JobRecord | None) -> JobSettings:
     """The code's defaults with the admin's overrides laid over."""
     if record is None or not record.override:
         return defaults
-    return defaults.with_json(record.override)
+    return defaults.with_values(record.override)

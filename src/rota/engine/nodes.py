@@ -38,8 +38,11 @@ class NodeLife:
         self.others_alive = False
 
     async def register(self, now: datetime) -> None:
-        node = NodeRecord(self.engine.node_id, socket.gethostname(), os.getpid(), now, now)
-        await self.engine.writer.call(self.engine.store.register_node, node)
+        started = self.engine.started_at or now
+        node = NodeRecord(self.engine.node_id, socket.gethostname(), os.getpid(), started, now)
+        # The jobs this node's code defines: what "in code" means to every process.
+        names = sorted(self.engine.definitions)
+        await self.engine.writer.call(self.engine.store.register_node, node, names)
         self.renewed_at = now
 
     async def beat(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from rota.engine.context import RunContext
@@ -11,15 +12,18 @@ from rota.engine.jobs import JobDefinition
 from rota.engine.policies import CatchUp
 from rota.engine.settings import JobSettings
 from rota.schedules import Interval
-from rota.store.records import Retention
+from rota.store.records import JobKind, Retention
 
 if TYPE_CHECKING:
     from rota.engine.core import Engine
 
-__all__ = ["PRUNE_BATCH", "PRUNE_JOB", "prune_job"]
+__all__ = ["EVENTS_KEPT", "EVENTS_KEPT_FOR", "PRUNE_BATCH", "PRUNE_JOB", "prune_job"]
 
 PRUNE_JOB = "rota-prune"
 PRUNE_BATCH = 500
+# Events are for followers that were away a while, not history: runs are the history.
+EVENTS_KEPT_FOR = timedelta(days=7)
+EVENTS_KEPT = 100_000
 
 
 def prune_job(engine: Callable[[], Engine | None]) -> JobDefinition:
@@ -31,7 +35,13 @@ def prune_job(engine: Callable[[], Engine | None]) -> JobDefinition:
         if running is None:
             return
         store, writer, now = running.store, running.writer, running.clock.now()
-        names = [job.name for job in await writer.call(store.list_jobs)]
+        # A one-shot that has fired is finished: its history stays as it is, at no cost.
+        names = [
+            job.name
+            for job in await writer.call(store.list_jobs)
+            if job.next_fire_at is not None
+            or job.defaults.get("schedule", {}).get("kind") != "once"
+        ]
         removed = 0
         for index, name in enumerate(names, start=1):
             state = running.jobs.get(name)
@@ -44,11 +54,19 @@ def prune_job(engine: Callable[[], Engine | None]) -> JobDefinition:
                 if count < PRUNE_BATCH:
                     break
             ctx.progress(index, len(names), name)
-        ctx.log.info("removed %d runs past their retention", removed)
+        events = 0
+        while True:
+            count = await writer.call(
+                store.prune_events, now - EVENTS_KEPT_FOR, EVENTS_KEPT, PRUNE_BATCH
+            )
+            events += count
+            if count < PRUNE_BATCH:
+                break
+        ctx.log.info("removed %d runs past their retention and %d old events", removed, events)
 
     settings = JobSettings(
         schedule=Interval("10m"),
         description="Delete run history past its retention",
         catch_up=CatchUp.NONE,
     )
-    return JobDefinition.create(PRUNE_JOB, prune, settings, builtin=True)
+    return JobDefinition.create(PRUNE_JOB, prune, settings, kind=JobKind.INTERNAL)

@@ -1,12 +1,15 @@
-"""A job's settings: validated from code, stored as JSON, overridden by the admin.
+"""A job's settings, each declared once: how it is read, how it is stored, whether an admin may
+override it, and what it means.
 
-Code gives the defaults; the store keeps them beside the admin's overrides (same keys); the
-effective settings are the overrides laid over the defaults.
+Code gives the defaults (``@rota.job(...)``, ``rota.add_job(...)``); the store keeps them beside
+the admin's overrides under the same keys; the effective settings are the overrides laid over the
+defaults. Registration, overrides, stored JSON and the API's schema all read `SETTINGS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -15,6 +18,7 @@ from rota.engine.policies import CatchUp, Overlap, RetryPolicy
 from rota.errors import ScheduleError, SettingError
 from rota.outcomes import Retry
 from rota.schedules import (
+    After,
     Interval,
     Manual,
     Schedule,
@@ -24,30 +28,31 @@ from rota.schedules import (
 )
 from rota.store.records import Retention
 
-__all__ = ["OVERRIDABLE", "JobSettings", "duration_setting"]
+__all__ = ["OVERRIDABLE", "SETTINGS", "JobSettings", "Setting", "duration_setting"]
 
 _Choice = TypeVar("_Choice", Overlap, CatchUp)
+MAX_ARGS_BYTES = 64 * 1024
 
-OVERRIDABLE = frozenset(
-    {
-        "schedule",
-        "overlap",
-        "max_concurrent",
-        "catch_up",
-        "grace",
-        "retry",
-        "timeout",
-        "start_delay",
-    }
-)
+
+@dataclass(frozen=True)
+class Setting:
+    """One job setting: `read` takes what a user or the store gives (code values, text, JSON)
+    and returns the value or raises SettingError naming it; `dump` gives its JSON form."""
+
+    name: str
+    help: str
+    read: Callable[[object, str | None], Any]
+    dump: Callable[[Any], Any]
+    overridable: bool = True
 
 
 @dataclass(frozen=True)
 class JobSettings:
     """Everything the engine needs to know about a job besides its function."""
 
-    schedule: Schedule
+    schedule: Schedule = field(default_factory=Manual)
     description: str = ""
+    args: Mapping[str, Any] = field(default_factory=dict)
     overlap: Overlap = Overlap.SKIP
     max_concurrent: int = 1
     catch_up: CatchUp = CatchUp.ONCE
@@ -58,82 +63,25 @@ class JobSettings:
     retention: Retention = field(default_factory=Retention)
 
     @classmethod
-    def build(
-        cls,
-        *,
-        schedule: Schedule | str | None,
-        tz: str | None,
-        description: str = "",
-        overlap: str = "skip",
-        max_concurrent: int = 1,
-        catch_up: str = "once",
-        grace: str | float | timedelta = 60,
-        retry: Retry | int | None = None,
-        timeout: str | float | timedelta | None = None,
-        start_delay: str | float | timedelta | None = None,
-        retention: Retention | None = None,
-    ) -> JobSettings:
-        """Validate settings as a user writes them; SettingError or ScheduleError otherwise."""
-        return cls(
-            schedule=Manual() if schedule is None else to_schedule(schedule, tz),
-            description=_text(description, "description"),
-            overlap=_choice(Overlap, overlap, "overlap"),
-            max_concurrent=_count(max_concurrent, "max_concurrent", 1, 1000),
-            catch_up=_choice(CatchUp, catch_up, "catch_up"),
-            grace=duration_setting(grace, "grace", allow_zero=True),
-            retry=_retry(retry),
-            timeout=None if timeout is None else duration_setting(timeout, "timeout"),
-            start_delay=(
-                None if start_delay is None else duration_setting(start_delay, "start_delay")
-            ),
-            retention=Retention() if retention is None else retention,
-        )
+    def build(cls, tz: str | None = None, **values: object) -> JobSettings:
+        """Settings as a user writes them (None means the default); SettingError or
+        ScheduleError name what is wrong. Schedule text is read in `tz`."""
+        return cls().with_values({k: v for k, v in values.items() if v is not None}, tz)
+
+    def with_values(self, values: Mapping[str, object], tz: str | None = None) -> JobSettings:
+        """These settings with `values` (code values, text or JSON, by setting name) laid over."""
+        changes: dict[str, Any] = {}
+        for key, value in values.items():
+            setting = _BY_NAME.get(key)
+            if setting is None:
+                allowed = ", ".join(_BY_NAME)
+                raise SettingError("setting", str(key), f"{key!r} is not one of {allowed}")
+            changes[key] = setting.read(value, tz)
+        return replace(self, **changes)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form the store keeps (defaults and overrides alike)."""
-        return {
-            "schedule": self.schedule.to_dict(),
-            "description": self.description,
-            "overlap": self.overlap.value,
-            "max_concurrent": self.max_concurrent,
-            "catch_up": self.catch_up.value,
-            "grace": format_duration(self.grace),
-            "retry": {
-                "attempts": self.retry.attempts,
-                "backoff": format_duration(self.retry.backoff),
-                "max_delay": format_duration(self.retry.max_delay),
-            },
-            "timeout": None if self.timeout is None else format_duration(self.timeout),
-            "start_delay": None if self.start_delay is None else format_duration(self.start_delay),
-        }
-
-    def with_json(self, data: Mapping[str, Any]) -> JobSettings:
-        """These settings with the keys of `data` (an override, or stored defaults) laid over."""
-        changes: dict[str, Any] = {}
-        for key, value in data.items():
-            if key == "schedule":
-                changes[key] = Schedule.from_dict(value)
-            elif key == "description":
-                changes[key] = _text(value, key)
-            elif key == "overlap":
-                changes[key] = _choice(Overlap, value, key)
-            elif key == "catch_up":
-                changes[key] = _choice(CatchUp, value, key)
-            elif key == "max_concurrent":
-                changes[key] = _count(value, key, 1, 1000)
-            elif key == "grace":
-                changes[key] = duration_setting(value, key, allow_zero=True)
-            elif key in ("timeout", "start_delay"):
-                changes[key] = None if value is None else duration_setting(value, key)
-            elif key == "retry":
-                changes[key] = RetryPolicy(
-                    attempts=_count(value["attempts"], "retry attempts", 1, 100),
-                    backoff=duration_setting(value["backoff"], "retry backoff"),
-                    max_delay=duration_setting(value["max_delay"], "retry max_delay"),
-                )
-            else:
-                raise SettingError("settings", key, f"{key!r} is not a job setting")
-        return replace(self, **changes)
+        return {s.name: s.dump(getattr(self, s.name)) for s in SETTINGS}
 
     def is_fast(self, now: datetime) -> bool:
         """Whether the schedule fires more often than once a minute (retention keeps less)."""
@@ -152,28 +100,210 @@ def duration_setting(value: object, field: str, *, allow_zero: bool = False) -> 
         raise SettingError(error.field, error.value, error.reason) from None
 
 
-def _choice(kind: type[_Choice], value: object, field: str) -> _Choice:
-    if isinstance(value, str) and value in {member.value for member in kind}:
-        return kind(value)
-    allowed = ", ".join(member.value for member in kind)
-    raise SettingError(field, str(value), f"{value!r} is not one of {allowed}")
+# -- how each kind of value is read and written ---------------------------------------------
 
 
-def _count(value: object, field: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise SettingError(field, str(value), f"{value!r} is not a whole number {low}-{high}")
-    return value
+def _schedule(value: object, tz: str | None) -> Schedule:
+    if isinstance(value, Mapping):
+        schedule = Schedule.from_dict(dict(value))
+    elif isinstance(value, Schedule | str):
+        schedule = to_schedule(value, tz)
+    else:
+        raise SettingError("schedule", repr(value)[:60], "give a Schedule or its text")
+    if isinstance(schedule, After):
+        raise SettingError(
+            "schedule",
+            schedule.text,
+            "'after' schedules do not fire yet (job chains are not built): give the job a "
+            "manual schedule and start it with run_now from the end of the upstream job",
+        )
+    return schedule
 
 
-def _text(value: object, field: str) -> str:
+def _choice(kind: type[_Choice], name: str) -> Callable[[object, str | None], _Choice]:
+    def read(value: object, tz: str | None) -> _Choice:
+        if isinstance(value, str) and value in {member.value for member in kind}:
+            return kind(value)
+        allowed = ", ".join(member.value for member in kind)
+        raise SettingError(name, str(value), f"{value!r} is not one of {allowed}")
+
+    return read
+
+
+def _count(name: str, low: int, high: int) -> Callable[[object, str | None], int]:
+    def read(value: object, tz: str | None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise SettingError(name, str(value), f"{value!r} is not a whole number {low}-{high}")
+        return value
+
+    return read
+
+
+def _duration(name: str, *, optional: bool, allow_zero: bool = False) -> Callable[..., Any]:
+    def read(value: object, tz: str | None) -> timedelta | None:
+        if value is None and optional:
+            return None
+        return duration_setting(value, name, allow_zero=allow_zero)
+
+    return read
+
+
+def _dump_duration(value: timedelta | None) -> str | None:
+    return None if value is None else format_duration(value)
+
+
+def _description(value: object, tz: str | None) -> str:
     if not isinstance(value, str) or len(value) > 2000:
-        raise SettingError(field, repr(value)[:40], "must be text of at most 2,000 characters")
+        raise SettingError("description", repr(value)[:40], "must be text of at most 2,000 chars")
     return value
 
 
-def _retry(value: Retry | int | None) -> RetryPolicy:
-    if value is None:
-        return RetryPolicy()
+def _args(value: object, tz: str | None) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise SettingError("args", repr(value)[:60], "must be a mapping of names to JSON values")
+    try:
+        text = json.dumps(dict(value), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise SettingError("args", repr(value)[:60], f"must be JSON values: {error}") from None
+    if len(text.encode()) > MAX_ARGS_BYTES:
+        raise SettingError(
+            "args", f"{len(text.encode())} bytes", f"must be at most {MAX_ARGS_BYTES} as JSON"
+        )
+    return dict(json.loads(text))
+
+
+def _retry(value: object, tz: str | None) -> RetryPolicy:
+    if isinstance(value, RetryPolicy):
+        return value
     if isinstance(value, Retry):
         return RetryPolicy(value.attempts or 1, value.backoff, value.max_delay)
-    return RetryPolicy(attempts=_count(value, "retry", 1, 100))
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"attempts", "backoff", "max_delay"}
+        if unknown:
+            raise SettingError("retry", str(sorted(unknown)), "is not attempts/backoff/max_delay")
+        default = RetryPolicy()
+        return RetryPolicy(
+            attempts=_count("retry attempts", 1, 100)(value.get("attempts", 1), tz),
+            backoff=duration_setting(value.get("backoff", default.backoff), "retry backoff"),
+            max_delay=duration_setting(
+                value.get("max_delay", default.max_delay), "retry max_delay"
+            ),
+        )
+    return RetryPolicy(attempts=_count("retry", 1, 100)(value, tz))
+
+
+def _dump_retry(value: RetryPolicy) -> dict[str, Any]:
+    return {
+        "attempts": value.attempts,
+        "backoff": format_duration(value.backoff),
+        "max_delay": format_duration(value.max_delay),
+    }
+
+
+def _retention(value: object, tz: str | None) -> Retention:
+    if isinstance(value, Retention):
+        return value
+    if not isinstance(value, Mapping):
+        raise SettingError("retention", repr(value)[:60], "give a Retention or its JSON")
+    unknown = set(value) - {"keep_last", "failed_for", "succeeded_for", "fast_failures"}
+    if unknown:
+        raise SettingError("retention", str(sorted(unknown)), "is not a retention field")
+    default = Retention()
+    return Retention(
+        keep_last=_count("retention keep_last", 0, 1_000_000)(
+            value.get("keep_last", default.keep_last), tz
+        ),
+        failed_for=duration_setting(
+            value.get("failed_for", default.failed_for), "retention failed_for"
+        ),
+        succeeded_for=duration_setting(
+            value.get("succeeded_for", default.succeeded_for), "retention succeeded_for"
+        ),
+        fast_failures=_count("retention fast_failures", 0, 1_000_000)(
+            value.get("fast_failures", default.fast_failures), tz
+        ),
+    )
+
+
+def _dump_retention(value: Retention) -> dict[str, Any]:
+    return {
+        "keep_last": value.keep_last,
+        "failed_for": format_duration(value.failed_for),
+        "succeeded_for": format_duration(value.succeeded_for),
+        "fast_failures": value.fast_failures,
+    }
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _value(value: Any) -> Any:
+    return value.value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "schedule",
+        "When the job fires: a schedule's text (cron, daily, weekly, every, once, manual).",
+        _schedule,
+        lambda value: value.to_dict(),
+    ),
+    Setting("description", "What the job does, in a line.", _description, _same, False),
+    Setting(
+        "args",
+        "Keyword arguments (JSON values) each run gets; a run's own arguments win.",
+        _args,
+        _same,
+    ),
+    Setting(
+        "overlap",
+        "When a fire time comes while a run is active: skip, queue, replace or allow.",
+        _choice(Overlap, "overlap"),
+        _value,
+    ),
+    Setting(
+        "max_concurrent",
+        "How many runs may run at once under overlap=allow (1-1000).",
+        _count("max_concurrent", 1, 1000),
+        _same,
+    ),
+    Setting(
+        "catch_up",
+        "Missed fire times after downtime: once, all (at most 100) or none.",
+        _choice(CatchUp, "catch_up"),
+        _value,
+    ),
+    Setting(
+        "grace",
+        "How late a fire time may start and still count as on time, not missed.",
+        _duration("grace", optional=False, allow_zero=True),
+        _dump_duration,
+    ),
+    Setting(
+        "retry",
+        "Attempts in all, with backoff doubling up to max_delay: 3 or {attempts, backoff, ...}.",
+        _retry,
+        _dump_retry,
+    ),
+    Setting(
+        "timeout",
+        "How long a run may take before it is stopped and recorded timed-out (none: no limit).",
+        _duration("timeout", optional=True),
+        _dump_duration,
+    ),
+    Setting(
+        "start_delay",
+        "How long after a node starts the job's runs wait (to stagger heavy jobs).",
+        _duration("start_delay", optional=True),
+        _dump_duration,
+    ),
+    Setting(
+        "retention",
+        "How much history the job keeps: keep_last runs always, failed_for, succeeded_for.",
+        _retention,
+        _dump_retention,
+    ),
+)
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+OVERRIDABLE = frozenset(s.name for s in SETTINGS if s.overridable)

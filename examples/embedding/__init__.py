@@ -1,0 +1,1 @@
+"""Embedding rota in an app: a plain script, FastAPI, Flask and Django (docs/embedding.md)."""

@@ -1,0 +1,259 @@
+"""Every admin action as one validated store transaction (docs/decisions/0006).
+
+A command needs no engine: it writes to the store, and the store tells every listening engine, in
+this process or another, once the transaction committed. The facade (`Rota`), the REST API and
+the CLI all call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from rota.clock import Clock
+from rota.engine.jobs import JobDefinition, load_target
+from rota.engine.policies import decide_overlap
+from rota.engine.settings import OVERRIDABLE, JobSettings
+from rota.errors import ConflictError, SettingError, UnknownJobError, UnknownRunError
+from rota.schedules import Once, Schedule
+from rota.store.abc import (
+    AddJob,
+    Enqueue,
+    NewRun,
+    Operation,
+    Removal,
+    RemoveJob,
+    RequestCancel,
+    Store,
+    UpdateJob,
+)
+from rota.store.records import FAILURE_LIKE, JobKind, JobRecord, Reason, RunRecord, RunStatus
+
+__all__ = ["Commands", "stored_settings"]
+
+
+def stored_settings(record: JobRecord) -> JobSettings:
+    """A job's effective settings from its row alone: the defaults its code stored, with the
+    admin's overrides laid over (what any process can know without the job's code)."""
+    return JobSettings().with_values(record.defaults).with_values(record.override)
+
+
+class Commands:
+    """The admin actions on one store. `definitions` are the jobs this process has code for
+    (to check a run's arguments against the function); others are looked up by import path."""
+
+    def __init__(
+        self,
+        store: Callable[[], Store],
+        clock: Clock,
+        timezone: str,
+        definitions: Mapping[str, JobDefinition],
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._timezone = timezone
+        self._definitions = definitions
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def run_now(self, name: str, args: Mapping[str, Any], at: datetime | None = None) -> int:
+        """Queue a manual run (at once through the job's overlap policy, or at `at`); its id."""
+        record = self.job(name)
+        settings = stored_settings(record)
+        merged = settings.with_values({"args": {**settings.args, **args}}).args
+        self.definition(record).check_arguments(merged)
+        now = self._clock.now()
+        if at is not None:
+            at = _future(at, now, "at")
+            run = NewRun(name, Reason.MANUAL, now, not_before=at, args=merged)
+            created: int = self.apply([Enqueue(run)])[0]
+            return created
+        store = self._store()
+        active = store.active_runs(name)
+        running = [r.id for r in active if r.status is RunStatus.RUNNING]
+        queued: list[int | None] = [r.id for r in active if r.status is RunStatus.QUEUED]
+        decision = decide_overlap(settings.overlap, settings.max_concurrent, running, queued)
+        note = "replaced by a run started by hand (overlap=replace)"
+        operations: list[Operation] = [RequestCancel(i, now, note) for i in decision.cancel]
+        status = RunStatus.QUEUED if decision.create else RunStatus.SKIPPED
+        operations.append(
+            Enqueue(NewRun(name, Reason.MANUAL, now, status, args=merged, note=decision.reason))
+        )
+        return self.apply(operations)[-1]
+
+    def cancel(self, run_id: int) -> RunRecord:
+        """Cancel a queued or running run; a finished one is left as it is. The run, after."""
+        before = self.apply([RequestCancel(run_id, self._clock.now(), "cancelled by an admin")])
+        if before[0] is None:
+            raise UnknownRunError(run_id)
+        return self.run(run_id)
+
+    def retry(self, run_id: int) -> int:
+        """Queue the next attempt of a failed, timed-out, interrupted or cancelled run now."""
+        run = self.run(run_id)
+        if run.status not in FAILURE_LIKE | {RunStatus.CANCELLED}:
+            raise ConflictError(
+                f"run {run_id} is {run.status.value}: only a failed, timed-out, interrupted or "
+                "cancelled run can be retried"
+            )
+        self.job(run.job)
+        now = self._clock.now()
+        attempt = NewRun(
+            run.job,
+            Reason.RETRY,
+            now,
+            fire_time=run.fire_time,
+            attempt=run.attempt + 1,
+            args=run.args,
+            retry_of=run.id,
+        )
+        created: int | None = self.apply([Enqueue(attempt)])[0]
+        if created is None:
+            raise ConflictError(
+                f"run {run_id} has been retried already (attempt {attempt.attempt})"
+            )
+        return created
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def pause(self, name: str, note: str | None) -> JobRecord:
+        """Stop a job firing on its schedule (it can still be run by hand)."""
+        if note is not None and (not isinstance(note, str) or len(note) > 2000):
+            raise SettingError("note", repr(note)[:40], "must be text of at most 2,000 chars")
+        self.job(name)
+        return self._update(name, paused=True, pause_note=note, next_fire_at=None)
+
+    def resume(self, name: str) -> JobRecord:
+        """Let a paused job fire again, from its next fire time after now."""
+        settings = stored_settings(self.job(name))
+        following = settings.schedule.next_after(self._clock.now())
+        return self._update(name, paused=False, pause_note=None, next_fire_at=following)
+
+    def override(self, name: str, values: Mapping[str, Any]) -> JobRecord:
+        """Override settings (by name, as code or JSON gives them); SettingError names a bad one.
+        A changed schedule moves the next fire time."""
+        record = self.job(name)
+        for key in values:
+            if key not in OVERRIDABLE:
+                allowed = ", ".join(sorted(OVERRIDABLE))
+                raise SettingError("setting", str(key), f"an admin may override {allowed}")
+        changed = stored_settings(record).with_values(values, self._timezone)
+        if "schedule" in values:
+            self._refuse_past(changed.schedule)
+        wanted = changed.to_json()
+        override = {**record.override, **{key: wanted[key] for key in values}}
+        return self._write_settings(record, override, reschedule="schedule" in values)
+
+    def reset(self, name: str, fields: tuple[str, ...] = ()) -> JobRecord:
+        """Drop the admin's overrides of `fields` (all, and the pause, when none are named)."""
+        record = self.job(name)
+        for key in fields:
+            if key not in OVERRIDABLE:
+                raise SettingError("setting", str(key), f"{key!r} is not an overridable setting")
+        if fields:
+            override = {k: v for k, v in record.override.items() if k not in fields}
+            return self._write_settings(record, override, reschedule="schedule" in fields)
+        schedule = stored_settings(record).with_values({"schedule": record.defaults["schedule"]})
+        following = schedule.schedule.next_after(self._clock.now())
+        return self._update(
+            name, override={}, paused=False, pause_note=None, next_fire_at=following
+        )
+
+    def add_job(
+        self, name: str, target: str, settings: JobSettings, *, definition: JobDefinition
+    ) -> JobRecord:
+        """Store a job defined at run time; ConflictError if the name is taken."""
+        self._refuse_past(settings.schedule)
+        definition.check_arguments(settings.args)
+        now = self._clock.now()
+        add = AddJob(
+            name,
+            JobKind.RUNTIME,
+            target,
+            settings.to_json(),
+            now,
+            next_fire_at=settings.schedule.next_after(now),
+        )
+        record: JobRecord | None = self.apply([add])[0]
+        if record is None:
+            raise ConflictError(f"a job named {name!r} exists already")
+        return record
+
+    def remove_job(self, name: str, registered: Callable[[], set[str]]) -> None:
+        """Delete a run-time or orphaned job with its history; refused for a job that live
+        code registers, rota's own jobs, and a job with a running run."""
+        record = self.job(name)
+        if record.kind is JobKind.INTERNAL:
+            raise ConflictError(f"job {name!r} is rota's own and cannot be removed")
+        if record.kind is JobKind.CODE and name in registered():
+            raise ConflictError(
+                f"job {name!r} is defined in the code of a running node: remove it there"
+            )
+        result = self.apply([RemoveJob(name, self._clock.now())])[0]
+        if result is Removal.UNKNOWN:
+            raise UnknownJobError(name)
+        if result is Removal.RUNNING:
+            raise ConflictError(f"job {name!r} has a running run: cancel it or let it finish")
+
+    # -- shared -----------------------------------------------------------------------------
+
+    def apply(self, operations: list[Operation]) -> list[Any]:
+        return self._store().apply(operations)
+
+    def job(self, name: str) -> JobRecord:
+        if not isinstance(name, str):
+            raise UnknownJobError(repr(name))
+        record = self._store().get_job(name)
+        if record is None:
+            raise UnknownJobError(name)
+        return record
+
+    def run(self, run_id: int) -> RunRecord:
+        run = self._store().get_run(run_id)
+        if run is None:
+            raise UnknownRunError(run_id)
+        return run
+
+    def definition(self, record: JobRecord) -> JobDefinition:
+        """The job's function: this process's code, or a run-time job's import path."""
+        known = self._definitions.get(record.name)
+        if known is not None:
+            return known
+        if record.kind is JobKind.RUNTIME and record.target is not None:
+            return JobDefinition.create(record.name, load_target(record.target), JobSettings())
+        return JobDefinition.create(record.name, _any_arguments, JobSettings())
+
+    def _write_settings(
+        self, record: JobRecord, override: dict[str, Any], *, reschedule: bool
+    ) -> JobRecord:
+        changes: dict[str, Any] = {"override": override}
+        if reschedule and not record.paused:
+            settings = JobSettings().with_values(record.defaults).with_values(override)
+            changes["next_fire_at"] = settings.schedule.next_after(self._clock.now())
+        return self._update(record.name, **changes)
+
+    def _update(self, name: str, **changes: Any) -> JobRecord:
+        record: JobRecord | None = self.apply([UpdateJob(name, self._clock.now(), **changes)])[0]
+        if record is None:
+            raise UnknownJobError(name)
+        return record
+
+    def _refuse_past(self, schedule: Schedule) -> None:
+        if isinstance(schedule, Once):
+            _future(schedule.at, self._clock.now(), "schedule")
+
+
+def _future(at: object, now: datetime, field: str) -> datetime:
+    if not isinstance(at, datetime) or at.utcoffset() is None:
+        raise SettingError(field, repr(at)[:60], "give an aware datetime (with a time zone)")
+    if at <= now:
+        raise SettingError(
+            field, at.isoformat(), f"{at.isoformat()} has passed (it is {now.isoformat()} now)"
+        )
+    return at
+
+
+def _any_arguments(**kwargs: Any) -> None:
+    """Stands for a job whose code this process does not have: its runs' arguments are checked
+    by the node that runs them."""
