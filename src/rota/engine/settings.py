@@ -86,7 +86,7 @@ class JobSettings:
             start_delay=(
                 None if start_delay is None else duration_setting(start_delay, "start_delay")
             ),
-            retention=Retention() if retention is None else retention,
+            retention=_retention(retention),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -168,6 +168,14 @@ def _count(value: object, field: str, low: int, high: int) -> int:
 def _text(value: object, field: str) -> str:
     if not isinstance(value, str) or len(value) > 2000:
         raise SettingError(field, repr(value)[:40], "must be text of at most 2,000 characters")
+    return value
+
+
+def _retention(value: object) -> Retention:
+    if value is None:
+        return Retention()
+    if not isinstance(value, Retention):
+        raise SettingError("retention", repr(value)[:40], f"{value!r} is not a Retention")
     return value
 
 
