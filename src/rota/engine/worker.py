@@ -26,11 +26,13 @@ from rota.engine.policies import Overlap, RetryPolicy, retry_delay
 from rota.engine.runs import (
     Outcome,
     QueuedRun,
+    call_async_job,
     late_result,
     outcome_of,
     retry_run,
     storable,
 )
+from rota.engine.supervise import keep_running
 from rota.errors import StoreUnavailableError
 from rota.store.abc import Claim, Enqueue, Finish, NewRun, Operation, Progress
 from rota.store.records import RunStatus
@@ -81,7 +83,8 @@ class Worker:
 
     def start(self) -> None:
         """Start taking runs from the queue."""
-        self._dispatcher = asyncio.create_task(self._dispatch(), name="rota-dispatch")
+        dispatch = keep_running("rota-dispatch", self._dispatch, self.engine.clock, self._stopping)
+        self._dispatcher = asyncio.create_task(dispatch, name="rota-dispatch")
 
     def add(self, run: QueuedRun) -> None:
         """Queue a run the store holds as queued."""
@@ -290,7 +293,7 @@ class Worker:
         arguments = (context,) if definition.takes_ctx else ()
         job: asyncio.Future[Any]
         if definition.is_async:
-            coroutine = definition.function(*arguments, **run.args)
+            coroutine = call_async_job(definition.function, *arguments, **run.args)
             job = loop.create_task(coroutine, name=f"rota-job-{run.id}", context=job_context)
         else:
             call = functools.partial(definition.function, *arguments, **run.args)
