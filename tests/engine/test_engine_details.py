@@ -111,8 +111,9 @@ async def test_the_log_keeps_the_last_lines(rotas: MakeRota) -> None:
     await rota.start_async()
     run = await outcome(rota, rota.run_now("chatty"))
     lines = run.log.splitlines()
-    assert len(lines) == LOG_LINES
-    assert lines[0].endswith("line 501")
+    assert len(lines) == LOG_LINES + 1  # the first says what was cut (test_bad_values.py)
+    assert lines[0].startswith("[rota: cut 500 lines")
+    assert lines[1].endswith("line 501")
     assert lines[-1].endswith(f"line {LOG_LINES + 500}")
 
 

@@ -22,7 +22,6 @@ __all__ = [
     "late_result",
     "outcome_of",
     "retry_run",
-    "storable",
 ]
 
 log = logging.getLogger("rota.engine")
@@ -95,11 +94,6 @@ def retry_run(
         args=of.args,
         retry_of=of.id,
     )
-
-
-def storable(text: str | None) -> str | None:
-    """Text a job produced, as every store can keep it: PostgreSQL's text has no NUL."""
-    return None if text is None else text.replace("\x00", "\\x00")
 
 
 class JobRaised(Exception):

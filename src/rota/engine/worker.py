@@ -30,9 +30,9 @@ from rota.engine.runs import (
     late_result,
     outcome_of,
     retry_run,
-    storable,
 )
 from rota.engine.supervise import keep_running
+from rota.engine.texts import ERROR_LIMIT, NOTE_LIMIT, TRACEBACK_LIMIT, ascii_only, storable
 from rota.errors import StoreUnavailableError
 from rota.store.abc import Claim, Enqueue, Finish, NewRun, Operation, Progress
 from rota.store.records import RunStatus
@@ -328,13 +328,13 @@ class Worker:
                 run.id,
                 outcome.status,
                 now,
-                note=storable(outcome.note),
-                error=storable(outcome.error),
-                traceback=storable(outcome.traceback),
-                log=storable(log_text) or "",
+                note=storable(outcome.note, NOTE_LIMIT),
+                error=storable(outcome.error, ERROR_LIMIT),
+                traceback=storable(outcome.traceback, TRACEBACK_LIMIT),
+                log=log_text,
                 progress_done=done,
                 progress_total=total,
-                progress_note=storable(note),
+                progress_note=storable(note, NOTE_LIMIT),
             )
         ]
         retry = self._retry(run, state.settings.retry, outcome, now)
@@ -364,22 +364,30 @@ class Worker:
         """Record a run's end and its retry, if any; one result each. While the store cannot
         be reached, try again: a run's outcome is not given up because a database restarted."""
         retry, what = operations[1:], f"recording the end of run {run.id}"
+        finish = operations[0]
+        assert isinstance(finish, Finish)
         try:
             results = await self._written(what, operations)
-        except Exception as error:
-            # Something in the record itself the store refused: keep at least the outcome.
-            log.exception("rota failed %s; it records the outcome without the details", what)
-            finish = operations[0]
-            assert isinstance(finish, Finish)
-            bare = replace(
-                finish,
-                note=None,
-                error=f"rota could not record this run's details: {error}"[:2000],
-                traceback=None,
-                log="",
-                progress_note=None,
-            )
-            results = await self._written(what, [bare])  # the retry, if any, follows below
+        except Exception:
+            # The texts are clean for a UTF-8 store; one in another encoding may refuse some
+            # characters: escape every non-ASCII one, which loses nothing.
+            log.exception("rota failed %s; it tries again with its texts in ASCII", what)
+            texts = ("note", "error", "traceback", "log", "progress_note")
+            escaped = replace(finish, **{name: _ascii(getattr(finish, name)) for name in texts})
+            try:
+                results = await self._written(what, [escaped])  # the retry follows below
+            except Exception as error:
+                # Something else in the record the store refused: keep at least the outcome.
+                log.exception("rota failed %s; it records the outcome alone", what)
+                bare = Finish(
+                    finish.run_id,
+                    finish.status,
+                    finish.at,
+                    error=storable(
+                        f"rota could not record this run's details: {error}", ERROR_LIMIT
+                    ),
+                )
+                results = await self._written(what, [bare])
         if results is None:
             return [False, None]
         if len(results) == len(operations):
@@ -463,7 +471,7 @@ class Worker:
             (done, total, note), log_text = active.context.snapshot()
             try:
                 progress = Progress(
-                    active.run.id, done, total, storable(note), log=storable(log_text) or ""
+                    active.run.id, done, total, storable(note, NOTE_LIMIT), log=log_text
                 )
                 results = await self.engine.writer.apply([progress])
             except Exception as error:  # progress is not worth waiting for: the next one will do
@@ -504,6 +512,10 @@ class Worker:
                 self.stop_run(run_id, RunStatus.INTERRUPTED, _STOPPED)
             await everything
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ascii(value: Any) -> Any:
+    return ascii_only(value) if isinstance(value, str) else value
 
 
 _STOPPED = "rota stopped before the run finished"
