@@ -14,7 +14,7 @@ import pytest
 from rota import Rota
 from rota.store.records import RunStatus
 from rota.testing import FakeClock
-from tests.engine.conftest import eventually, finished, outcome
+from tests.engine.conftest import START, eventually, finished, outcome
 
 MakeRota = Callable[..., Rota]
 ESCAPES = [SystemExit, KeyboardInterrupt]
@@ -179,3 +179,63 @@ async def test_an_engine_task_that_fails_is_logged_and_started_again(
     clock.advance(timedelta(seconds=30))  # the heartbeat beats on (it slept 15 s at most)
     await eventually(lambda: any(at > clock.now() - timedelta(seconds=30) for at in renewed))
     await asyncio.wait_for(rota.stop_async(grace=0), timeout=10)
+
+
+async def test_a_timed_out_sync_job_keeps_its_slot_until_its_thread_returns(
+    rotas: MakeRota, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    rota = rotas(workers=1)
+    release = threading.Event()
+    calls: list[datetime] = []
+
+    @rota.job("stuck", timeout=1)
+    def stuck() -> None:
+        release.wait(10)  # does not look at ctx.cancelled
+
+    @rota.job("next", timeout=1)
+    def next_job() -> None:
+        calls.append(clock.now())
+
+    await rota.start_async()
+    stuck_id = rota.run_now("stuck")
+    await eventually(lambda: rota.get_run(stuck_id).status is RunStatus.RUNNING)
+    next_id = rota.run_now("next")
+    clock.advance(1)
+    assert (await outcome(rota, stuck_id)).status is RunStatus.TIMED_OUT
+    await eventually(lambda: any("still running" in r.getMessage() for r in caplog.records))
+    # The only thread is still busy: the next run waits, queued, its timeout not started.
+    clock.advance(5)
+    await asyncio.sleep(0.05)
+    waiting = rota.get_run(next_id)
+    assert (waiting.status, waiting.started_at) == (RunStatus.QUEUED, None)
+    release.set()
+    run = await outcome(rota, next_id)
+    assert run.status is RunStatus.SUCCEEDED
+    assert run.started_at == START + timedelta(seconds=6)
+    assert calls == [START + timedelta(seconds=6)]
+
+
+async def test_a_sync_run_given_up_before_a_thread_took_it_is_never_called(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas(workers=1)
+    calls: list[datetime] = []
+
+    @rota.job("late", timeout=1)
+    def late() -> None:
+        calls.append(clock.now())
+
+    await rota.start_async()
+    assert rota.engine is not None
+    assert rota.engine.worker is not None
+    pool = rota.engine.worker._pool
+    # Something outside rota's count holds the only thread, so the run waits for it.
+    blocker = threading.Event()
+    pool.submit(blocker.wait, 10)
+    run_id = rota.run_now("late")
+    await eventually(lambda: rota.get_run(run_id).status is RunStatus.RUNNING)
+    clock.advance(1)
+    assert (await outcome(rota, run_id)).status is RunStatus.TIMED_OUT
+    blocker.set()
+    await asyncio.wrap_future(pool.submit(lambda: None))  # after the run's turn in the pool
+    assert calls == []

@@ -15,6 +15,7 @@ from rota.store.abc import NewRun
 from rota.store.records import Reason, RunRecord, RunStatus
 
 __all__ = [
+    "GIVEN_UP",
     "JobRaised",
     "Outcome",
     "QueuedRun",
@@ -144,6 +145,10 @@ def _failed(error: BaseException) -> Outcome:
     )
 
 
+# What a sync job's call returns when it was never made: the run was given up first.
+GIVEN_UP = object()
+
+
 def late_result(run_id: int, job: str, future: asyncio.Future[Any]) -> None:
     """A run given up on (timed out, cancelled) finished after all: say so, keep nothing."""
     if future.cancelled():
@@ -151,7 +156,11 @@ def late_result(run_id: int, job: str, future: asyncio.Future[Any]) -> None:
     error = future.exception()
     if isinstance(error, JobRaised):
         error = error.error
-    if error is None:
+    if error is None and future.result() is GIVEN_UP:
+        log.info(
+            "run %s of %s was given up before a thread took it; it was never called", run_id, job
+        )
+    elif error is None:
         log.info("run %s of %s finished after it was given up; its result is ignored", run_id, job)
     else:
         log.info("run %s of %s failed after it was given up: %r", run_id, job, error)

@@ -13,7 +13,7 @@ import contextvars
 import functools
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -24,6 +24,7 @@ from rota.engine.events import EventKind
 from rota.engine.outage import pause_after
 from rota.engine.policies import Overlap, RetryPolicy, retry_delay
 from rota.engine.runs import (
+    GIVEN_UP,
     Outcome,
     QueuedRun,
     call_async_job,
@@ -77,6 +78,9 @@ class Worker:
         self._claims: set[asyncio.Task[None]] = set()
         self._held: str | None = None  # why no run may start, while that is so
         self._ending: set[int] = set()  # runs whose end is being written
+        # Runs given up (timed out, cancelled, stopped) whose call has not returned: a sync
+        # job's thread is still busy, so each keeps its slot until the call returns.
+        self._lingering: dict[int, asyncio.Future[Any]] = {}
         self._stopping = asyncio.Event()  # set by `shutdown`; cuts backoff pauses short
 
     # -- the queue ----------------------------------------------------------------------------
@@ -162,7 +166,8 @@ class Worker:
 
     def _pick(self, now: datetime) -> tuple[list[QueuedRun], datetime | None]:
         """Runs that may start now (up to the free slots), and when to look again otherwise."""
-        free = 0 if self._held is not None else self.slots - len(self._active)
+        taken_slots = len(self._active) + len(self._lingering)
+        free = 0 if self._held is not None else self.slots - taken_slots
         picked: list[QueuedRun] = []
         wake_at: datetime | None = None
         taken: dict[str, int] = {}
@@ -297,7 +302,9 @@ class Worker:
             job = loop.create_task(coroutine, name=f"rota-job-{run.id}", context=job_context)
         else:
             call = functools.partial(definition.function, *arguments, **run.args)
-            job = loop.run_in_executor(self._pool, job_context.run, call)
+            job = loop.run_in_executor(
+                self._pool, job_context.run, functools.partial(_unless_given_up, context, call)
+            )
         waiters: list[asyncio.Future[Any]] = [job, active.stop]
         timeout = state.settings.timeout
         timer: asyncio.Task[None] | None = None
@@ -312,12 +319,43 @@ class Worker:
         if job.done():
             return outcome_of(job)
         context.cancel()
-        job.add_done_callback(functools.partial(late_result, run.id, run.job))
         if definition.is_async:
             job.cancel()
         if active.stop.done():
-            return Outcome(active.stop_status, note=active.stop_note)
-        return Outcome(RunStatus.TIMED_OUT, note=f"timed out after {timeout}")
+            outcome = Outcome(active.stop_status, note=active.stop_note)
+        else:
+            outcome = Outcome(RunStatus.TIMED_OUT, note=f"timed out after {timeout}")
+        self._linger(run, job, outcome.status, is_async=definition.is_async)
+        return outcome
+
+    def _linger(
+        self, run: QueuedRun, job: asyncio.Future[Any], status: RunStatus, *, is_async: bool
+    ) -> None:
+        """A run given up whose call goes on keeps its slot until the call returns: a sync
+        job's thread cannot be stopped, and the next run must not wait for it after it has
+        started (its timeout running, its start recorded)."""
+        self._lingering[run.id] = job
+        job.add_done_callback(functools.partial(self._returned, run))
+
+        def still_running() -> None:
+            if not job.done():
+                log.warning(
+                    "run %s of %s is recorded %s, but its job is still running; it keeps its "
+                    "slot until it returns",
+                    run.id,
+                    run.job,
+                    status.value,
+                )
+
+        if is_async:  # cancelled: most tasks end within moments
+            asyncio.get_running_loop().call_later(_ASYNC_UNWIND, still_running)
+        else:
+            still_running()
+
+    def _returned(self, run: QueuedRun, job: asyncio.Future[Any]) -> None:
+        self._lingering.pop(run.id, None)
+        self._kick.set()
+        late_result(run.id, run.job, job)
 
     async def _record(self, active: _Active, state: JobState, outcome: Outcome) -> None:
         run, engine = active.run, self.engine
@@ -511,7 +549,22 @@ class Worker:
             for run_id in list(self._active):
                 self.stop_run(run_id, RunStatus.INTERRUPTED, _STOPPED)
             await everything
+        if self._lingering:
+            log.warning(
+                "rota stops while %d runs it gave up are still running (runs %s); a sync job "
+                "keeps its thread until it returns, and the process may not exit before",
+                len(self._lingering),
+                ", ".join(str(run_id) for run_id in sorted(self._lingering)),
+            )
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _unless_given_up(context: RunContext, call: Callable[[], Any]) -> Any:
+    """A sync job's call, in its thread: not made if the run was given up (timed out,
+    cancelled, stopped) while it waited for the thread."""
+    if context.cancelled:
+        return GIVEN_UP
+    return call()
 
 
 def _ascii(value: Any) -> Any:
@@ -519,5 +572,7 @@ def _ascii(value: Any) -> Any:
 
 
 _STOPPED = "rota stopped before the run finished"
+# How long (real seconds) a cancelled async job may take to end before the log says it goes on.
+_ASYNC_UNWIND = 1.0
 # How long a run whose job is busy on other nodes waits before it is claimed again.
 _BUSY_PAUSE = timedelta(seconds=1)
