@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -114,3 +116,41 @@ def test_the_system_clock_never_wakes_before_the_deadline() -> None:
         return early
 
     assert asyncio.run(woken_early()) == []
+
+
+class _SteppedWall:
+    """The system's wall time, plus a step a test sets."""
+
+    def __init__(self) -> None:
+        self.step = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.step
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0], ids=["back", "forward"])
+def test_a_wall_clock_step_neither_stretches_nor_cuts_a_wait(
+    step: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    wall = _SteppedWall()
+    clock = SystemClock(wall=wall, check_every=0.005)
+
+    async def scenario() -> float:
+        began = time.monotonic()
+        waits = [
+            asyncio.create_task(clock.sleep_until(clock.now() + timedelta(seconds=0.1)))
+            for _ in range(2)
+        ]
+        await asyncio.sleep(0.01)
+        wall.step = step
+        await asyncio.wait_for(asyncio.gather(*waits), timeout=5)  # not the step's hour
+        return time.monotonic() - began
+
+    with caplog.at_level(logging.WARNING, logger="rota.clock"):
+        elapsed = asyncio.run(scenario())
+    assert elapsed >= 0.1  # a step forward did not end the waits early
+    way = "back" if step < 0 else "forward"
+    steps = [r.getMessage() for r in caplog.records if "stepped" in r.getMessage()]
+    assert steps == [
+        f"the system clock was stepped {way} by 3600.0 s; rota's waits go by elapsed time"
+    ]

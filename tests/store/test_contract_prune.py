@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -153,13 +154,21 @@ def test_a_pruned_fire_time_no_longer_blocks_its_key(jobs: Store) -> None:
     assert again.run_ids[0] is not None
 
 
+def _unchecked(**fields: Any) -> Retention:
+    """A Retention that its own check would refuse: the store checks again."""
+    retention = Retention()
+    for name, value in fields.items():
+        object.__setattr__(retention, name, value)
+    return retention
+
+
 @pytest.mark.parametrize(
     ("retention", "batch", "field"),
     [
         (Retention(), -1, "prune.batch"),
-        (Retention(keep_last=-1), 10, "Retention.keep_last"),
-        (Retention(fast_failures=-5), 10, "Retention.fast_failures"),
-        (Retention(failed_for=-MONTH), 10, "Retention.failed_for"),
+        (_unchecked(keep_last=-1), 10, "Retention.keep_last"),
+        (_unchecked(fast_failures=-5), 10, "Retention.fast_failures"),
+        (_unchecked(failed_for=-MONTH), 10, "Retention.failed_for"),
     ],
 )
 def test_prune_checks_its_arguments(

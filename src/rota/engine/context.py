@@ -1,14 +1,16 @@
 """What a running job sees: `ctx.progress`, `ctx.log`, `ctx.cancelled`, `ctx.run`.
 
-Log capture: `ctx.log` records always go to the run's log (the last 1,000 lines), and on to the
-``rota.jobs.<name>`` logger as usual. Records of the job's own `logging` calls that reach the root
-logger's handlers are captured too: a handler on the root logger looks up the run of the current
-context (a context variable, copied into the worker thread for sync jobs).
+Log capture: `ctx.log` records always go to the run's log (its end: `texts.LOG_LIMIT`), and on to
+the ``rota.jobs.<name>`` logger as usual. Records of the job's own `logging` calls that reach the
+root logger's handlers are captured too: a handler on the root logger looks up the run of the
+current context (a context variable, copied into the worker thread for sync jobs).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import threading
 import time
 from collections import deque
@@ -18,11 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rota.engine.texts import LOG_LIMIT, storable
+from rota.errors import SettingError
 from rota.store.records import Reason
 
 __all__ = ["LOG_LINES", "CaptureHandler", "RunContext", "RunInfo", "current_run"]
 
-LOG_LINES = 1000
+LOG_LINES = LOG_LIMIT.lines
 current_run: ContextVar[RunContext | None] = ContextVar("rota_current_run", default=None)
 _FORMAT = logging.Formatter(
     "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
@@ -83,6 +87,8 @@ class RunContext:
         self._on_change = on_change
         self._lock = threading.Lock()
         self._lines: deque[str] = deque(maxlen=LOG_LINES)
+        self._cut_lines = 0  # dropped from the start of `_lines`, and their size
+        self._cut_bytes = 0
         self._cancelled = threading.Event()
         self._progress: tuple[float | None, float | None, str | None] = (None, None, None)
         self._dirty = False
@@ -103,10 +109,17 @@ class RunContext:
     def progress(self, done: float, total: float | None = None, note: str | None = None) -> None:
         """Report progress: `done` of `total` (if known), with a note such as the current item.
 
-        Cheap to call often: the store sees it at most a few times a second.
+        Cheap to call often: the store sees it at most a few times a second. `done` and
+        `total` are real numbers (not bools), finite; `note` is text: anything else raises
+        `SettingError` (a ValueError) naming the parameter, and the progress stays as it was.
         """
+        progress = (
+            _amount(done, "done"),
+            None if total is None else _amount(total, "total"),
+            _note(note),
+        )
         with self._lock:
-            self._progress = (float(done), None if total is None else float(total), note)
+            self._progress = progress
             was_dirty, self._dirty = self._dirty, True
         if not was_dirty:
             self._on_change()
@@ -117,7 +130,11 @@ class RunContext:
         """Add a log record to the run's log."""
         line = _FORMAT.format(record)
         with self._lock:
-            self._lines.extend(line.splitlines() or [""])
+            for part in line.splitlines() or [""]:
+                if len(self._lines) == LOG_LINES:
+                    self._cut_lines += 1
+                    self._cut_bytes += len(self._lines[0].encode(errors="surrogatepass")) + 1
+                self._lines.append(part)
             was_dirty, self._dirty = self._dirty, True
         if not was_dirty:
             self._on_change()
@@ -127,11 +144,15 @@ class RunContext:
         self._cancelled.set()
 
     def snapshot(self) -> tuple[tuple[float | None, float | None, str | None], str]:
-        """The current progress and log text; clears the changed flag, so the next change
-        calls `on_change` again (once, however many changes follow before the next snapshot)."""
+        """The current progress and log text, as the store keeps them (`texts.storable`);
+        clears the changed flag, so the next change calls `on_change` again (once, however
+        many changes follow before the next snapshot)."""
         with self._lock:
             self._dirty = False
-            return self._progress, "\n".join(self._lines)
+            progress, lines = self._progress, list(self._lines)
+            cut_lines, cut_bytes = self._cut_lines, self._cut_bytes
+        log = storable("\n".join(lines), LOG_LIMIT, cut_lines, cut_bytes) or ""
+        return progress, log
 
     def touch(self) -> None:
         """Mark progress and log changed again (a write of them failed)."""
@@ -142,6 +163,36 @@ class RunContext:
     def dirty(self) -> bool:
         """Whether progress or log changed since the last snapshot."""
         return self._dirty
+
+
+def _amount(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        shown = _shown(value)
+        raise SettingError(f"progress {name}", shown, f"{shown} is not a number")
+    try:
+        amount = float(value)
+    except OverflowError:  # an int too large for a float
+        amount = math.inf
+    if not math.isfinite(amount):
+        shown = _shown(value)
+        raise SettingError(f"progress {name}", shown, f"{shown} is not a finite number")
+    return amount
+
+
+def _note(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        shown = _shown(value)
+        raise SettingError("progress note", shown, f"{shown} is not text")
+    return value
+
+
+def _shown(value: object) -> str:
+    """A value as an error names it: its repr, shortened."""
+    try:
+        text = repr(value)
+    except Exception:  # an int past Python's digit limit, a repr that fails
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else f"{text[:50]}...({len(text):,} characters)"
 
 
 class CaptureHandler(logging.Handler):

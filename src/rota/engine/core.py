@@ -27,6 +27,7 @@ from rota.engine.outage import Outage, pause_after
 from rota.engine.policies import CatchUp, decide_overlap, plan_catch_up
 from rota.engine.runs import QueuedRun
 from rota.engine.settings import JobSettings
+from rota.engine.supervise import keep_running
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
 from rota.errors import RotaError, SettingError
@@ -102,8 +103,8 @@ class Engine:
         # that no other node finds this one dead while it was starting.
         await self.nodes.renew(self.clock.now())
         self.worker.start()
-        self._spawn(self._schedule(), "rota-scheduler")
-        self._spawn(self.nodes.beat(), "rota-heartbeat")
+        self._spawn(keep_running("rota-scheduler", self._schedule, self.clock), "rota-scheduler")
+        self._spawn(keep_running("rota-heartbeat", self.nodes.beat, self.clock), "rota-heartbeat")
         log.info("rota node %s started with %d jobs", self.node_id, len(self.jobs))
 
     async def stop(self, grace: timedelta) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,7 +14,16 @@ from rota.outcomes import Retry, Skip
 from rota.store.abc import NewRun
 from rota.store.records import Reason, RunRecord, RunStatus
 
-__all__ = ["Outcome", "QueuedRun", "late_result", "outcome_of", "retry_run", "storable"]
+__all__ = [
+    "GIVEN_UP",
+    "JobRaised",
+    "Outcome",
+    "QueuedRun",
+    "call_async_job",
+    "late_result",
+    "outcome_of",
+    "retry_run",
+]
 
 log = logging.getLogger("rota.engine")
 
@@ -88,15 +97,35 @@ def retry_run(
     )
 
 
-def storable(text: str | None) -> str | None:
-    """Text a job produced, as every store can keep it: PostgreSQL's text has no NUL."""
-    return None if text is None else text.replace("\x00", "\\x00")
+class JobRaised(Exception):
+    """Carries what an async job raised that is no `Exception` (SystemExit, KeyboardInterrupt):
+    asyncio re-raises those out of the event loop, which would end the engine. Carried as an
+    ordinary exception, it stays the outcome of the run that raised it."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+
+
+async def call_async_job(
+    function: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any
+) -> Any:
+    """Call an async job and await it. The call itself is inside, so that arguments the job
+    does not take fail the run as the job's error, not as rota's."""
+    try:
+        return await function(*args, **kwargs)
+    except (Exception, asyncio.CancelledError):
+        raise
+    except BaseException as error:
+        raise JobRaised(error) from None
 
 
 def outcome_of(job: asyncio.Future[Any]) -> Outcome:
     """What a finished call came to: its result, or what it raised."""
     try:
         job.result()
+    except JobRaised as raised:
+        return _failed(raised.error)
     except Skip as skip:
         return Outcome(RunStatus.SKIPPED, note=skip.reason)
     except Retry as retry:
@@ -104,12 +133,20 @@ def outcome_of(job: asyncio.Future[Any]) -> Outcome:
     except asyncio.CancelledError:
         return Outcome(RunStatus.CANCELLED, note="the job was cancelled from inside")
     except BaseException as error:
-        return Outcome(
-            RunStatus.FAILED,
-            error=f"{type(error).__name__}: {error}",
-            traceback="".join(traceback.format_exception(error)),
-        )
+        return _failed(error)
     return Outcome(RunStatus.SUCCEEDED)
+
+
+def _failed(error: BaseException) -> Outcome:
+    return Outcome(
+        RunStatus.FAILED,
+        error=f"{type(error).__name__}: {error}",
+        traceback="".join(traceback.format_exception(error)),
+    )
+
+
+# What a sync job's call returns when it was never made: the run was given up first.
+GIVEN_UP = object()
 
 
 def late_result(run_id: int, job: str, future: asyncio.Future[Any]) -> None:
@@ -117,7 +154,13 @@ def late_result(run_id: int, job: str, future: asyncio.Future[Any]) -> None:
     if future.cancelled():
         return
     error = future.exception()
-    if error is None:
+    if isinstance(error, JobRaised):
+        error = error.error
+    if error is None and future.result() is GIVEN_UP:
+        log.info(
+            "run %s of %s was given up before a thread took it; it was never called", run_id, job
+        )
+    elif error is None:
         log.info("run %s of %s finished after it was given up; its result is ignored", run_id, job)
     else:
         log.info("run %s of %s failed after it was given up: %r", run_id, job, error)

@@ -13,7 +13,7 @@ import contextvars
 import functools
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -24,13 +24,16 @@ from rota.engine.events import EventKind
 from rota.engine.outage import pause_after
 from rota.engine.policies import Overlap, RetryPolicy, retry_delay
 from rota.engine.runs import (
+    GIVEN_UP,
     Outcome,
     QueuedRun,
+    call_async_job,
     late_result,
     outcome_of,
     retry_run,
-    storable,
 )
+from rota.engine.supervise import keep_running
+from rota.engine.texts import ERROR_LIMIT, NOTE_LIMIT, TRACEBACK_LIMIT, ascii_only, storable
 from rota.errors import StoreUnavailableError
 from rota.store.abc import Claim, Enqueue, Finish, NewRun, Operation, Progress
 from rota.store.records import RunStatus
@@ -75,13 +78,17 @@ class Worker:
         self._claims: set[asyncio.Task[None]] = set()
         self._held: str | None = None  # why no run may start, while that is so
         self._ending: set[int] = set()  # runs whose end is being written
+        # Runs given up (timed out, cancelled, stopped) whose call has not returned: a sync
+        # job's thread is still busy, so each keeps its slot until the call returns.
+        self._lingering: dict[int, asyncio.Future[Any]] = {}
         self._stopping = asyncio.Event()  # set by `shutdown`; cuts backoff pauses short
 
     # -- the queue ----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start taking runs from the queue."""
-        self._dispatcher = asyncio.create_task(self._dispatch(), name="rota-dispatch")
+        dispatch = keep_running("rota-dispatch", self._dispatch, self.engine.clock, self._stopping)
+        self._dispatcher = asyncio.create_task(dispatch, name="rota-dispatch")
 
     def add(self, run: QueuedRun) -> None:
         """Queue a run the store holds as queued."""
@@ -159,7 +166,8 @@ class Worker:
 
     def _pick(self, now: datetime) -> tuple[list[QueuedRun], datetime | None]:
         """Runs that may start now (up to the free slots), and when to look again otherwise."""
-        free = 0 if self._held is not None else self.slots - len(self._active)
+        taken_slots = len(self._active) + len(self._lingering)
+        free = 0 if self._held is not None else self.slots - taken_slots
         picked: list[QueuedRun] = []
         wake_at: datetime | None = None
         taken: dict[str, int] = {}
@@ -290,11 +298,13 @@ class Worker:
         arguments = (context,) if definition.takes_ctx else ()
         job: asyncio.Future[Any]
         if definition.is_async:
-            coroutine = definition.function(*arguments, **run.args)
+            coroutine = call_async_job(definition.function, *arguments, **run.args)
             job = loop.create_task(coroutine, name=f"rota-job-{run.id}", context=job_context)
         else:
             call = functools.partial(definition.function, *arguments, **run.args)
-            job = loop.run_in_executor(self._pool, job_context.run, call)
+            job = loop.run_in_executor(
+                self._pool, job_context.run, functools.partial(_unless_given_up, context, call)
+            )
         waiters: list[asyncio.Future[Any]] = [job, active.stop]
         timeout = state.settings.timeout
         timer: asyncio.Task[None] | None = None
@@ -309,12 +319,43 @@ class Worker:
         if job.done():
             return outcome_of(job)
         context.cancel()
-        job.add_done_callback(functools.partial(late_result, run.id, run.job))
         if definition.is_async:
             job.cancel()
         if active.stop.done():
-            return Outcome(active.stop_status, note=active.stop_note)
-        return Outcome(RunStatus.TIMED_OUT, note=f"timed out after {timeout}")
+            outcome = Outcome(active.stop_status, note=active.stop_note)
+        else:
+            outcome = Outcome(RunStatus.TIMED_OUT, note=f"timed out after {timeout}")
+        self._linger(run, job, outcome.status, is_async=definition.is_async)
+        return outcome
+
+    def _linger(
+        self, run: QueuedRun, job: asyncio.Future[Any], status: RunStatus, *, is_async: bool
+    ) -> None:
+        """A run given up whose call goes on keeps its slot until the call returns: a sync
+        job's thread cannot be stopped, and the next run must not wait for it after it has
+        started (its timeout running, its start recorded)."""
+        self._lingering[run.id] = job
+        job.add_done_callback(functools.partial(self._returned, run))
+
+        def still_running() -> None:
+            if not job.done():
+                log.warning(
+                    "run %s of %s is recorded %s, but its job is still running; it keeps its "
+                    "slot until it returns",
+                    run.id,
+                    run.job,
+                    status.value,
+                )
+
+        if is_async:  # cancelled: most tasks end within moments
+            asyncio.get_running_loop().call_later(_ASYNC_UNWIND, still_running)
+        else:
+            still_running()
+
+    def _returned(self, run: QueuedRun, job: asyncio.Future[Any]) -> None:
+        self._lingering.pop(run.id, None)
+        self._kick.set()
+        late_result(run.id, run.job, job)
 
     async def _record(self, active: _Active, state: JobState, outcome: Outcome) -> None:
         run, engine = active.run, self.engine
@@ -325,13 +366,13 @@ class Worker:
                 run.id,
                 outcome.status,
                 now,
-                note=storable(outcome.note),
-                error=storable(outcome.error),
-                traceback=storable(outcome.traceback),
-                log=storable(log_text) or "",
+                note=storable(outcome.note, NOTE_LIMIT),
+                error=storable(outcome.error, ERROR_LIMIT),
+                traceback=storable(outcome.traceback, TRACEBACK_LIMIT),
+                log=log_text,
                 progress_done=done,
                 progress_total=total,
-                progress_note=storable(note),
+                progress_note=storable(note, NOTE_LIMIT),
             )
         ]
         retry = self._retry(run, state.settings.retry, outcome, now)
@@ -361,22 +402,30 @@ class Worker:
         """Record a run's end and its retry, if any; one result each. While the store cannot
         be reached, try again: a run's outcome is not given up because a database restarted."""
         retry, what = operations[1:], f"recording the end of run {run.id}"
+        finish = operations[0]
+        assert isinstance(finish, Finish)
         try:
             results = await self._written(what, operations)
-        except Exception as error:
-            # Something in the record itself the store refused: keep at least the outcome.
-            log.exception("rota failed %s; it records the outcome without the details", what)
-            finish = operations[0]
-            assert isinstance(finish, Finish)
-            bare = replace(
-                finish,
-                note=None,
-                error=f"rota could not record this run's details: {error}"[:2000],
-                traceback=None,
-                log="",
-                progress_note=None,
-            )
-            results = await self._written(what, [bare])  # the retry, if any, follows below
+        except Exception:
+            # The texts are clean for a UTF-8 store; one in another encoding may refuse some
+            # characters: escape every non-ASCII one, which loses nothing.
+            log.exception("rota failed %s; it tries again with its texts in ASCII", what)
+            texts = ("note", "error", "traceback", "log", "progress_note")
+            escaped = replace(finish, **{name: _ascii(getattr(finish, name)) for name in texts})
+            try:
+                results = await self._written(what, [escaped])  # the retry follows below
+            except Exception as error:
+                # Something else in the record the store refused: keep at least the outcome.
+                log.exception("rota failed %s; it records the outcome alone", what)
+                bare = Finish(
+                    finish.run_id,
+                    finish.status,
+                    finish.at,
+                    error=storable(
+                        f"rota could not record this run's details: {error}", ERROR_LIMIT
+                    ),
+                )
+                results = await self._written(what, [bare])
         if results is None:
             return [False, None]
         if len(results) == len(operations):
@@ -460,7 +509,7 @@ class Worker:
             (done, total, note), log_text = active.context.snapshot()
             try:
                 progress = Progress(
-                    active.run.id, done, total, storable(note), log=storable(log_text) or ""
+                    active.run.id, done, total, storable(note, NOTE_LIMIT), log=log_text
                 )
                 results = await self.engine.writer.apply([progress])
             except Exception as error:  # progress is not worth waiting for: the next one will do
@@ -500,9 +549,30 @@ class Worker:
             for run_id in list(self._active):
                 self.stop_run(run_id, RunStatus.INTERRUPTED, _STOPPED)
             await everything
+        if self._lingering:
+            log.warning(
+                "rota stops while %d runs it gave up are still running (runs %s); a sync job "
+                "keeps its thread until it returns, and the process may not exit before",
+                len(self._lingering),
+                ", ".join(str(run_id) for run_id in sorted(self._lingering)),
+            )
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _unless_given_up(context: RunContext, call: Callable[[], Any]) -> Any:
+    """A sync job's call, in its thread: not made if the run was given up (timed out,
+    cancelled, stopped) while it waited for the thread."""
+    if context.cancelled:
+        return GIVEN_UP
+    return call()
+
+
+def _ascii(value: Any) -> Any:
+    return ascii_only(value) if isinstance(value, str) else value
+
+
 _STOPPED = "rota stopped before the run finished"
+# How long (real seconds) a cancelled async job may take to end before the log says it goes on.
+_ASYNC_UNWIND = 1.0
 # How long a run whose job is busy on other nodes waits before it is claimed again.
 _BUSY_PAUSE = timedelta(seconds=1)

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from rota.errors import SettingError
+
 __all__ = [
     "ACTIVE",
     "FAILURE_LIKE",
@@ -126,3 +128,29 @@ class Retention:
     succeeded_for: timedelta = timedelta(days=7)
     fast: bool = False
     fast_failures: int = 1000
+
+    def __post_init__(self) -> None:
+        # Checked here, so that a bad value fails where the job is registered, not in every
+        # prune run afterwards. Zero is allowed throughout: keep nothing beyond the newest.
+        for name in ("keep_last", "fast_failures"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _COUNT:
+                raise SettingError(
+                    f"retention {name}", repr(value), f"{value!r} is not a whole number 0-{_COUNT}"
+                )
+        for name in ("failed_for", "succeeded_for"):
+            value = getattr(self, name)
+            if not isinstance(value, timedelta) or not timedelta(0) <= value <= _LONGEST:
+                raise SettingError(
+                    f"retention {name}",
+                    repr(value),
+                    f"{value!r} is not a timedelta from 0 to {_LONGEST.days} days",
+                )
+        if not isinstance(self.fast, bool):
+            raise SettingError("retention fast", repr(self.fast), f"{self.fast!r} is not a bool")
+
+
+# The most a count can be (what the store keeps); the longest a duration (older instants than
+# now minus it would not be representable).
+_COUNT = 2**63 - 1
+_LONGEST = timedelta(days=100 * 366)
