@@ -9,6 +9,8 @@ engine runs in this process, in another one, on another node, or nowhere.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Mapping
@@ -308,10 +310,20 @@ class Rota:
                 return
             if _on_loop(loop):
                 raise RotaError("rota.stop() would wait for its own loop: use stop_async()")
-            asyncio.run_coroutine_threadsafe(self.stop_async(grace), loop).result()
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
+            if thread.is_alive():
+                stopping = asyncio.run_coroutine_threadsafe(self.stop_async(grace), loop)
+                while thread.is_alive():  # a loop that died never answers: don't wait for it
+                    try:
+                        stopping.result(timeout=0.25)
+                        break
+                    except concurrent.futures.TimeoutError:
+                        continue
+                with contextlib.suppress(RuntimeError):  # closed meanwhile
+                    loop.call_soon_threadsafe(loop.stop)
+                thread.join()
             self._thread = None
+            self._engine = None
+            self.close()
 
     def close(self) -> None:
         """Close the store (it reopens on the next use)."""
