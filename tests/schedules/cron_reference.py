@@ -15,6 +15,7 @@ Nothing here is shared with ``rota.schedules``.
 from __future__ import annotations
 
 from calendar import monthrange
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -34,6 +35,7 @@ ALIASES = {
     "@annually": "0 0 1 1 *",
 }
 MINUTE = timedelta(minutes=1)
+DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
 
 
@@ -185,52 +187,113 @@ def parse(expression: str, *, fixed: bool | None = None) -> Spec:
 
 
 def fire_times(spec: Spec, zone: str, start: datetime, end: datetime, limit: int) -> list[datetime]:
-    """The fire instants in (start, end], ascending, at most `limit`, as UTC datetimes."""
+    """The fire instants in (start, end], ascending, at most `limit`, as UTC datetimes.
+
+    Real time is cut into spans of constant offset by probing each UTC minute with zoneinfo and
+    bisecting to the second. Inside a span every wall minute is checked; its matching seconds fire
+    at wall - offset. Offsets need not be whole minutes (local mean time before ~1920 is not).
+    """
     zi = ZoneInfo(zone)
     start = start.astimezone(UTC)
     end = end.astimezone(UTC)
-    u = start.replace(second=0, microsecond=0)
-    prev_off = (u - MINUTE).astimezone(zi).utcoffset()
     out: list[datetime] = []
 
     def add(instant: datetime) -> None:
         if start < instant <= end and (not out or instant > out[-1]):
             out.append(instant)
 
-    while u <= end and len(out) < limit:
-        local = u.astimezone(zi)
-        off = local.utcoffset()
-        assert off is not None
-        assert prev_off is not None
-        if off != prev_off:
-            # Every zone used here changes offset on a whole minute, by whole minutes.
-            assert (u - SECOND).astimezone(zi).utcoffset() == prev_off, (zone, u)
-            assert off % MINUTE == timedelta(0)
-            assert prev_off % MINUTE == timedelta(0)
-            if off > prev_off and spec.fixed:
-                wall = (u + prev_off).replace(tzinfo=None)
-                wall_end = (u + off).replace(tzinfo=None)
-                while wall < wall_end:  # the skipped wall range
-                    if spec.minute_ok(wall):
-                        add(u)
-                        break
-                    wall += MINUTE
-        if spec.minute_ok(local) and (not spec.fixed or local.fold == 0):
+    def matches(wall: datetime) -> bool:  # wall: a naive whole-second clock reading
+        return wall.second in spec.seconds and spec.minute_ok(wall)
+
+    def minutes(low: datetime, high: datetime) -> Iterator[datetime]:
+        """The wall minutes that overlap [low, high)."""
+        m = low.replace(second=0)
+        while m < high:
+            yield m
+            m += MINUTE
+
+    previous: timedelta | None = None
+    for lo, hi, off in _spans(zi, start.replace(microsecond=0), end):
+        if len(out) >= limit:
+            break
+        wall_lo = (lo + off).replace(tzinfo=None)
+        wall_hi = (hi + off).replace(tzinfo=None)
+        if previous is not None and off > previous and spec.fixed:
+            # A forward change at `lo`: any match in the skipped wall range fires once, at `lo`.
+            gap_lo = (lo + previous).replace(tzinfo=None)
+            for m in minutes(gap_lo, wall_lo):
+                if spec.minute_ok(m) and any(
+                    gap_lo <= m + timedelta(seconds=s) < wall_lo for s in spec.seconds
+                ):
+                    add(lo)
+                    break
+        for m in minutes(wall_lo, wall_hi):
+            if len(out) >= limit:
+                break
+            if not spec.minute_ok(m):
+                continue
             for s in sorted(spec.seconds):
-                add(u + timedelta(seconds=s))
-        prev_off = off
-        u += MINUTE
+                wall = m + timedelta(seconds=s)
+                if wall_lo <= wall < wall_hi:
+                    instant = wall.replace(tzinfo=UTC) - off
+                    if not spec.fixed or instant.astimezone(zi).fold == 0:
+                        add(instant)
+        previous = off
     return out[:limit]
 
 
+def _offset(zi: ZoneInfo, t: datetime) -> timedelta:
+    offset = t.astimezone(zi).utcoffset()
+    assert offset is not None
+    return offset
+
+
+def _spans(
+    zi: ZoneInfo, start: datetime, end: datetime
+) -> Iterator[tuple[datetime, datetime, timedelta]]:
+    """(lo, hi, offset): real time [lo, hi) at one offset, covering [start, end] in order.
+
+    A span is at most about a day long; consecutive spans may share an offset.
+    """
+    lo = start
+    off = _offset(zi, lo)
+    probe = lo
+    while True:
+        nxt = min(probe + MINUTE, end + SECOND)
+        if _offset(zi, nxt) == off:
+            if nxt == end + SECOND:
+                yield lo, nxt, off
+                return
+            probe = nxt
+            if probe - lo >= DAY:  # hand over a day at a time, so the caller can stop early
+                yield lo, probe, off
+                lo = probe
+            continue
+        low, high = probe, nxt  # offset(low) == off != offset(high)
+        while high - low > SECOND:
+            middle = low + ((high - low) // SECOND // 2) * SECOND
+            if _offset(zi, middle) == off:
+                low = middle
+            else:
+                high = middle
+        yield lo, high, off
+        lo, off, probe = high, _offset(zi, high), high
+
+
 @cache
-def transitions(zone: str, first_year: int = 2020, last_year: int = 2035) -> tuple[datetime, ...]:
-    """UTC instants where `zone` changes offset, found by probing hourly and bisecting."""
+def transitions(
+    zone: str, first_year: int = 2020, last_year: int = 2035, step: timedelta = timedelta(hours=1)
+) -> tuple[datetime, ...]:
+    """UTC instants where `zone` changes offset, found by probing every `step` and bisecting.
+
+    Two changes less than `step` apart that cancel out are missed: a coarse step only serves to
+    pick starts near transitions, never to decide a fire time.
+    """
     zi = ZoneInfo(zone)
     found: list[datetime] = []
     t = datetime(first_year, 1, 1, tzinfo=UTC)
     stop = datetime(last_year + 1, 1, 1, tzinfo=UTC)
-    step = timedelta(hours=1)
+    t -= SECOND  # a change at the first instant counts
     off = t.astimezone(zi).utcoffset()
     while t < stop:
         nxt = t + step
@@ -244,7 +307,9 @@ def transitions(zone: str, first_year: int = 2020, last_year: int = 2035) -> tup
                     lo = mid
                 else:
                     hi = mid
-            found.append(hi)
-            off = nxt_off
+            if hi < stop:
+                found.append(hi)
+            t, off = hi, hi.astimezone(zi).utcoffset()  # go on from the change: more may follow
+            continue
         t = nxt
     return tuple(found)

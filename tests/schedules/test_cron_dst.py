@@ -18,8 +18,10 @@ Australia/Lord_Howe 2026-04-04T15:00Z       02:00 +11 -> 01:30 +10:30, repeats [
 Australia/Lord_Howe 2026-10-03T15:30Z       02:00 +10:30 -> 02:30 +11, skips [02:00, 02:30)
 =================== ======================= ==================================================
 
-Every expected time below was worked out by hand from the rule; `test_table_agrees_with_reference`
-re-derives each row with the brute-force reference in ``cron_reference.py``.
+The last rows are offset changes that fall on a UTC year's first instant (see
+`test_zones.YEAR_BOUNDARY`). Every expected time below was worked out by hand from the rule;
+`test_table_agrees_with_reference` re-derives each row with the brute-force reference in
+``cron_reference.py``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ except ImportError:  # tests/schedules is not a package: pytest put this folder 
     from cron_reference import Spec, fire_times, parse, transitions  # type: ignore[no-redef]
 
 BER, NYC, LHI, KOL = "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"
+CASEY = "Antarctica/Casey"
 
 
 def row(ident: str, sched: str, tz: str, start: str, *expected: str) -> Any:
@@ -237,6 +240,23 @@ ROWS = [
         "2026-10-25T02:00:00Z", "2026-10-25T02:00:20Z"),
     row("utc-weekly-sun", "weekly sun 02:30", "UTC", "2026-03-25T00:00:00Z",
         "2026-03-29T02:30:00Z", "2026-04-05T02:30:00Z"),
+    # ---- offset changes on a UTC year's first instant (the zones were uninhabited, "-00", before)
+    # Antarctica/Casey 1969-01-01T00:00Z: 00:00 -00 -> 08:00 +08, skips [00:00, 08:00)
+    row("casey-1969-noon-after-the-change", "0 12 * * *", CASEY, "1968-12-31T12:00:00Z",
+        "1969-01-01T04:00:00Z", "1969-01-02T04:00:00Z"),
+    row("casey-1969-fixed-in-gap", "30 3 * * *", CASEY, "1968-12-31T12:00:00Z",
+        "1969-01-01T00:00:00Z", "1969-01-01T19:30:00Z"),
+    row("casey-1969-hourly", "0 * * * *", CASEY, "1968-12-31T23:30:00Z",
+        "1969-01-01T00:00:00Z", "1969-01-01T01:00:00Z"),
+    # Africa/Niamey 1960-01-01T00:00Z: 00:00 GMT -> 01:00 WAT, skips [00:00, 01:00)
+    row("niamey-1960-fixed-in-gap", "daily 00:30", "Africa/Niamey", "1959-12-31T12:00:00Z",
+        "1960-01-01T00:00:00Z", "1960-01-01T23:30:00Z"),
+    # America/Inuvik 1953-01-01T00:00Z: 00:00 -00 -> 16:00 PST on Dec 31, repeats [16:00, 24:00)
+    row("inuvik-1953-fixed-in-repeat", "0 20 * * *", "America/Inuvik", "1952-12-31T12:00:00Z",
+        "1952-12-31T20:00:00Z", "1953-01-02T04:00:00Z"),
+    row("inuvik-1953-nonfixed-in-repeat", "0 */4 * * *", "America/Inuvik", "1952-12-31T19:00:00Z",
+        "1952-12-31T20:00:00Z", "1953-01-01T00:00:00Z", "1953-01-01T04:00:00Z",
+        "1953-01-01T08:00:00Z"),
 ]  # fmt: skip
 
 FIXED_TIME = [

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+import rota
+from rota.errors import ScheduleError
 from rota.schedules import Daily, Manual, Once, parse, preview
 
 BERLIN_SPRING = datetime(2026, 3, 27, tzinfo=UTC)
@@ -91,3 +93,47 @@ def test_default_start_is_now() -> None:
     result = preview(parse("every 1s"), 1)
     assert result.after >= before
     assert result.fire_times[0] > result.after
+
+
+def test_text_is_read_as_parse_reads_it() -> None:
+    result = preview("daily 02:30", 4, BERLIN_SPRING, tz="Europe/Berlin")
+    assert result.schedule == parse("daily 02:30", tz="Europe/Berlin")
+    assert (
+        result.fire_times == preview(Daily("02:30", "Europe/Berlin"), 4, BERLIN_SPRING).fire_times
+    )
+    assert [f"{t:%m-%d %H:%M %Z}" for t in result.fire_times][2] == "03-29 03:00 CEST"
+    assert len(result.notes) == 1
+    assert "02:30 does not exist in Europe/Berlin" in result.notes[0]
+    assert preview("30 2 * * *", 1, BERLIN_SPRING, tz="UTC").fire_times == (
+        datetime(2026, 3, 27, 2, 30, tzinfo=UTC),
+    )
+
+
+BAD_TEXT = ["daily 25:00", "61 * * * *", "fortnightly", "", "weekly 04:00", 42]
+
+
+@pytest.mark.parametrize("text", BAD_TEXT, ids=[repr(t) for t in BAD_TEXT])
+def test_bad_text_fails_as_parse_fails(text: object) -> None:
+    with pytest.raises(ScheduleError) as from_parse:
+        parse(text, tz="Europe/Berlin")  # type: ignore[arg-type]
+    with pytest.raises(ScheduleError) as from_preview:
+        preview(text, 3, BERLIN_SPRING, tz="Europe/Berlin")  # type: ignore[arg-type]
+    expected = (from_parse.value.field, from_parse.value.value, from_parse.value.reason)
+    assert (
+        from_preview.value.field,
+        from_preview.value.value,
+        from_preview.value.reason,
+    ) == expected
+
+
+def test_text_with_an_unknown_zone_names_the_zone() -> None:
+    with pytest.raises(ScheduleError) as caught:
+        rota.preview("daily 03:00", tz="Europe/Berln")
+    assert caught.value.field == "time zone"
+
+
+def test_rota_preview_takes_text() -> None:
+    result = rota.preview("daily 03:00", tz="Europe/Berlin")
+    assert result.tz == "Europe/Berlin"
+    assert len(result.fire_times) == 5
+    assert all(f"{t:%H:%M}" == "03:00" for t in result.fire_times)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from rota.schedules.zones import (
     Transition,
+    get_zone,
     next_transition,
+    offset_at,
     previous_transition,
     to_instant,
     to_seconds,
@@ -59,3 +63,38 @@ def _berlin():  # type: ignore[no-untyped-def]
     from rota.schedules.zones import get_zone
 
     return get_zone("Europe/Berlin")
+
+
+# Every offset change in tzdata (1900-2060) that falls on a UTC year's first instant; found by
+# scanning zoneinfo.available_timezones(). The old finder gave each year [start, end) but read the
+# offset *at* `start` as the year's opening one, so a change at that instant belonged to no year.
+YEAR_BOUNDARY = [
+    ("Africa/Ceuta", "1901-01-01T00:00", -1276, 0),
+    ("Europe/Madrid", "1901-01-01T00:00", -884, 0),
+    ("Africa/Sao_Tome", "1912-01-01T00:00", -2205, 0),
+    ("Europe/Lisbon", "1912-01-01T00:00", -2205, 0),
+    ("Portugal", "1912-01-01T00:00", -2205, 0),
+    ("America/Cambridge_Bay", "1920-01-01T00:00", 0, -25200),
+    ("Antarctica/DumontDUrville", "1947-01-01T00:00", 0, 36000),
+    ("Indian/Kerguelen", "1950-01-01T00:00", 0, 18000),
+    ("America/Inuvik", "1953-01-01T00:00", 0, -28800),
+    ("Antarctica/McMurdo", "1956-01-01T00:00", 0, 43200),
+    ("America/Rankin_Inlet", "1957-01-01T00:00", 0, -21600),
+    ("Africa/Niamey", "1960-01-01T00:00", 0, 3600),
+    ("Antarctica/Palmer", "1965-01-01T00:00", 0, -10800),
+    ("Antarctica/Casey", "1969-01-01T00:00", 0, 28800),
+]
+
+
+@pytest.mark.parametrize(("key", "utc", "before", "after"), YEAR_BOUNDARY)
+def test_transition_on_a_years_first_instant_is_found(
+    key: str, utc: str, before: int, after: int
+) -> None:
+    at = seconds(utc)
+    expected = Transition(at, before, after)
+    assert offset_at(get_zone(key), at - 1) == before  # the table is what zoneinfo says
+    assert offset_at(get_zone(key), at) == after
+    assert next_transition(key, at - 86_400)[0] == expected
+    assert next_transition(key, at - 1)[0] == expected
+    assert previous_transition(key, at) == expected
+    assert previous_transition(key, at + 86_400) == expected

@@ -10,6 +10,7 @@ from rota.schedules.base import Schedule, require_aware
 from rota.schedules.calendar import _Calendar
 from rota.schedules.durations import format_duration
 from rota.schedules.simple import Interval
+from rota.schedules.text import parse
 from rota.schedules.zones import (
     MAX_YEAR,
     Transition,
@@ -39,12 +40,16 @@ class Preview:
 
 
 def preview(
-    schedule: Schedule, n: int = 5, after: datetime | None = None, tz: str | None = None
+    schedule: Schedule | str, n: int = 5, after: datetime | None = None, tz: str | None = None
 ) -> Preview:
     """The next `n` fire times of `schedule` after `after` (default: now), shown in `tz`.
 
+    `schedule` may be text, read as `rota.parse(schedule, tz)` reads it (and failing as it does,
+    with a `ScheduleError` naming the field): ``preview("daily 03:00", tz="Europe/Berlin")``.
     `tz` defaults to the schedule's own zone, else ``TZ``, else UTC.
     """
+    if not isinstance(schedule, Schedule):
+        schedule = parse(schedule, tz)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PREVIEW:
         raise ScheduleError("count", repr(n), f"{n!r} is not a count from 1 to {MAX_PREVIEW}")
     start = datetime.now(UTC) if after is None else after

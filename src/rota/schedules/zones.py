@@ -126,15 +126,20 @@ def _year_of(seconds: int) -> int:
 
 @lru_cache(maxsize=4096)
 def _transitions_in_year(key: str, year: int) -> tuple[Transition, ...]:
-    """Every offset change in a UTC calendar year, found by probing each midnight and bisecting."""
+    """Every offset change in a UTC calendar year, found by probing each midnight and bisecting.
+
+    The year owns the changes at instants in [start, end): one exactly at `start` is found here,
+    so the walk begins a second before it, at the previous year's closing offset.
+    """
     zone = get_zone(key)
     start, end = year_start(year), year_start(year + 1)
     found: list[Transition] = []
-    left, left_offset = start, offset_at(zone, start)
+    left = start - 1 if year > 1 else start  # datetime has no year 0 to read an offset from
+    left_offset = offset_at(zone, left)
     for probe in range(start + DAY, end + DAY, DAY):
         probe = min(probe, end)
         probe_offset = offset_at(zone, probe)
-        if probe_offset != left_offset:
+        while probe_offset != left_offset:  # more than once only if a day holds two changes
             low, high = left, probe  # offset(low) == left_offset != offset(high)
             while high - low > 1:
                 middle = (low + high) // 2
@@ -142,9 +147,11 @@ def _transitions_in_year(key: str, year: int) -> tuple[Transition, ...]:
                     low = middle
                 else:
                     high = middle
+            after = offset_at(zone, high)
             if high < end:
-                found.append(Transition(high, left_offset, probe_offset))
-        left, left_offset = probe, probe_offset
+                found.append(Transition(high, left_offset, after))
+            left, left_offset = high, after
+        left = probe
         if probe == end:
             break
     return tuple(found)
