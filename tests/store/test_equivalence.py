@@ -290,7 +290,7 @@ class StoresAgree(RuleBasedStateMachine):
             lambda store: store.list_runs(limit=1000),
             lambda store: store.list_runs("b", {RunStatus.QUEUED, RunStatus.FAILED}, limit=2),
             lambda store: store.active_runs(),
-            lambda store: list(store.last_finished_runs().values()),
+            lambda store: [s.last_run for s in store.job_stats().values() if s.last_run],
         ]
         for query in queries:
             mine, theirs = query(memory), query(sql)

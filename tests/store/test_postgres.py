@@ -132,10 +132,18 @@ def test_the_columns_have_postgresql_types(pg: SqlStore) -> None:
         assert columns[table, column][0] == "json", (table, column)
     assert columns["runs", "cancel_requested"] == ("boolean", "false")
     assert columns["runs", "log"] == ("text", "''::text")
+    # Events: ids like runs', JSON data; a node's registered jobs a JSON list, empty at first.
+    assert columns["events", "id"] == ("bigint", "nextval('events_id_seq'::regclass)")
+    assert columns["events", "data"][0] == "json"
+    assert columns["events", "at"][0] == "timestamp with time zone"
+    assert columns["nodes", "jobs"] == ("json", "'[]'::json")
+    assert columns["jobs", "kind"] == ("character varying", "'code'::character varying")
+    assert ("jobs", "in_code") not in columns
     assert constraints == {
         "pk_jobs",
         "pk_runs",
         "pk_nodes",
+        "pk_events",
         "fk_runs_job_jobs",
         "uq_runs_job_fire_time_reason_attempt",
     }
@@ -171,7 +179,7 @@ def test_names_come_back_in_code_point_order_whatever_the_collation(new_postgres
         assert [name for _, name in store.next_fire_times()] == expected
         for name in names:
             finished(store, RunStatus.SUCCEEDED, at(1), job=name)
-        assert list(store.last_finished_runs()) == expected
+        assert list(store.job_stats()) == expected
         for name in names:
             store.register_node(NodeRecord(name, "host", 1, T0, T0))
         assert [node.id for node in store.list_nodes()] == expected

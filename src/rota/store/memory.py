@@ -8,6 +8,7 @@ id. `apply` is all-or-nothing through an undo log of every change it made.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -18,6 +19,7 @@ from rota.errors import StoreError, UnknownJobError
 from rota.store import checks
 from rota.store.abc import (
     UNSET,
+    AddJob,
     Claim,
     Enqueue,
     Finish,
@@ -27,21 +29,29 @@ from rota.store.abc import (
     NewRun,
     Operation,
     Progress,
+    Removal,
+    RemoveJob,
     RequestCancel,
     Store,
     SyncResult,
     UpdateJob,
     notices_of,
 )
+from rota.store.events import NewEvent, RunFacts, events_of, sync_events
 from rota.store.records import (
     ACTIVE,
     FAILURE_LIKE,
+    MEDIAN_OF,
+    EventRecord,
+    JobKind,
     JobRecord,
+    JobStats,
     NodeRecord,
     Reason,
     Retention,
     RunRecord,
     RunStatus,
+    median_duration,
 )
 
 __all__ = ["MemoryStore"]
@@ -104,8 +114,18 @@ class MemoryStore(Store):
         self._keys: dict[RunKey, int] = {}
         self._nodes: dict[str, NodeRecord] = {}
         self._last_id = 0
+        self._events: dict[int, EventRecord] = {}
+        self._last_event = 0
+        self._registered: dict[str, list[str]] = {}  # node id: the job names it registered
+        self._removed_runs = 0  # how many runs the last RemoveJob deleted
         self._undo: list[tuple[dict[Any, Any], Any, Any]] | None = None
         self._listeners: list[Callable[[str], None]] = []
+        self._origin = uuid.uuid4().hex
+
+    @property
+    def origin(self) -> str:
+        """This store object's token, written on its events."""
+        return self._origin
 
     def __repr__(self) -> str:
         return f"MemoryStore.named({self._name!r})" if self._name else "MemoryStore()"
@@ -133,6 +153,11 @@ class MemoryStore(Store):
             self._undo.append((table, key, table.get(key, _MISSING)))
         table[key] = value
 
+    def _delete(self, table: dict[Any, Any], key: Any) -> None:
+        if self._undo is not None:
+            self._undo.append((table, key, table[key]))
+        del table[key]
+
     # -- writes -----------------------------------------------------------------------------
 
     def apply(self, operations: Sequence[Operation]) -> list[Any]:
@@ -141,25 +166,72 @@ class MemoryStore(Store):
             checks.check_operation(operation, index)
         with self._using():
             undo: list[tuple[dict[Any, Any], Any, Any]] = []
-            last_id, self._undo = self._last_id, undo
+            last_id, last_event, self._undo = self._last_id, self._last_event, undo
             try:
-                results = [self._apply(operation) for operation in operations]
+                results: list[Any] = []
+                facts: list[Any] = []
+                for operation in operations:
+                    results.append(self._apply(operation))
+                    facts.append(self._facts(operation, results[-1]))
+                written = self._write_events(events_of(operations, results, facts))
             except BaseException:
                 for table, key, old in reversed(undo):
                     if old is _MISSING:
                         del table[key]
                     else:
                         table[key] = old
-                self._last_id = last_id
+                # Runs a RemoveJob deleted come back at the end: keep the dict in id order.
+                if any(table is self._runs and old is not _MISSING for table, _, old in undo):
+                    ordered = sorted(self._runs.items())
+                    self._runs.clear()
+                    self._runs.update(ordered)
+                self._last_id, self._last_event = last_id, last_event
                 raise
             finally:
                 self._undo = None
+        self._tell(notices_of(operations, results, written))
+        return results
+
+    def _tell(self, notices: list[str]) -> None:
+        """Committed: tell whoever listens (Rotas sharing this store by name), outside the
+        lock."""
+        with self._lock:
             listeners = list(self._listeners)
-        # Committed: tell whoever listens (Rotas sharing this store by name), outside the lock.
-        for notice in notices_of(operations, results):
+        for notice in notices:
             for listener in listeners:
                 listener(notice)
-        return results
+
+    def _facts(self, operation: Operation, result: Any) -> Any:
+        """What `events_of` needs to know of the runs `operation` touched, after it."""
+        if isinstance(operation, Claim | Finish | Progress):
+            return self._run_facts(operation.run_id) if result else None
+        if isinstance(operation, RequestCancel):
+            return None if result is None else self._run_facts(operation.run_id)
+        if isinstance(operation, InterruptRuns):
+            return {run_id: self._run_facts(run_id) for run_id in result}
+        if isinstance(operation, RemoveJob):
+            return self._removed_runs
+        return None
+
+    def _run_facts(self, run_id: int) -> RunFacts:
+        run = self._runs[run_id]
+        return RunFacts(run.job, run.reason, run.attempt, run.note, run.error)
+
+    def _write_events(self, events: list[NewEvent]) -> int | None:
+        """Add `events`; the id of the last, or None if there were none."""
+        for event in events:
+            self._last_event += 1
+            record = EventRecord(
+                self._last_event,
+                event.at,
+                event.kind,
+                event.job,
+                event.run_id,
+                checks.normal_json(event.data, "event data"),
+                self._origin,
+            )
+            self._put(self._events, record.id, record)
+        return self._last_event if events else None
 
     def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
         """Call `callback` with the notices of every committed change (see `Store.listen`):
@@ -189,6 +261,10 @@ class MemoryStore(Store):
             return self._request_cancel(operation)
         if isinstance(operation, InterruptRuns):
             return self._interrupt(operation)
+        if isinstance(operation, AddJob):
+            return self._add_job(operation)
+        if isinstance(operation, RemoveJob):
+            return self._remove_job(operation)
         return self._update_job(operation)
 
     def _fire(self, fire: Fire) -> FireResult:
@@ -335,31 +411,75 @@ class MemoryStore(Store):
         self._put(self._jobs, job.name, updated)
         return _job_out(updated)
 
-    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> SyncResult:
-        """Make the stored jobs match the code (see `Store.sync_jobs`); all jobs by name."""
-        checks.check_sync(defaults, at)
+    def _add_job(self, add: AddJob) -> JobRecord | None:
+        if add.name in self._jobs:
+            return None
+        at = add.at.astimezone(UTC)
+        job = JobRecord(
+            name=add.name,
+            defaults=checks.normal_json(add.defaults, "defaults"),
+            override={},
+            paused=False,
+            pause_note=None,
+            kind=JobKind(add.kind),
+            target=add.target,
+            next_fire_at=_utc(add.next_fire_at),
+            created_at=at,
+            updated_at=at,
+        )
+        self._put(self._jobs, job.name, job)
+        return _job_out(job)
+
+    def _remove_job(self, remove: RemoveJob) -> Removal:
+        if remove.name not in self._jobs:
+            return Removal.UNKNOWN
+        doomed = [run for run in self._runs.values() if run.job == remove.name]
+        if any(run.status is RunStatus.RUNNING for run in doomed):
+            return Removal.RUNNING
+        for run in doomed:
+            self._delete(self._runs, run.id)
+            if run.fire_time is not None:
+                key = (run.job, run.fire_time, run.reason.value, run.attempt)
+                if self._keys.get(key) == run.id:
+                    self._delete(self._keys, key)
+        self._delete(self._jobs, remove.name)
+        self._removed_runs = len(doomed)
+        return Removal.REMOVED
+
+    def sync_jobs(
+        self,
+        defaults: Mapping[str, dict[str, Any]],
+        at: datetime,
+        *,
+        internal: Collection[str] = (),
+        update: bool = True,
+    ) -> SyncResult:
+        """Add the code's missing jobs and, with `update`, replace changed defaults (see
+        `Store.sync_jobs`); all jobs by name."""
+        internal_names = checks.check_sync(defaults, at, internal)
         wanted = {
             name: checks.normal_json(value, checks.sync_field(name))
             for name, value in defaults.items()
         }
         at = at.astimezone(UTC)
         replaced: dict[str, dict[str, Any]] = {}
+        added: list[JobRecord] = []
         with self._using():
             for name, value in wanted.items():
+                kind = JobKind.INTERNAL if name in internal_names else JobKind.CODE
                 job = self._jobs.get(name)
                 if job is None:
-                    self._jobs[name] = JobRecord(
-                        name, value, {}, False, None, True, None, created_at=at, updated_at=at
-                    )
-                elif job.defaults != value or not job.in_code:
-                    if job.defaults != value:
-                        replaced[name] = _copy(job.defaults)
-                    self._jobs[name] = replace(job, defaults=value, in_code=True, updated_at=at)
-            for name, job in list(self._jobs.items()):
-                if name not in wanted and job.in_code:
-                    self._jobs[name] = replace(job, in_code=False, updated_at=at)
+                    job = JobRecord(name, value, {}, False, None, kind, None, None, at, at)
+                    self._jobs[name] = job
+                    added.append(job)
+                elif update and job.kind is kind and job.defaults != value:
+                    replaced[name] = _copy(job.defaults)
+                    self._jobs[name] = replace(job, defaults=value, updated_at=at)
+            written = self._write_events(sync_events(added, replaced, at))
             jobs = [_job_out(job) for _, job in sorted(self._jobs.items())]
-            return SyncResult(jobs, replaced)
+        if written is not None:
+            self._tell([f"events:{written}"])
+        return SyncResult(jobs, replaced)
 
     def prune(self, job: str, retention: Retention, now: datetime, batch: int) -> int:
         """Delete up to `batch` of `job`'s oldest runs that `retention` no longer keeps."""
@@ -415,8 +535,27 @@ class MemoryStore(Store):
     def get_run(self, run_id: int) -> RunRecord | None:
         """One run by id."""
         with self._using():
-            run = self._runs.get(run_id)
+            run = self._runs.get(run_id) if checks.possible_id(run_id) else None
             return None if run is None else _run_out(run)
+
+    def _matching(self, wanted: checks.RunFilter) -> Iterator[RunRecord]:
+        """The runs `wanted` lets through, newest first (the caller holds the lock)."""
+        if wanted.empty:
+            return
+        for run in reversed(self._runs.values()):
+            if wanted.before_id is not None and run.id >= wanted.before_id:
+                continue
+            if wanted.job is not None and run.job != wanted.job:
+                continue
+            if wanted.statuses is not None and run.status.value not in wanted.statuses:
+                continue
+            if wanted.reasons is not None and run.reason.value not in wanted.reasons:
+                continue
+            if wanted.since is not None and run.queued_at < wanted.since:
+                continue
+            if wanted.until is not None and run.queued_at >= wanted.until:
+                continue
+            yield run
 
     def list_runs(
         self,
@@ -424,25 +563,38 @@ class MemoryStore(Store):
         statuses: Collection[RunStatus] | None = None,
         limit: int = 50,
         before_id: int | None = None,
+        *,
+        reasons: Collection[Reason] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first, optionally of one job, in some statuses, below `before_id`."""
+        """Runs, newest first, through the filters (see `Store.list_runs`)."""
         checks.check_limit(limit)
-        wanted = checks.check_statuses(statuses)
+        wanted = checks.check_run_filter(job, statuses, reasons, since, until, before_id)
         found: list[RunRecord] = []
         with self._using():
             if limit == 0:
                 return found
-            for run in reversed(self._runs.values()):
-                if before_id is not None and run.id >= before_id:
-                    continue
-                if job is not None and run.job != job:
-                    continue
-                if wanted is not None and run.status.value not in wanted:
-                    continue
+            for run in self._matching(wanted):
                 found.append(_run_out(run))
                 if len(found) == limit:
                     break
             return found
+
+    def count_runs(
+        self,
+        job: str | None = None,
+        statuses: Collection[RunStatus] | None = None,
+        *,
+        reasons: Collection[Reason] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+    ) -> int:
+        """How many runs the filters let through."""
+        wanted = checks.check_run_filter(job, statuses, reasons, since, until, before_id)
+        with self._using():
+            return sum(1 for _ in self._matching(wanted))
 
     def active_runs(self, job: str | None = None) -> list[RunRecord]:
         """Queued and running runs, oldest first."""
@@ -453,28 +605,64 @@ class MemoryStore(Store):
                 if run.status in ACTIVE and (job is None or run.job == job)
             ]
 
-    def last_finished_runs(self) -> dict[str, RunRecord]:
-        """The newest finished, not skipped, run of each job that has one."""
-        last: dict[str, RunRecord] = {}
+    def job_stats(self, names: Collection[str] | None = None) -> dict[str, JobStats]:
+        """What each job's history says (see `Store.job_stats`), by name."""
+        chosen = None if names is None else checks.check_names(names, "job_stats.names")
         with self._using():
-            for run in reversed(self._runs.values()):
-                if run.job in last or run.status in ACTIVE or run.status is RunStatus.SKIPPED:
-                    continue
-                last[run.job] = _run_out(run)
-        return dict(sorted(last.items()))
+            histories: dict[str, list[RunRecord]] = {
+                name: [] for name in self._jobs if chosen is None or name in chosen
+            }
+            for run in self._runs.values():
+                if run.job in histories:
+                    histories[run.job].append(run)
+            return {name: _stats(history) for name, history in sorted(histories.items())}
 
-    def count_runs(self, job: str | None = None) -> int:
-        """How many run rows there are (of one job)."""
+    # -- events -----------------------------------------------------------------------------
+
+    def events_after(
+        self, after_id: int, limit: int = 1000, *, exclude_origin: str | None = None
+    ) -> list[EventRecord]:
+        """Events above `after_id`, ascending, at most `limit`, leaving out one origin's."""
+        checks.check_events_after(after_id, limit, exclude_origin)
+        found: list[EventRecord] = []
         with self._using():
-            if job is None:
-                return len(self._runs)
-            return sum(run.job == job for run in self._runs.values())
+            if limit == 0:
+                return found
+            for event in self._events.values():
+                if event.id <= after_id or event.origin == exclude_origin:
+                    continue
+                found.append(replace(event, data=_copy(event.data)))
+                if len(found) == limit:
+                    break
+        return found
+
+    def last_event_id(self) -> int:
+        """The newest event's id, 0 when there is none."""
+        with self._using():
+            return next(reversed(self._events), 0)
+
+    def prune_events(self, before: datetime, keep: int, batch: int) -> int:
+        """Delete up to `batch` of the oldest events before `before`, keeping the newest
+        `keep`."""
+        checks.check_prune_events(before, keep, batch)
+        with self._using():
+            ids = list(self._events)
+            kept = set(ids[max(0, len(ids) - keep) :]) if keep else set()
+            doomed = [
+                event_id
+                for event_id in ids
+                if event_id not in kept and self._events[event_id].at < before
+            ][:batch]
+            for event_id in doomed:
+                del self._events[event_id]
+            return len(doomed)
 
     # -- nodes ------------------------------------------------------------------------------
 
-    def register_node(self, node: NodeRecord) -> None:
-        """Add a node, or replace the one of the same id."""
+    def register_node(self, node: NodeRecord, jobs: Collection[str] = ()) -> None:
+        """Add a node, or replace the one of the same id, with the job names it registers."""
         checks.check_node(node)
+        names = sorted(checks.check_names(jobs, "register_node.jobs"))
         stored = replace(
             node,
             started_at=node.started_at.astimezone(UTC),
@@ -483,6 +671,13 @@ class MemoryStore(Store):
         )
         with self._using():
             self._nodes[node.id] = stored
+            self._registered[node.id] = names
+
+    def registered_jobs(self, node_ids: Collection[str]) -> set[str]:
+        """The job names any of the given nodes registered."""
+        ids = checks.check_names(node_ids, "registered_jobs.node_ids")
+        with self._using():
+            return {name for node_id in ids for name in self._registered.get(node_id, ())}
 
     def heartbeat(self, node_id: str, at: datetime) -> bool:
         """Renew a node's lease; False if it is unknown or stopped."""
@@ -506,6 +701,24 @@ class MemoryStore(Store):
         """All nodes, by start time (then id)."""
         with self._using():
             return sorted(self._nodes.values(), key=lambda node: (node.started_at, node.id))
+
+
+def _stats(history: list[RunRecord]) -> JobStats:
+    """A job's stats from its runs, in id order (as `SqlStore.job_stats` computes them)."""
+    shown = [run for run in history if run.status not in ACTIVE | {RunStatus.SKIPPED}]
+    successes = [run for run in history if run.status is RunStatus.SUCCEEDED]
+    failures = [run for run in history if run.status in FAILURE_LIKE]
+    last_run = _run_out(shown[-1]) if shown else None
+    last_success = _run_out(successes[-1]) if successes else None
+    since = 0 if last_success is None else last_success.id
+    return JobStats(
+        last_run=last_run,
+        last_success=last_success,
+        last_failure=_run_out(failures[-1]) if failures else None,
+        consecutive_failures=sum(run.id > since for run in failures),
+        last_duration=None if last_run is None else last_run.duration,
+        median_duration=median_duration(run.duration for run in successes[-MEDIAN_OF:]),
+    )
 
 
 def _newest(runs: list[RunRecord], count: int) -> set[int]:

@@ -4,6 +4,9 @@ Runs to create are gathered while operations that only create runs or advance jo
 other (a tick's Fires and Enqueues), and written with one ``INSERT ... ON CONFLICT DO NOTHING
 ... RETURNING`` executed for all of them, which SQLAlchemy sends as multi-row statements. Any
 other operation first writes what is gathered, so every operation sees the ones before it.
+
+After the operations, the transaction's events (`rota.store.events.events_of`) are inserted
+with one executemany, after the facts about the runs they name were read once per group.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import StoreError, UnknownJobError
 from rota.store import dialect
 from rota.store.abc import (
     UNSET,
+    AddJob,
     Claim,
     Enqueue,
     Finish,
@@ -29,13 +33,16 @@ from rota.store.abc import (
     NewRun,
     Operation,
     Progress,
+    Removal,
+    RemoveJob,
     RequestCancel,
     UpdateJob,
 )
-from rota.store.records import ACTIVE, JobRecord, Reason, RunStatus
-from rota.store.schema import job_record, jobs, runs
+from rota.store.events import NewEvent, RunFacts, event_rows, events_of
+from rota.store.records import ACTIVE, JobKind, JobRecord, Reason, RunStatus
+from rota.store.schema import events, job_record, jobs, runs
 
-__all__ = ["Transaction", "new_run_row"]
+__all__ = ["Transaction", "new_run_row", "write_events"]
 
 _ACTIVE = sorted(status.value for status in ACTIVE)
 _FINISH_FIELDS = (
@@ -75,16 +82,27 @@ class Transaction:
     """Applies operations on `connection`, which is in a write transaction."""
 
     def __init__(
-        self, connection: Connection, insert_runs: ReturningInsert[Any], known_jobs: Set[str]
+        self,
+        connection: Connection,
+        insert_runs: ReturningInsert[Any],
+        insert_job: Insert,
+        known_jobs: Set[str],
+        origin: str,
     ) -> None:
         self.connection = connection
         self._insert_runs = insert_runs
+        self._insert_job = insert_job
+        self._origin = origin
         # Names of jobs known to exist: jobs are never deleted, so a name once seen stays valid
         # and the check before inserting runs costs nothing in the usual case. Names this
         # transaction finds go to `learned`, kept by the store only once it commits (it is not
         # copied here: a copy per transaction would cost as much as the transaction).
         self.known_jobs = known_jobs
         self.learned: set[str] = set()
+        # Names this transaction deleted (RemoveJob): no longer known, whatever the cache says.
+        self.removed: set[str] = set()
+        self.last_event: int | None = None  # the id of the last event written, if any
+        self._removed_runs = 0
         self._pending: list[NewRun] = []
         self._processors: dict[str, Callable[[Any], Any] | None] = {}
         # Where each pending run's id goes: (operation index, position in a Fire's runs or -1).
@@ -97,6 +115,7 @@ class Transaction:
         sends dozens of fires, claims and finishes at once), with the same results as one by one.
         """
         results: list[Any] = [None] * len(operations)
+        facts: list[Any] = [None] * len(operations)  # see events_of
         start = 0
         for kind, members in groupby(operations, key=type):
             group: list[Any] = list(members)
@@ -108,18 +127,54 @@ class Transaction:
                     self._gather(start + offset, -1, enqueue.run)
             else:
                 self._write_runs(results)  # runs gathered so far exist before they change
-                if kind is Claim:
-                    results[start:end] = self._claims(group)
-                elif kind is Finish:
-                    results[start:end] = self._finishes(group)
+                if kind is Claim or kind is Finish:
+                    done = self._claims(group) if kind is Claim else self._finishes(group)
+                    results[start:end] = done
+                    facts[start:end] = self._facts_of_group(group, done)
                 else:
-                    results[start:end] = [self._other(operation) for operation in group]
+                    for index in range(start, end):
+                        results[index] = self._other(operations[index])
+                        facts[index] = self._facts(operations[index], results[index])
             start = end
         self._write_runs(results)
         for index, result in enumerate(results):
             if isinstance(result, list) and isinstance(operations[index], Fire):
                 results[index] = FireResult(True, tuple(result))
+        self.last_event = write_events(
+            self.connection, events_of(operations, results, facts), self._origin
+        )
         return results
+
+    # -- what events say of the runs ----------------------------------------------------------
+
+    def _run_facts(self, ids: Sequence[int]) -> dict[int, RunFacts]:
+        """The facts of runs as they are now (after the operations that changed them)."""
+        if not ids:
+            return {}
+        query = select(
+            runs.c.id, runs.c.job, runs.c.reason, runs.c.attempt, runs.c.note, runs.c.error
+        ).where(runs.c.id.in_(set(ids)))
+        return {
+            int(row[0]): RunFacts(row[1], Reason(row[2]), row[3], row[4], row[5])
+            for row in self.connection.execute(query)
+        }
+
+    def _facts_of_group(self, group: Sequence[Claim | Finish], done: Sequence[bool]) -> list[Any]:
+        found = self._run_facts([op.run_id for op, ok in zip(group, done, strict=True) if ok])
+        return [found[op.run_id] if ok else None for op, ok in zip(group, done, strict=True)]
+
+    def _facts(self, operation: Operation, result: Any) -> Any:
+        if isinstance(operation, Claim | Finish | Progress):
+            return self._run_facts([operation.run_id]).get(operation.run_id) if result else None
+        if isinstance(operation, RequestCancel):
+            if result is None:
+                return None
+            return self._run_facts([operation.run_id]).get(operation.run_id)
+        if isinstance(operation, InterruptRuns):
+            return self._run_facts(result)
+        if isinstance(operation, RemoveJob):
+            return self._removed_runs
+        return None
 
     # -- creating runs ----------------------------------------------------------------------
 
@@ -247,7 +302,8 @@ class Transaction:
         wanted = [
             run.job
             for run in pending
-            if run.job not in self.known_jobs and run.job not in self.learned
+            if run.job in self.removed
+            or (run.job not in self.known_jobs and run.job not in self.learned)
         ]
         if not wanted:
             return
@@ -276,6 +332,10 @@ class Transaction:
             return self._interrupt(operation)
         if isinstance(operation, UpdateJob):
             return self._update_job(operation)
+        if isinstance(operation, AddJob):
+            return self._add_job(operation)
+        if isinstance(operation, RemoveJob):
+            return self._remove_job(operation)
         raise StoreError(f"{operation!r} is not a store operation")
 
     def _claims(self, claims: Sequence[Claim]) -> list[bool]:
@@ -451,6 +511,68 @@ class Transaction:
             update(jobs).where(jobs.c.name == change.name).values(**values).returning(*jobs.c)
         ).first()
         return None if row is None else job_record(row)
+
+    def _add_job(self, add: AddJob) -> JobRecord | None:
+        row = self.connection.execute(
+            self._insert_job.values(
+                name=add.name,
+                defaults=dict(add.defaults),
+                override={},
+                paused=False,
+                pause_note=None,
+                kind=JobKind(add.kind).value,
+                target=add.target,
+                next_fire_at=add.next_fire_at,
+                created_at=add.at,
+                updated_at=add.at,
+            )
+        ).first()
+        if row is None:
+            return None
+        self.removed.discard(add.name)
+        self.learned.add(add.name)
+        return job_record(row)
+
+    def _remove_job(self, remove: RemoveJob) -> Removal:
+        # The job's row locked first (PostgreSQL): runs inserted for it meanwhile wait on its
+        # foreign key and then fail; its active runs locked next, so that a claim in flight
+        # is waited for and seen, and no queued one is claimed while it goes.
+        found = self.connection.execute(
+            select(jobs.c.name).where(jobs.c.name == remove.name).with_for_update()
+        ).first()
+        if found is None:
+            return Removal.UNKNOWN
+        active = self.connection.execute(
+            select(runs.c.status)
+            .where(runs.c.job == remove.name, runs.c.status.in_(_ACTIVE))
+            .with_for_update()
+        ).scalars()
+        if RunStatus.RUNNING.value in set(active):
+            return Removal.RUNNING
+        self._removed_runs = int(
+            self.connection.execute(delete(runs).where(runs.c.job == remove.name)).rowcount
+        )
+        self.connection.execute(delete(jobs).where(jobs.c.name == remove.name))
+        self.learned.discard(remove.name)
+        self.removed.add(remove.name)
+        return Removal.REMOVED
+
+
+def write_events(connection: Connection, new: Sequence[NewEvent], origin: str) -> int | None:
+    """Insert `new` in order with one executemany; the id of the last (None if none).
+
+    On PostgreSQL an advisory lock is taken first and held to the commit, so that ids are
+    assigned in commit order (see `dialect.lock_for_events`).
+    """
+    if not new:
+        return None
+    dialect.lock_for_events(connection)
+    connection.execute(insert(events), event_rows(new, origin))
+    # Nobody else inserts events until this transaction ends (SQLite's write lock, the
+    # advisory lock): the largest id is this transaction's last.
+    return int(
+        connection.execute(select(events.c.id).order_by(events.c.id.desc()).limit(1)).scalar_one()
+    )
 
 
 def _key(job: str, fire_time: Any, reason: str, attempt: int) -> RunKey:
