@@ -4,9 +4,12 @@ commits and through the watcher (PRAGMA data_version, then the events table) for
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +17,7 @@ from rota.errors import UnknownJobError
 from rota.store import Enqueue, RequestCancel, Store, UpdateJob
 from rota.store.sql import SqlStore
 
-from .conftest import T0, at, new, running
+from .conftest import T0, at, new, on_postgresql, running, sqlite_copy
 
 
 class Heard:
@@ -93,3 +96,58 @@ def test_a_stopped_listener_hears_no_more(jobs: Store) -> None:
     jobs.apply([UpdateJob("a", T0, paused=True)])
     time.sleep(0.2)
     assert heard.notices == []
+
+
+def test_sqlite_hears_a_commit_made_by_another_process(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    url = sqlite_copy(sqlite_template, tmp_path)
+    store = SqlStore(url)
+    store.open()
+    store.sync_jobs({"a": {}}, T0)
+    heard = Heard()
+    stop = store.listen(heard)
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from rota.store import Enqueue, NewRun, Reason, UpdateJob\n"
+        "from rota.store.sql import SqlStore\n"
+        "store = SqlStore(sys.argv[1])\n"
+        "store.open()\n"
+        "now = datetime.now(UTC)\n"
+        "(run_id,) = store.apply([Enqueue(NewRun('a', Reason.MANUAL, now))])\n"
+        "store.apply([UpdateJob('a', now, paused=True)])\n"
+        "print(run_id, store.last_event_id())\n"
+        "store.close()\n"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", script, url],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        run_id, last = result.stdout.split()
+        notices = heard.until(lambda n: f"events:{last}" in n)
+        assert [n for n in notices if not n.startswith("events:")] == [f"run:{run_id}", "job:a"]
+    finally:
+        stop()
+        store.close()
+
+
+def test_the_watcher_runs_only_while_someone_listens(jobs: Store) -> None:
+    if not isinstance(jobs, SqlStore) or on_postgresql(jobs):
+        pytest.skip("the watcher is SQLite's")
+    first, second = jobs.listen(Heard()), jobs.listen(Heard())
+    watcher = jobs._watcher
+    assert watcher is not None
+    first()
+    assert jobs._watcher is watcher
+    second()
+    assert jobs._watcher is None
+    assert not watcher._thread.is_alive()
+    jobs.listen(Heard())
+    jobs.close()  # closing stops it too
+    assert jobs._watcher is None
+    jobs.open()

@@ -7,6 +7,7 @@ connection of their own, from whichever thread calls them.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -199,13 +200,15 @@ class SqlStore(Store):
                     notices = notices_of(operations, results, transaction.last_event)
                     if opened.channel is not None:
                         notify.send(connection, opened.channel, notices)
-            except DBAPIError as error:
-                if isinstance(error, IntegrityError) and self._known_jobs:
+            except (DBAPIError, sqlite3.IntegrityError) as error:
+                if _broke_integrity(error) and self._known_jobs:
                     # A job this object knew was removed by another: its runs broke the
                     # foreign key. Ask the database which jobs exist, and run it again (it
                     # then fails as UnknownJobError, or succeeds if the name was added back).
                     self._known_jobs = set()
                     continue
+                if not isinstance(error, DBAPIError):
+                    raise
                 # Operations in any order may take rows in any order: on PostgreSQL two nodes
                 # can deadlock, and the one aborted wrote nothing, so it runs again.
                 if attempt >= TRANSACTION_ATTEMPTS or not worth_retrying(error):
@@ -537,6 +540,11 @@ def _not_among_newest(
     if nth_newest is None:
         return false()  # fewer than `count`: every one is among the newest
     return runs.c.id < int(nth_newest)
+
+
+def _broke_integrity(error: BaseException) -> bool:
+    # The driver-SQL path (SQLite bursts) raises the driver's own error, unwrapped.
+    return isinstance(error, IntegrityError | sqlite3.IntegrityError)
 
 
 @contextmanager
