@@ -329,6 +329,24 @@ def advance_job(connection: Connection, name: str, expected: Any, following: Any
     return bool(cursor.rowcount == 1)
 
 
+def run_facts(connection: Connection, ids: list[int]) -> list[tuple[Any, ...]]:
+    """(id, job, reason, attempt, note, error) of the runs among `ids`."""
+    marks = ",".join("?" * len(ids))
+    rows = _driver(connection).execute(
+        f"SELECT id, job, reason, attempt, note, error FROM runs WHERE id IN ({marks})", ids
+    )
+    return list(rows.fetchall())
+
+
+def insert_events(connection: Connection, rows: list[tuple[Any, ...]]) -> int:
+    """Insert events ((at, kind, job, run_id, data, origin) as written values); the last id."""
+    driver = _driver(connection)
+    driver.executemany(
+        "INSERT INTO events (at, kind, job, run_id, data, origin) VALUES (?, ?, ?, ?, ?, ?)", rows
+    )
+    return int(driver.execute("SELECT last_insert_rowid()").fetchone()[0])
+
+
 # SQLite allows 32,766 bound values a statement (3.32 and newer); runs have 11 columns to set.
 _ROWS_PER_INSERT = 500
 

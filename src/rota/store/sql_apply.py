@@ -38,6 +38,7 @@ from rota.store.abc import (
     RequestCancel,
     UpdateJob,
 )
+from rota.store.checks import encode_json
 from rota.store.events import NewEvent, RunFacts, event_rows, events_of
 from rota.store.records import ACTIVE, JobKind, JobRecord, Reason, RunStatus
 from rota.store.schema import events, job_record, jobs, runs
@@ -140,9 +141,16 @@ class Transaction:
         for index, result in enumerate(results):
             if isinstance(result, list) and isinstance(operations[index], Fire):
                 results[index] = FireResult(True, tuple(result))
-        self.last_event = write_events(
-            self.connection, events_of(operations, results, facts), self._origin
-        )
+        new = events_of(operations, results, facts)
+        if dialect.driver_batches(self.connection) and new:
+            # The bursts' path: values as the columns write them, one executemany.
+            rows = [
+                (self._time(e.at), e.kind.value, e.job, e.run_id, encode_json(e.data), self._origin)
+                for e in new
+            ]
+            self.last_event = dialect.insert_events(self.connection, rows)
+        else:
+            self.last_event = write_events(self.connection, new, self._origin)
         return results
 
     # -- what events say of the runs ----------------------------------------------------------
@@ -151,12 +159,16 @@ class Transaction:
         """The facts of runs as they are now (after the operations that changed them)."""
         if not ids:
             return {}
-        query = select(
-            runs.c.id, runs.c.job, runs.c.reason, runs.c.attempt, runs.c.note, runs.c.error
-        ).where(runs.c.id.in_(set(ids)))
+        rows: Sequence[Sequence[Any]]
+        if dialect.driver_batches(self.connection):
+            rows = dialect.run_facts(self.connection, list(set(ids)))
+        else:
+            query = select(
+                runs.c.id, runs.c.job, runs.c.reason, runs.c.attempt, runs.c.note, runs.c.error
+            ).where(runs.c.id.in_(set(ids)))
+            rows = list(self.connection.execute(query))
         return {
-            int(row[0]): RunFacts(row[1], Reason(row[2]), row[3], row[4], row[5])
-            for row in self.connection.execute(query)
+            int(row[0]): RunFacts(row[1], Reason(row[2]), row[3], row[4], row[5]) for row in rows
         }
 
     def _facts_of_group(self, group: Sequence[Claim | Finish], done: Sequence[bool]) -> list[Any]:
