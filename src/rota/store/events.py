@@ -196,15 +196,17 @@ def events_of(
 def sync_events(
     added: Iterable[JobRecord], replaced: Iterable[str], at: datetime
 ) -> list[NewEvent]:
-    """The events of `Store.sync_jobs`: `job.added` per new row, `job.changed` per job whose
-    defaults it replaced."""
+    """The events of `Store.sync_jobs`: `job.added` per new row, then `job.changed` per job
+    whose defaults it replaced, each by name."""
     at = at.astimezone(UTC)
+    # By name: the stores meet the rows in different orders (the code's, the table's).
     events = [
-        NewEvent(at, EventKind.JOB_ADDED, job.name, None, {"kind": job.kind.value}) for job in added
+        NewEvent(at, EventKind.JOB_ADDED, job.name, None, {"kind": job.kind.value})
+        for job in sorted(added, key=lambda job: job.name)
     ]
     events.extend(
         NewEvent(at, EventKind.JOB_CHANGED, name, None, {"fields": ["defaults"]})
-        for name in replaced
+        for name in sorted(replaced)
     )
     return events
 
