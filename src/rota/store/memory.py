@@ -13,31 +13,26 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
-from rota.errors import StoreError, UnknownJobError
+from rota.errors import StoreError
 from rota.store import checks
 from rota.store.abc import (
-    UNSET,
-    AddJob,
-    Claim,
-    Enqueue,
-    Finish,
-    Fire,
-    FireResult,
-    InterruptRuns,
-    NewRun,
     Operation,
-    Progress,
-    Removal,
-    RemoveJob,
-    RequestCancel,
     Store,
     SyncResult,
-    UpdateJob,
     notices_of,
 )
-from rota.store.events import NewEvent, RunFacts, events_of, sync_events
+from rota.store.events import events_of, sync_events
+from rota.store.memory_apply import (
+    MISSING,
+    MemoryOperations,
+    RunKey,
+    copy_json,
+    job_out,
+    run_out,
+    utc,
+)
 from rota.store.records import (
     ACTIVE,
     FAILURE_LIKE,
@@ -56,36 +51,8 @@ from rota.store.records import (
 
 __all__ = ["MemoryStore"]
 
-RunKey = tuple[str, datetime, str, int]
-_MISSING: Final = object()
 
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
-
-
-def _float(value: float | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of a JSON value, so no caller shares the store's own objects."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
-
-
-def _job_out(job: JobRecord) -> JobRecord:
-    return replace(job, defaults=_copy(job.defaults), override=_copy(job.override))
-
-
-def _run_out(run: RunRecord) -> RunRecord:
-    return replace(run, args=_copy(run.args))
-
-
-class MemoryStore(Store):
+class MemoryStore(MemoryOperations, Store):
     """Jobs, runs and nodes in dictionaries, behind one lock (thread-safe). Closing keeps the
     data: the object is the database, and opening it again finds everything there."""
 
@@ -148,16 +115,6 @@ class MemoryStore(Store):
                 raise StoreError(f"store 'memory://{self._name}' is not open: call open() first")
             yield
 
-    def _put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
-        if self._undo is not None:
-            self._undo.append((table, key, table.get(key, _MISSING)))
-        table[key] = value
-
-    def _delete(self, table: dict[Any, Any], key: Any) -> None:
-        if self._undo is not None:
-            self._undo.append((table, key, table[key]))
-        del table[key]
-
     # -- writes -----------------------------------------------------------------------------
 
     def apply(self, operations: Sequence[Operation]) -> list[Any]:
@@ -176,12 +133,12 @@ class MemoryStore(Store):
                 written = self._write_events(events_of(operations, results, facts))
             except BaseException:
                 for table, key, old in reversed(undo):
-                    if old is _MISSING:
+                    if old is MISSING:
                         del table[key]
                     else:
                         table[key] = old
                 # Runs a RemoveJob deleted come back at the end: keep the dict in id order.
-                if any(table is self._runs and old is not _MISSING for table, _, old in undo):
+                if any(table is self._runs and old is not MISSING for table, _, old in undo):
                     ordered = sorted(self._runs.items())
                     self._runs.clear()
                     self._runs.update(ordered)
@@ -201,38 +158,6 @@ class MemoryStore(Store):
             for listener in listeners:
                 listener(notice)
 
-    def _facts(self, operation: Operation, result: Any) -> Any:
-        """What `events_of` needs to know of the runs `operation` touched, after it."""
-        if isinstance(operation, Claim | Finish | Progress):
-            return self._run_facts(operation.run_id) if result else None
-        if isinstance(operation, RequestCancel):
-            return None if result is None else self._run_facts(operation.run_id)
-        if isinstance(operation, InterruptRuns):
-            return {run_id: self._run_facts(run_id) for run_id in result}
-        if isinstance(operation, RemoveJob):
-            return self._removed_runs
-        return None
-
-    def _run_facts(self, run_id: int) -> RunFacts:
-        run = self._runs[run_id]
-        return RunFacts(run.job, run.reason, run.attempt, run.note, run.error)
-
-    def _write_events(self, events: list[NewEvent]) -> int | None:
-        """Add `events`; the id of the last, or None if there were none."""
-        for event in events:
-            self._last_event += 1
-            record = EventRecord(
-                self._last_event,
-                event.at,
-                event.kind,
-                event.job,
-                event.run_id,
-                checks.normal_json(event.data, "event data"),
-                self._origin,
-            )
-            self._put(self._events, record.id, record)
-        return self._last_event if events else None
-
     def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
         """Call `callback` with the notices of every committed change (see `Store.listen`):
         the Rotas of one process that share this store by name hear each other."""
@@ -245,206 +170,6 @@ class MemoryStore(Store):
                     self._listeners.remove(callback)
 
         return stop
-
-    def _apply(self, operation: Operation) -> Any:
-        if isinstance(operation, Fire):
-            return self._fire(operation)
-        if isinstance(operation, Enqueue):
-            return self._insert(operation.run)
-        if isinstance(operation, Claim):
-            return self._claim(operation)
-        if isinstance(operation, Finish):
-            return self._finish(operation)
-        if isinstance(operation, Progress):
-            return self._progress(operation)
-        if isinstance(operation, RequestCancel):
-            return self._request_cancel(operation)
-        if isinstance(operation, InterruptRuns):
-            return self._interrupt(operation)
-        if isinstance(operation, AddJob):
-            return self._add_job(operation)
-        if isinstance(operation, RemoveJob):
-            return self._remove_job(operation)
-        return self._update_job(operation)
-
-    def _fire(self, fire: Fire) -> FireResult:
-        job = self._jobs.get(fire.job)
-        if job is None or job.next_fire_at != fire.expected:
-            return FireResult(False, (None,) * len(fire.runs))
-        self._put(self._jobs, fire.job, replace(job, next_fire_at=_utc(fire.next_fire_at)))
-        return FireResult(True, tuple(self._insert(run) for run in fire.runs))
-
-    def _insert(self, new: NewRun) -> int | None:
-        if new.job not in self._jobs:
-            raise UnknownJobError(new.job)
-        # As SQLite's AUTOINCREMENT and PostgreSQL's sequences: taken before the key is checked.
-        self._last_id += 1
-        reason, status = Reason(new.reason), RunStatus(new.status)
-        fire_time = _utc(new.fire_time)
-        key: RunKey | None = None
-        if fire_time is not None:
-            key = (new.job, fire_time, reason.value, new.attempt)
-            if key in self._keys:
-                return None
-        run = RunRecord(
-            id=self._last_id,
-            job=new.job,
-            reason=reason,
-            status=status,
-            fire_time=fire_time,
-            queued_at=new.queued_at.astimezone(UTC),
-            not_before=_utc(new.not_before),
-            started_at=None,
-            finished_at=new.queued_at.astimezone(UTC) if status is RunStatus.SKIPPED else None,
-            attempt=new.attempt,
-            args=checks.normal_json(new.args, "args"),
-            node=None,
-            progress_done=None,
-            progress_total=None,
-            progress_note=None,
-            note=new.note,
-            error=None,
-            traceback=None,
-            log="",
-            retry_of=new.retry_of,
-            cancel_requested=False,
-        )
-        self._put(self._runs, run.id, run)
-        if key is not None:
-            self._put(self._keys, key, run.id)
-        return run.id
-
-    def _claim(self, claim: Claim) -> bool:
-        run = self._runs.get(claim.run_id)
-        if run is None or run.status is not RunStatus.QUEUED:
-            return False
-        if claim.limit is not None:
-            running = sum(
-                r.job == run.job and r.status is RunStatus.RUNNING for r in self._runs.values()
-            )
-            if running >= claim.limit:
-                return False
-        started = replace(
-            run, status=RunStatus.RUNNING, node=claim.node, started_at=claim.at.astimezone(UTC)
-        )
-        self._put(self._runs, run.id, started)
-        return True
-
-    def _finish(self, finish: Finish) -> bool:
-        run = self._runs.get(finish.run_id)
-        if run is None or run.status not in ACTIVE:
-            return False
-        changes: dict[str, Any] = {
-            "status": RunStatus(finish.status),
-            "finished_at": finish.at.astimezone(UTC),
-        }
-        for field in ("note", "error", "traceback", "log", "progress_note"):
-            value = getattr(finish, field)
-            if value is not UNSET:
-                changes[field] = value
-        for field in ("progress_done", "progress_total"):
-            value = getattr(finish, field)
-            if value is not UNSET:
-                changes[field] = _float(value)
-        self._put(self._runs, run.id, replace(run, **changes))
-        return True
-
-    def _progress(self, progress: Progress) -> bool:
-        run = self._runs.get(progress.run_id)
-        if run is None or run.status is not RunStatus.RUNNING:
-            return False
-        changed = replace(
-            run,
-            progress_done=_float(progress.done),
-            progress_total=_float(progress.total),
-            progress_note=progress.note,
-            log=run.log if progress.log is UNSET else progress.log,
-        )
-        self._put(self._runs, run.id, changed)
-        return True
-
-    def _request_cancel(self, cancel: RequestCancel) -> RunStatus | None:
-        run = self._runs.get(cancel.run_id)
-        if run is None:
-            return None
-        if run.status is RunStatus.QUEUED:
-            cancelled = replace(
-                run,
-                status=RunStatus.CANCELLED,
-                finished_at=cancel.at.astimezone(UTC),
-                note=cancel.note,
-            )
-            self._put(self._runs, run.id, cancelled)
-        elif run.status is RunStatus.RUNNING:
-            self._put(self._runs, run.id, replace(run, cancel_requested=True, note=cancel.note))
-        return run.status
-
-    def _interrupt(self, interrupt: InterruptRuns) -> list[int]:
-        nodes = set(interrupt.nodes)
-        changed: list[int] = []
-        for run in list(self._runs.values()):
-            if run.status is RunStatus.RUNNING and run.node in nodes:
-                interrupted = replace(
-                    run,
-                    status=RunStatus.INTERRUPTED,
-                    finished_at=interrupt.at.astimezone(UTC),
-                    note=interrupt.note,
-                )
-                self._put(self._runs, run.id, interrupted)
-                changed.append(run.id)
-        return changed
-
-    def _update_job(self, change: UpdateJob) -> JobRecord | None:
-        job = self._jobs.get(change.name)
-        if job is None:
-            return None
-        changes: dict[str, Any] = {"updated_at": change.at.astimezone(UTC)}
-        if change.override is not UNSET:
-            changes["override"] = checks.normal_json(change.override, "override")
-        if change.paused is not UNSET:
-            changes["paused"] = bool(change.paused)
-        if change.pause_note is not UNSET:
-            changes["pause_note"] = change.pause_note
-        if change.next_fire_at is not UNSET:
-            changes["next_fire_at"] = _utc(change.next_fire_at)
-        updated = replace(job, **changes)
-        self._put(self._jobs, job.name, updated)
-        return _job_out(updated)
-
-    def _add_job(self, add: AddJob) -> JobRecord | None:
-        if add.name in self._jobs:
-            return None
-        at = add.at.astimezone(UTC)
-        job = JobRecord(
-            name=add.name,
-            defaults=checks.normal_json(add.defaults, "defaults"),
-            override={},
-            paused=False,
-            pause_note=None,
-            kind=JobKind(add.kind),
-            target=add.target,
-            next_fire_at=_utc(add.next_fire_at),
-            created_at=at,
-            updated_at=at,
-        )
-        self._put(self._jobs, job.name, job)
-        return _job_out(job)
-
-    def _remove_job(self, remove: RemoveJob) -> Removal:
-        if remove.name not in self._jobs:
-            return Removal.UNKNOWN
-        doomed = [run for run in self._runs.values() if run.job == remove.name]
-        if any(run.status is RunStatus.RUNNING for run in doomed):
-            return Removal.RUNNING
-        for run in doomed:
-            self._delete(self._runs, run.id)
-            if run.fire_time is not None:
-                key = (run.job, run.fire_time, run.reason.value, run.attempt)
-                if self._keys.get(key) == run.id:
-                    self._delete(self._keys, key)
-        self._delete(self._jobs, remove.name)
-        self._removed_runs = len(doomed)
-        return Removal.REMOVED
 
     def sync_jobs(
         self,
@@ -473,10 +198,10 @@ class MemoryStore(Store):
                     self._jobs[name] = job
                     added.append(job)
                 elif update and job.kind is kind and job.defaults != value:
-                    replaced[name] = _copy(job.defaults)
+                    replaced[name] = copy_json(job.defaults)
                     self._jobs[name] = replace(job, defaults=value, updated_at=at)
             written = self._write_events(sync_events(added, replaced, at))
-            jobs = [_job_out(job) for _, job in sorted(self._jobs.items())]
+            jobs = [job_out(job) for _, job in sorted(self._jobs.items())]
         if written is not None:
             self._tell([f"events:{written}"])
         return SyncResult(jobs, replaced)
@@ -516,12 +241,12 @@ class MemoryStore(Store):
         """One job by name."""
         with self._using():
             job = self._jobs.get(name)
-            return None if job is None else _job_out(job)
+            return None if job is None else job_out(job)
 
     def list_jobs(self) -> list[JobRecord]:
         """All jobs, by name."""
         with self._using():
-            return [_job_out(job) for _, job in sorted(self._jobs.items())]
+            return [job_out(job) for _, job in sorted(self._jobs.items())]
 
     def next_fire_times(self) -> list[tuple[datetime, str]]:
         """(next_fire_at, name) of every unpaused job that has one, earliest first."""
@@ -536,7 +261,7 @@ class MemoryStore(Store):
         """One run by id."""
         with self._using():
             run = self._runs.get(run_id) if checks.possible_id(run_id) else None
-            return None if run is None else _run_out(run)
+            return None if run is None else run_out(run)
 
     def _matching(self, wanted: checks.RunFilter) -> Iterator[RunRecord]:
         """The runs `wanted` lets through, newest first (the caller holds the lock)."""
@@ -576,7 +301,7 @@ class MemoryStore(Store):
             if limit == 0:
                 return found
             for run in self._matching(wanted):
-                found.append(_run_out(run))
+                found.append(run_out(run))
                 if len(found) == limit:
                     break
             return found
@@ -600,7 +325,7 @@ class MemoryStore(Store):
         """Queued and running runs, oldest first."""
         with self._using():
             return [
-                _run_out(run)
+                run_out(run)
                 for run in self._runs.values()
                 if run.status in ACTIVE and (job is None or run.job == job)
             ]
@@ -631,7 +356,7 @@ class MemoryStore(Store):
             for event in self._events.values():
                 if event.id <= after_id or event.origin == exclude_origin:
                     continue
-                found.append(replace(event, data=_copy(event.data)))
+                found.append(replace(event, data=copy_json(event.data)))
                 if len(found) == limit:
                     break
         return found
@@ -667,7 +392,7 @@ class MemoryStore(Store):
             node,
             started_at=node.started_at.astimezone(UTC),
             heartbeat_at=node.heartbeat_at.astimezone(UTC),
-            stopped_at=_utc(node.stopped_at),
+            stopped_at=utc(node.stopped_at),
         )
         with self._using():
             self._nodes[node.id] = stored
@@ -708,13 +433,13 @@ def _stats(history: list[RunRecord]) -> JobStats:
     shown = [run for run in history if run.status not in ACTIVE | {RunStatus.SKIPPED}]
     successes = [run for run in history if run.status is RunStatus.SUCCEEDED]
     failures = [run for run in history if run.status in FAILURE_LIKE]
-    last_run = _run_out(shown[-1]) if shown else None
-    last_success = _run_out(successes[-1]) if successes else None
+    last_run = run_out(shown[-1]) if shown else None
+    last_success = run_out(successes[-1]) if successes else None
     since = 0 if last_success is None else last_success.id
     return JobStats(
         last_run=last_run,
         last_success=last_success,
-        last_failure=_run_out(failures[-1]) if failures else None,
+        last_failure=run_out(failures[-1]) if failures else None,
         consecutive_failures=sum(run.id > since for run in failures),
         last_duration=None if last_run is None else last_run.duration,
         median_duration=median_duration(run.duration for run in successes[-MEDIAN_OF:]),

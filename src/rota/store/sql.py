@@ -16,23 +16,19 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
-    and_,
     delete,
     false,
     insert,
-    or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import RotaError, StoreError, StoreUnavailableError
-from rota.store import checks, notify, sql_reads
+from rota.store import checks, notify, sql_prune, sql_reads
 from rota.store.abc import Operation, Store, SyncResult, notices_of
 from rota.store.dialect import (
     TRANSACTION_ATTEMPTS,
@@ -62,7 +58,6 @@ from rota.store.records import (
 )
 from rota.store.schema import (
     NODE_COLUMNS,
-    events,
     job_record,
     jobs,
     node_record,
@@ -70,7 +65,8 @@ from rota.store.schema import (
     run_record,
     runs,
 )
-from rota.store.sql_apply import Transaction, write_events
+from rota.store.sql_apply import Transaction
+from rota.store.sql_events import write_events
 from rota.store.sql_sync import sync_jobs
 from rota.store.watch import Watcher
 
@@ -266,38 +262,7 @@ class SqlStore(Store):
         if batch == 0:
             return 0
         with self._writing() as connection:
-            not_kept_by_rank = _not_among_newest(connection, job, retention.keep_last, None)
-            old_failures = runs.c.finished_at <= now - retention.failed_for
-            old_others = runs.c.finished_at <= now - retention.succeeded_for
-            if retention.fast:
-                # Only the newest of each kind are kept, and those only within their age.
-                old_failures = or_(
-                    old_failures,
-                    _not_among_newest(connection, job, retention.fast_failures, _FAILURE_LIKE),
-                )
-                old_others = or_(
-                    old_others,
-                    _not_among_newest(connection, job, retention.keep_last, _OTHER_FINISHED),
-                )
-            doomed = (
-                select(runs.c.id)
-                .where(runs.c.job == job, not_kept_by_rank)
-                .where(
-                    or_(
-                        and_(runs.c.status.in_(_FAILURE_LIKE), old_failures),
-                        and_(runs.c.status.in_(_OTHER_FINISHED), old_others),
-                    )
-                )
-                .order_by(runs.c.id)
-                .limit(batch)
-            )
-            # Selected, then deleted by id: DELETE ... LIMIT is not portable, and the list is
-            # at most `batch` long. Counted as deleted, not as selected: on PostgreSQL another
-            # node pruning at once may have deleted some in between.
-            ids = list(connection.execute(doomed).scalars())
-            if not ids:
-                return 0
-            return int(connection.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount)
+            return sql_prune.prune_runs(connection, job, retention, now, batch)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -404,17 +369,7 @@ class SqlStore(Store):
             self._opened()
             return 0
         with self._writing() as connection:
-            doomed = select(events.c.id).where(events.c.at < before)
-            if keep:
-                newest = select(events.c.id).order_by(events.c.id.desc()).offset(keep - 1).limit(1)
-                kept_from = connection.execute(newest).scalar()
-                if kept_from is None:
-                    return 0  # fewer than `keep` events: all are kept
-                doomed = doomed.where(events.c.id < kept_from)
-            ids = list(connection.execute(doomed.order_by(events.c.id).limit(batch)).scalars())
-            if not ids:
-                return 0
-            return int(connection.execute(delete(events).where(events.c.id.in_(ids))).rowcount)
+            return sql_prune.prune_events(connection, before, keep, batch)
 
     # -- nodes ------------------------------------------------------------------------------
 
@@ -519,27 +474,6 @@ class SqlStore(Store):
             found = connection.execute(select(*NODE_COLUMNS))
             records = [node_record(row) for row in found]
         return sorted(records, key=lambda node: (node.started_at, node.id))
-
-
-def _not_among_newest(
-    connection: Connection, job: str, count: int, statuses: list[str] | None
-) -> ColumnElement[bool]:
-    """Whether a run of `job` is outside its newest `count` runs (of those in `statuses`)."""
-    if count == 0:
-        return true()
-    query = (
-        select(runs.c.id)
-        .where(runs.c.job == job)
-        .order_by(runs.c.id.desc())
-        .offset(count - 1)
-        .limit(1)
-    )
-    if statuses is not None:
-        query = query.where(runs.c.status.in_(statuses))
-    nth_newest = connection.execute(query).scalar()
-    if nth_newest is None:
-        return false()  # fewer than `count`: every one is among the newest
-    return runs.c.id < int(nth_newest)
 
 
 def _broke_integrity(error: BaseException) -> bool:

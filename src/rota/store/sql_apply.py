@@ -16,11 +16,11 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import StoreError, UnknownJobError
-from rota.store import dialect
+from rota.store import dialect, sql_events, sql_jobs
 from rota.store.abc import (
     UNSET,
     AddJob,
@@ -38,12 +38,11 @@ from rota.store.abc import (
     RequestCancel,
     UpdateJob,
 )
-from rota.store.checks import encode_json
-from rota.store.events import NewEvent, RunFacts, event_rows, events_of
-from rota.store.records import ACTIVE, JobKind, JobRecord, Reason, RunStatus
-from rota.store.schema import events, job_record, jobs, runs
+from rota.store.events import RunFacts, events_of
+from rota.store.records import ACTIVE, JobRecord, Reason, RunStatus
+from rota.store.schema import job_record, jobs, runs
 
-__all__ = ["Transaction", "new_run_row", "write_events"]
+__all__ = ["Transaction", "new_run_row"]
 
 _ACTIVE = sorted(status.value for status in ACTIVE)
 _FINISH_FIELDS = (
@@ -142,34 +141,13 @@ class Transaction:
             if isinstance(result, list) and isinstance(operations[index], Fire):
                 results[index] = FireResult(True, tuple(result))
         new = events_of(operations, results, facts)
-        if dialect.driver_batches(self.connection) and new:
-            # The bursts' path: values as the columns write them, one executemany.
-            rows = [
-                (self._time(e.at), e.kind.value, e.job, e.run_id, encode_json(e.data), self._origin)
-                for e in new
-            ]
-            self.last_event = dialect.insert_events(self.connection, rows)
-        else:
-            self.last_event = write_events(self.connection, new, self._origin)
+        self.last_event = sql_events.write_events(self.connection, new, self._origin, self._time)
         return results
 
     # -- what events say of the runs ----------------------------------------------------------
 
     def _run_facts(self, ids: Sequence[int]) -> dict[int, RunFacts]:
-        """The facts of runs as they are now (after the operations that changed them)."""
-        if not ids:
-            return {}
-        rows: Sequence[Sequence[Any]]
-        if dialect.driver_batches(self.connection):
-            rows = dialect.run_facts(self.connection, list(set(ids)))
-        else:
-            query = select(
-                runs.c.id, runs.c.job, runs.c.reason, runs.c.attempt, runs.c.note, runs.c.error
-            ).where(runs.c.id.in_(set(ids)))
-            rows = list(self.connection.execute(query))
-        return {
-            int(row[0]): RunFacts(row[1], Reason(row[2]), row[3], row[4], row[5]) for row in rows
-        }
+        return sql_events.run_facts(self.connection, ids)
 
     def _facts_of_group(self, group: Sequence[Claim | Finish], done: Sequence[bool]) -> list[Any]:
         found = self._run_facts([op.run_id for op, ok in zip(group, done, strict=True) if ok])
@@ -525,66 +503,18 @@ class Transaction:
         return None if row is None else job_record(row)
 
     def _add_job(self, add: AddJob) -> JobRecord | None:
-        row = self.connection.execute(
-            self._insert_job.values(
-                name=add.name,
-                defaults=dict(add.defaults),
-                override={},
-                paused=False,
-                pause_note=None,
-                kind=JobKind(add.kind).value,
-                target=add.target,
-                next_fire_at=add.next_fire_at,
-                created_at=add.at,
-                updated_at=add.at,
-            )
-        ).first()
-        if row is None:
-            return None
-        self.removed.discard(add.name)
-        self.learned.add(add.name)
-        return job_record(row)
+        added = sql_jobs.add_job(self.connection, self._insert_job, add)
+        if added is not None:
+            self.removed.discard(add.name)
+            self.learned.add(add.name)
+        return added
 
     def _remove_job(self, remove: RemoveJob) -> Removal:
-        # The job's row locked first (PostgreSQL): runs inserted for it meanwhile wait on its
-        # foreign key and then fail; its active runs locked next, so that a claim in flight
-        # is waited for and seen, and no queued one is claimed while it goes.
-        found = self.connection.execute(
-            select(jobs.c.name).where(jobs.c.name == remove.name).with_for_update()
-        ).first()
-        if found is None:
-            return Removal.UNKNOWN
-        active = self.connection.execute(
-            select(runs.c.status)
-            .where(runs.c.job == remove.name, runs.c.status.in_(_ACTIVE))
-            .with_for_update()
-        ).scalars()
-        if RunStatus.RUNNING.value in set(active):
-            return Removal.RUNNING
-        self._removed_runs = int(
-            self.connection.execute(delete(runs).where(runs.c.job == remove.name)).rowcount
-        )
-        self.connection.execute(delete(jobs).where(jobs.c.name == remove.name))
-        self.learned.discard(remove.name)
-        self.removed.add(remove.name)
-        return Removal.REMOVED
-
-
-def write_events(connection: Connection, new: Sequence[NewEvent], origin: str) -> int | None:
-    """Insert `new` in order with one executemany; the id of the last (None if none).
-
-    On PostgreSQL an advisory lock is taken first and held to the commit, so that ids are
-    assigned in commit order (see `dialect.lock_for_events`).
-    """
-    if not new:
-        return None
-    dialect.lock_for_events(connection)
-    connection.execute(insert(events), event_rows(new, origin))
-    # Nobody else inserts events until this transaction ends (SQLite's write lock, the
-    # advisory lock): the largest id is this transaction's last.
-    return int(
-        connection.execute(select(events.c.id).order_by(events.c.id.desc()).limit(1)).scalar_one()
-    )
+        removal, self._removed_runs = sql_jobs.remove_job(self.connection, remove.name)
+        if removal is Removal.REMOVED:
+            self.learned.discard(remove.name)
+            self.removed.add(remove.name)
+        return removal
 
 
 def _key(job: str, fire_time: Any, reason: str, attempt: int) -> RunKey:
