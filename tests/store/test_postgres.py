@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from rota.errors import StoreError
 from rota.store import (
     Claim,
+    Enqueue,
     Finish,
     Fire,
     NodeRecord,
@@ -27,6 +28,7 @@ from rota.store import (
     Retention,
     RunStatus,
     UpdateJob,
+    dialect,
 )
 from rota.store.sql import SqlStore
 from tests.postgres import admin, create_schema, in_schema, server_url, with_options
@@ -360,3 +362,20 @@ def test_an_unreachable_server_is_a_store_error_naming_it() -> None:
     message = str(caught.value)
     assert "store 'postgresql+psycopg://rota:***@127.0.0.1:1/rota' cannot be opened" in message
     assert "secret" not in message
+
+
+def test_events_are_inserted_one_transaction_at_a_time_to_the_commit(
+    pg: SqlStore, postgres_url: str
+) -> None:
+    # A transaction that has inserted its events holds the events' advisory lock until it
+    # commits, so the next one's ids come after it: a follower never finds a smaller id later.
+    key = dialect._EVENTS_LOCK
+    with holding(postgres_url, "SELECT pg_advisory_xact_lock(:key)", key=key) as other:
+        first = pg.last_event_id()
+        # Operations that write no event never wait.
+        assert pg.apply([Claim(10**6, "n1", at(1))]) == [False]
+        queued = blocked_on(other, lambda: pg.apply([Enqueue(new("a"))]))
+        other.commit()
+    (run_id,) = queued.result(timeout=10)
+    (event,) = pg.events_after(first)
+    assert (event.kind, event.run_id) == ("run.queued", run_id)
