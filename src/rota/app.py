@@ -344,13 +344,17 @@ class Rota:
     def jobs(self) -> list[JobInfo]:
         """Every job, by name: those in code, and those the store remembers but code lost."""
         store = self._synced_store()
-        last = store.last_finished_runs()
-        return [self._info(record, last.get(record.name)) for record in store.list_jobs()]
+        stats = store.job_stats()
+        return [
+            self._info(record, stats[record.name].last_run if record.name in stats else None)
+            for record in store.list_jobs()
+        ]
 
     def job_info(self, name: str) -> JobInfo:
         """One job."""
         record = self._record(name)
-        return self._info(record, self._synced_store().last_finished_runs().get(name))
+        stats = self._synced_store().job_stats([name]).get(name)
+        return self._info(record, None if stats is None else stats.last_run)
 
     def runs(
         self,
@@ -404,7 +408,8 @@ class Rota:
         store = self.store
         if not self._synced and self._engine is None:
             defaults = {name: d.stored_defaults for name, d in self._definitions.items()}
-            store.sync_jobs(defaults, self.clock.now())
+            # Only adds missing rows: a process without an engine changes no defaults.
+            store.sync_jobs(defaults, self.clock.now(), update=False)
         self._synced = True
         return store
 
@@ -424,7 +429,9 @@ class Rota:
             overridden=tuple(sorted(record.override)),
             paused=record.paused,
             pause_note=record.pause_note,
-            in_code=record.in_code,
+            # What this process's code defines (decision 0006 makes it what live nodes
+            # registered; the facade is being rewritten to say that).
+            in_code=record.name in self._definitions,
             next_fire_at=record.next_fire_at,
             last_run=last,
         )

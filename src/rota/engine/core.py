@@ -8,6 +8,7 @@ operation before it is announced. See docs/decisions/0002.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
@@ -134,7 +135,10 @@ class Engine:
     async def _sync_jobs(self, now: datetime) -> None:
         """Bring the store in line with the code, and give new or changed jobs a fire time."""
         defaults = {name: d.stored_defaults for name, d in self.definitions.items()}
-        synced = await self.writer.call(self.store.sync_jobs, defaults, now)
+        internal = {name for name, d in self.definitions.items() if d.builtin}
+        synced = await self.writer.call(
+            functools.partial(self.store.sync_jobs, internal=internal), defaults, now
+        )
         starts: list[Fire] = []
         for record in synced.jobs:
             definition = self.definitions.get(record.name)
