@@ -47,8 +47,10 @@ def test_the_plain_script_runs_a_job_and_stops(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("succeeded ") and lines[0].endswith("scanned 3 items of films")
-    assert lines[1].startswith("next: ") and lines[1].endswith("+00:00")
+    assert lines[0].startswith("succeeded ")
+    assert lines[0].endswith("scanned 3 items of films")
+    assert lines[1].startswith("next: ")
+    assert lines[1].endswith("+00:00")
 
 
 def test_fastapi(example) -> None:  # type: ignore[no-untyped-def]

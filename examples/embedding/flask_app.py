@@ -49,4 +49,3 @@ def create_app() -> Flask:
         return jsonify({"id": finished.id, "status": finished.status.value})
 
     return app
-

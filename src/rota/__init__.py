@@ -136,5 +136,6 @@ def manual() -> Manual:
 
 
 def after(*jobs: str) -> After:
-    """Fires when the named jobs succeed: ``after("sync-movies", "sync-series")``."""
+    """Fires when the named jobs succeed: ``after("sync-movies", "sync-series")``. Not yet a
+    job's schedule: jobs refuse it until job chains are built."""
     return After(*jobs)

@@ -29,7 +29,7 @@ from rota.engine.retention import prune_job
 from rota.engine.settings import JobSettings, duration_setting
 from rota.errors import RotaError, SettingError, UnknownRunError
 from rota.outcomes import Retry
-from rota.schedules import Preview, Schedule, preview
+from rota.schedules import Manual, Preview, Schedule, preview
 from rota.schedules.zones import resolve_zone
 from rota.store import open_store
 from rota.store.abc import Store
@@ -49,7 +49,7 @@ def _in_thread(
     """The ``_async`` form of a sync method: the same call, run in a worker thread so that the
     caller's event loop (maybe the engine's own) never waits on the store."""
 
-    async def call(self: Rota, *args: P.args, **kwargs: P.kwargs) -> R:
+    async def call(self: Rota, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return await asyncio.to_thread(method, self, *args, **kwargs)
 
     call.__name__ = call.__qualname__ = f"{method.__name__}_async"
@@ -149,7 +149,9 @@ class Rota:
         def register(function: F) -> F:
             text = settings.description or (function.__doc__ or "").strip().split("\n")[0]
             definition = JobDefinition.create(name, function, replace(settings, description=text))
-            definition.check_arguments(settings.args)
+            # A scheduled job's runs get only its `args`: they must be all it needs.
+            scheduled = not isinstance(settings.schedule, Manual)
+            definition.check_arguments(settings.args, complete=scheduled)
             self._add(definition)
             return function
 
@@ -164,6 +166,9 @@ class Rota:
         self._synced = False
         engine, loop = self._engine, self._loop
         if engine is not None and loop is not None:
+            # The row now, so that the job can be used at once; its first fire time as soon
+            # as the engine takes it up (at once, unless this is the engine's own loop).
+            self._synced_store()
             future = asyncio.run_coroutine_threadsafe(engine.add_definition(definition), loop)
             if not _on_loop(loop):
                 future.result()
@@ -394,14 +399,14 @@ class Rota:
         """Override a job's schedule (text is read in the Rota's time zone)."""
         return self.override(name, schedule=schedule)
 
-    def override(self, name: str, **settings: Any) -> JobInfo:
+    def override(self, name: str, /, **settings: Any) -> JobInfo:
         """Override any of a job's settings: schedule, args, overlap, max_concurrent,
         catch_up, grace, retry, timeout, start_delay, retention (as code or JSON gives them).
         SettingError names the first bad one; nothing is changed then."""
         self._commands.override(name, settings)
         return self.job_info(name)
 
-    def reset(self, name: str, *settings: str) -> JobInfo:
+    def reset(self, name: str, /, *settings: str) -> JobInfo:
         """Drop the overrides of the named settings; with none named, every override and the
         pause: the job is as its code says again."""
         self._commands.reset(name, settings)
@@ -527,7 +532,7 @@ class Rota:
         """The store, with this process's code jobs in it: a process without an engine only
         adds the rows its admin actions need, and never changes what running nodes report."""
         store = self.store
-        if not self._synced and self._engine is None:
+        if not self._synced:
             defaults = {name: d.stored_defaults for name, d in self._definitions.items()}
             internal = {n for n, d in self._definitions.items() if d.kind is JobKind.INTERNAL}
             store.sync_jobs(defaults, self.clock.now(), internal=internal, update=False)

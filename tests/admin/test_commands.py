@@ -44,7 +44,8 @@ async def test_default_arguments_serve_several_jobs_with_one_function(
     rota.job("scan-films", args={"library": "films"})(scan)
     rota.job("scan-shows", args={"library": "shows", "deep": True})(scan)
     with pytest.raises(SettingError, match="needs a value for parameter 'library'"):
-        rota.job("scan-nothing")(scan)
+        rota.job("scan-nothing", schedule="every 1h")(scan)  # its runs could never start
+    rota.job("scan-by-hand")(scan)  # manual: each run names its library
     await rota.start_async()
     films = await outcome(rota, rota.run_now("scan-films"))
     shows = await outcome(rota, rota.run_now("scan-shows", deep=False))
@@ -162,7 +163,7 @@ async def test_bad_overrides_name_the_field_and_change_nothing(rotas: MakeRota) 
         ({"colour": "red"}, "setting"),
     ]:
         with pytest.raises(SettingError) as caught:
-            rota.override("sync", overlap="allow", **values)
+            rota.override("sync", grace="5m", **values)
         assert caught.value.field == field
     with pytest.raises(ScheduleError) as schedule_error:
         rota.set_schedule("sync", "0 25 * * *")
@@ -236,7 +237,7 @@ async def test_adding_a_job_is_checked(rotas: MakeRota) -> None:
     with pytest.raises(SettingError, match="cannot be imported"):
         rota.add_job("x", "tests.admin.no_such_module:f")
     with pytest.raises(SettingError, match="needs a value for parameter 'url'"):
-        rota.add_job("x", "tests.admin.jobs_for_tests:fetch_feed")
+        rota.add_job("x", "tests.admin.jobs_for_tests:fetch_feed", schedule="every 1h")
     with pytest.raises(SettingError, match="module-level function"):
         rota.add_job("x", lambda: None)
     with pytest.raises(ConflictError, match="exists already"):
@@ -269,10 +270,11 @@ async def test_a_job_registered_after_start_fires(rotas: MakeRota, clock: FakeCl
     rota = rotas()
     await rota.start_async()
     rota.job("late", schedule="every 10m")(nothing)
-    assert rota.job_info("late").next_fire_at == START + timedelta(minutes=10)
+    rota.run_now("late")  # usable at once; scheduled as soon as the engine takes it up
+    await eventually(lambda: rota.job_info("late").next_fire_at == START + timedelta(minutes=10))
+    await eventually(lambda: rota.job_info("late").in_code)
     clock.advance(timedelta(minutes=10))
-    await eventually(finished(rota, "late", 1))
-    assert rota.job_info("late").in_code
+    await eventually(finished(rota, "late", 2))
 
 
 async def test_bogus_ids_get_rotas_own_errors(rotas: MakeRota) -> None:

@@ -241,8 +241,8 @@ async def test_a_node_renews_its_lease_before_it_starts_runs(
     sync_jobs = store.sync_jobs
     synced: list[datetime] = []
 
-    def slow_sync(defaults: Any, at: datetime) -> Any:
-        result = sync_jobs(defaults, at)
+    def slow_sync(defaults: Any, at: datetime, **options: Any) -> Any:
+        result = sync_jobs(defaults, at, **options)
         clock.advance(timedelta(seconds=90))  # longer than the lease
         synced.append(store.database_now(clock.now()))
         return result

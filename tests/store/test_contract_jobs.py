@@ -20,19 +20,21 @@ from rota.store import (
     Store,
     UpdateJob,
 )
+from rota.store.records import JobKind
 
 from .conftest import T0, at, enqueue, new
 
 # -- sync_jobs -------------------------------------------------------------------------------
 
 
-def test_sync_adds_new_jobs_in_code_without_fire_time(store: Store) -> None:
+def test_sync_adds_new_code_jobs_without_fire_time(store: Store) -> None:
     records = store.sync_jobs({"b": {"x": 1}, "a": {}}, T0).jobs
     assert [job.name for job in records] == ["a", "b"]
     b = records[1]
     assert b.defaults == {"x": 1}
     assert b.override == {}
-    assert (b.paused, b.pause_note, b.in_code, b.next_fire_at) == (False, None, True, None)
+    assert (b.paused, b.pause_note, b.next_fire_at) == (False, None, None)
+    assert (b.kind, b.target) == (JobKind.CODE, None)
     assert b.created_at == b.updated_at == T0
     assert store.list_jobs() == records
     assert store.get_job("b") == b
@@ -56,16 +58,17 @@ def test_sync_replaces_changed_defaults_and_keeps_admin_state(jobs: Store) -> No
     assert b.updated_at == at(1)
 
 
-def test_sync_keeps_jobs_missing_from_code_with_their_history(jobs: Store) -> None:
+def test_sync_leaves_jobs_missing_from_code_as_they_are(jobs: Store) -> None:
     run_id = enqueue(jobs, "b")
+    before = jobs.get_job("b")
     records = jobs.sync_jobs({"a": {"schedule": "every 1h"}}, at(5)).jobs
-    assert [(job.name, job.in_code) for job in records] == [("a", True), ("b", False)]
-    assert records[1].updated_at == at(5)
+    assert [job.name for job in records] == ["a", "b"]
+    assert records[1] == before  # not marked, not touched: "in code" is what nodes register
     assert jobs.get_run(run_id) is not None
     assert jobs.count_runs("b") == 1
     back = jobs.sync_jobs({"a": {"schedule": "every 1h"}, "b": {"schedule": "daily 02:00"}}, at(9))
-    assert (back.jobs[1].in_code, back.jobs[1].updated_at) == (True, at(9))
-    assert back.replaced == {}  # back in code with the defaults it had
+    assert back.jobs[1] == before
+    assert back.replaced == {}
 
 
 def test_sync_stores_defaults_as_json_gives_them_back(store: Store) -> None:

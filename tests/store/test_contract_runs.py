@@ -1,5 +1,5 @@
 """Contract: creating and changing runs (Enqueue, Claim, Finish, Progress, RequestCancel,
-InterruptRuns) and reading them (list_runs, active_runs, last_finished_runs, count_runs)."""
+InterruptRuns) and reading them (list_runs, active_runs, job_stats, count_runs)."""
 
 from __future__ import annotations
 
@@ -284,16 +284,20 @@ def test_active_runs_oldest_first(jobs: Store) -> None:
     assert jobs.active_runs("nope") == []
 
 
-def test_last_finished_runs_ignores_skipped_and_active_runs(jobs: Store) -> None:
-    assert jobs.last_finished_runs() == {}
+def test_the_last_run_leaves_out_skipped_and_active_runs(jobs: Store) -> None:
+    assert {name: stats.last_run for name, stats in jobs.job_stats().items()} == {
+        "a": None,
+        "b": None,
+    }
     finished(jobs, RunStatus.SUCCEEDED, at(2))
     newest_a = finished(jobs, RunStatus.CANCELLED, at(1))
     jobs.apply([Enqueue(new("a", 0, status=RunStatus.SKIPPED))])
     enqueue(jobs)
     running(jobs)
     jobs.apply([Enqueue(new("b", 0, status=RunStatus.SKIPPED))])
-    last = jobs.last_finished_runs()
-    assert list(last) == ["a"]
+    last = {name: stats.last_run for name, stats in jobs.job_stats().items()}
+    assert last["b"] is None
+    assert last["a"] is not None
     assert last["a"].id == newest_a
     assert last["a"] == jobs.get_run(newest_a)
 

@@ -25,18 +25,21 @@ from hypothesis.stateful import (
 from rota.store import (
     FINISHED,
     UNSET,
+    AddJob,
     Claim,
     Enqueue,
     Finish,
     Fire,
     FireResult,
     InterruptRuns,
+    JobKind,
     MemoryStore,
     NewRun,
     NodeRecord,
     Operation,
     Progress,
     Reason,
+    RemoveJob,
     RequestCancel,
     Retention,
     RunRecord,
@@ -92,7 +95,7 @@ def new_runs(draw: st.DrawFn) -> Build:
 
 
 _KINDS = ["enqueue"] * 4 + ["fire", "claim"] * 3 + ["finish"] * 2
-_KINDS += ["progress", "cancel", "interrupt", "update"]
+_KINDS += ["progress", "cancel", "interrupt", "update", "add", "remove"]
 
 
 @st.composite
@@ -128,6 +131,14 @@ def operations(draw: st.DrawFn) -> Build:
     if kind == "interrupt":
         nodes = tuple(draw(st.lists(st.sampled_from(["n1", "n2", "n3"]), max_size=2)))
         return lambda ids: InterruptRuns(nodes, at_, "node died")
+    if kind == "add":
+        name, job_kind = draw(job_names), draw(st.sampled_from(list(JobKind)))
+        target = "app.jobs:run" if job_kind is JobKind.RUNTIME else None
+        following = draw(maybe_times)
+        return lambda ids: AddJob(name, job_kind, target, {"v": 2}, at_, following)
+    if kind == "remove":
+        name = draw(job_names)
+        return lambda ids: RemoveJob(name, at_)
     change = {
         "override": draw(unset_or(st.just({}) | st.just({"schedule": "every 2h"}))),
         "paused": draw(unset_or(st.booleans())),
@@ -164,6 +175,7 @@ class StoresAgree(RuleBasedStateMachine):
         for side in (self.memory, self.sql):
             side.store.open()
             side.store.sync_jobs({"a": {"v": 0}, "b": {"v": 0}}, T0)
+        self.events_seen = (0, 0)  # the last event id compared, on each side
 
     def teardown(self) -> None:
         self.sql.store.close()
@@ -217,11 +229,16 @@ class StoresAgree(RuleBasedStateMachine):
         names=st.sets(st.sampled_from(["a", "b", "c"])),
         version=st.integers(0, 1),
         when=times,
+        internal=st.sets(st.sampled_from(["b", "c"])),
+        update=st.booleans(),
     )
-    def sync(self, names: set[str], version: int, when: Any) -> None:
+    def sync(
+        self, names: set[str], version: int, when: Any, internal: set[str], update: bool
+    ) -> None:
         defaults = {name: {"v": version} for name in names}
-        assert self.memory.store.sync_jobs(defaults, when) == self.sql.store.sync_jobs(
-            defaults, when
+        options: dict[str, Any] = {"internal": internal, "update": update}
+        assert self.memory.store.sync_jobs(defaults, when, **options) == (
+            self.sql.store.sync_jobs(defaults, when, **options)
         )
 
     @precondition(lambda self: bool(self.memory.ids))
@@ -266,12 +283,15 @@ class StoresAgree(RuleBasedStateMachine):
         results = []
         for side in (self.memory, self.sql):
             if action == "register":
-                side.store.register_node(NodeRecord(node, "host", 1, when, when))
+                side.store.register_node(NodeRecord(node, "host", 1, when, when), [node, "a"])
             elif action == "beat":
                 results.append(side.store.heartbeat(node, when))
             else:
                 side.store.stop_node(node, when)
         assert len(set(results)) <= 1
+        assert self.memory.store.registered_jobs(["n1", "n2"]) == self.sql.store.registered_jobs(
+            ["n1", "n2"]
+        )
 
     @invariant()
     def reads_agree(self) -> None:
@@ -286,17 +306,53 @@ class StoresAgree(RuleBasedStateMachine):
             assert memory.list_nodes() == sql.list_nodes()
         for job in (None, "a", "c"):
             assert memory.count_runs(job) == sql.count_runs(job)
+        retried = {"reasons": {Reason.RETRY}, "since": at(1), "until": at(4)}
+        assert memory.count_runs(**retried) == sql.count_runs(**retried)
+        stats = [(memory.job_stats(), self.memory), (sql.job_stats(), self.sql)]
+        counts = [
+            {
+                n: (s.consecutive_failures, s.last_duration, s.median_duration)
+                for n, s in st_.items()
+            }
+            for st_, _ in stats
+        ]
+        assert counts[0] == counts[1]
         queries: list[Callable[[Store], Any]] = [
             lambda store: store.list_runs(limit=1000),
             lambda store: store.list_runs("b", {RunStatus.QUEUED, RunStatus.FAILED}, limit=2),
+            lambda store: store.list_runs(limit=1000, **retried),
             lambda store: store.active_runs(),
-            lambda store: list(store.last_finished_runs().values()),
+            lambda store: [
+                run
+                for s in store.job_stats().values()
+                for run in (s.last_run, s.last_success, s.last_failure)
+                if run is not None
+            ],
         ]
         for query in queries:
             mine, theirs = query(memory), query(sql)
             assert len(mine) == len(theirs)
             for run, other in zip(mine, theirs, strict=True):
                 self.same(run, other)
+        self.events_agree()
+
+    def events_agree(self) -> None:
+        """The events written since the last look say the same on both sides (ids and the
+        run ids they name mapped; a progress event's instant is the clock's)."""
+        memory = self.memory.store.events_after(self.events_seen[0], limit=10_000)
+        sql = self.sql.store.events_after(self.events_seen[1], limit=10_000)
+
+        def said(event: Any, run_id: int | None) -> tuple[Any, ...]:
+            at_ = None if event.kind == "run.progress" else event.at
+            return (event.kind, event.job, run_id, event.data, at_)
+
+        assert [said(e, e.run_id) for e in memory] == [
+            said(e, None if e.run_id is None else self.to_memory_id(e.run_id)) for e in sql
+        ]
+        assert {e.origin for e in memory} <= {self.memory.store.origin}
+        assert {e.origin for e in sql} <= {self.sql.store.origin}
+        if memory:
+            self.events_seen = (memory[-1].id, sql[-1].id)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from rota.errors import StoreError
 from rota.store import (
     Claim,
+    Enqueue,
     Finish,
     Fire,
     NodeRecord,
@@ -27,6 +28,7 @@ from rota.store import (
     Retention,
     RunStatus,
     UpdateJob,
+    dialect,
 )
 from rota.store.sql import SqlStore
 from tests.postgres import admin, create_schema, in_schema, server_url, with_options
@@ -132,10 +134,18 @@ def test_the_columns_have_postgresql_types(pg: SqlStore) -> None:
         assert columns[table, column][0] == "json", (table, column)
     assert columns["runs", "cancel_requested"] == ("boolean", "false")
     assert columns["runs", "log"] == ("text", "''::text")
+    # Events: ids like runs', JSON data; a node's registered jobs a JSON list, empty at first.
+    assert columns["events", "id"] == ("bigint", "nextval('events_id_seq'::regclass)")
+    assert columns["events", "data"][0] == "json"
+    assert columns["events", "at"][0] == "timestamp with time zone"
+    assert columns["nodes", "jobs"] == ("json", "'[]'::json")
+    assert columns["jobs", "kind"] == ("character varying", "'code'::character varying")
+    assert ("jobs", "in_code") not in columns
     assert constraints == {
         "pk_jobs",
         "pk_runs",
         "pk_nodes",
+        "pk_events",
         "fk_runs_job_jobs",
         "uq_runs_job_fire_time_reason_attempt",
     }
@@ -171,7 +181,7 @@ def test_names_come_back_in_code_point_order_whatever_the_collation(new_postgres
         assert [name for _, name in store.next_fire_times()] == expected
         for name in names:
             finished(store, RunStatus.SUCCEEDED, at(1), job=name)
-        assert list(store.last_finished_runs()) == expected
+        assert list(store.job_stats()) == expected
         for name in names:
             store.register_node(NodeRecord(name, "host", 1, T0, T0))
         assert [node.id for node in store.list_nodes()] == expected
@@ -352,3 +362,20 @@ def test_an_unreachable_server_is_a_store_error_naming_it() -> None:
     message = str(caught.value)
     assert "store 'postgresql+psycopg://rota:***@127.0.0.1:1/rota' cannot be opened" in message
     assert "secret" not in message
+
+
+def test_events_are_inserted_one_transaction_at_a_time_to_the_commit(
+    pg: SqlStore, postgres_url: str
+) -> None:
+    # A transaction that has inserted its events holds the events' advisory lock until it
+    # commits, so the next one's ids come after it: a follower never finds a smaller id later.
+    key = dialect._EVENTS_LOCK
+    with holding(postgres_url, "SELECT pg_advisory_xact_lock(:key)", key=key) as other:
+        first = pg.last_event_id()
+        # Operations that write no event never wait.
+        assert pg.apply([Claim(10**6, "n1", at(1))]) == [False]
+        queued = blocked_on(other, lambda: pg.apply([Enqueue(new("a"))]))
+        other.commit()
+    (run_id,) = queued.result(timeout=10)
+    (event,) = pg.events_after(first)
+    assert (event.kind, event.run_id) == ("run.queued", run_id)

@@ -48,4 +48,8 @@ def test_a_job_with_a_bad_retention_is_refused_at_registration() -> None:
     with pytest.raises(SettingError, match="retention keep_last: -5"):
         rota.job("sync", retention=Retention(keep_last=-5))
     with pytest.raises(SettingError, match=r"^retention: "):
-        rota.job("sync", retention={"keep_last": 5})  # type: ignore[arg-type]
+        rota.job("sync", retention={"keep_for": 5})  # type: ignore[arg-type]
+    with pytest.raises(SettingError, match=r"^retention: "):
+        rota.job("sync", retention="forever")  # type: ignore[arg-type]
+    # Its JSON form, as an admin's override gives it, is the same setting.
+    rota.job("sync", retention={"keep_last": 5})  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from rota.engine.jobs import JobDefinition, load_target
 from rota.engine.policies import decide_overlap
 from rota.engine.settings import OVERRIDABLE, JobSettings
 from rota.errors import ConflictError, SettingError, UnknownJobError, UnknownRunError
-from rota.schedules import Once, Schedule
+from rota.schedules import Manual, Once, Schedule
 from rota.store.abc import (
     AddJob,
     Enqueue,
@@ -67,8 +67,17 @@ class Commands:
         if at is not None:
             at = _future(at, now, "at")
             run = NewRun(name, Reason.MANUAL, now, not_before=at, args=merged)
-            created: int = self.apply([Enqueue(run)])[0]
-            return created
+            operations: list[Operation] = [Enqueue(run)]
+        else:
+            operations = self._through_overlap(name, settings, now, merged)
+        created: int = self.apply(operations)[-1]
+        return created
+
+    def _through_overlap(
+        self, name: str, settings: JobSettings, now: datetime, args: Mapping[str, Any]
+    ) -> list[Operation]:
+        """A manual run now, created or skipped as the job's overlap policy says, after
+        cancelling what `replace` replaces."""
         store = self._store()
         active = store.active_runs(name)
         running = [r.id for r in active if r.status is RunStatus.RUNNING]
@@ -78,9 +87,9 @@ class Commands:
         operations: list[Operation] = [RequestCancel(i, now, note) for i in decision.cancel]
         status = RunStatus.QUEUED if decision.create else RunStatus.SKIPPED
         operations.append(
-            Enqueue(NewRun(name, Reason.MANUAL, now, status, args=merged, note=decision.reason))
+            Enqueue(NewRun(name, Reason.MANUAL, now, status, args=args, note=decision.reason))
         )
-        return self.apply(operations)[-1]
+        return operations
 
     def cancel(self, run_id: int) -> RunRecord:
         """Cancel a queued or running run; a finished one is left as it is. The run, after."""
@@ -165,7 +174,9 @@ class Commands:
     ) -> JobRecord:
         """Store a job defined at run time; ConflictError if the name is taken."""
         self._refuse_past(settings.schedule)
-        definition.check_arguments(settings.args)
+        definition.check_arguments(
+            settings.args, complete=not isinstance(settings.schedule, Manual)
+        )
         now = self._clock.now()
         add = AddJob(
             name,

@@ -19,7 +19,7 @@ from rota.store.records import JobKind, JobRecord, JobStats, Reason, RunRecord, 
 __all__ = ["NEXT_FIRE_TIMES", "JobInfo", "RunPage", "Views"]
 
 NEXT_FIRE_TIMES = 5
-MAX_PAGE = 1000
+MAX_PAGE = 10_000
 
 
 @dataclass(frozen=True)

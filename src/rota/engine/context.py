@@ -127,7 +127,7 @@ class RunContext:
     # -- for the engine ---------------------------------------------------------------------
 
     def capture(self, record: logging.LogRecord) -> None:
-        """Add a log record to the run's log."""
+        """For the engine: add a log record to the run's log."""
         line = _FORMAT.format(record)
         with self._lock:
             for part in line.splitlines() or [""]:
@@ -140,11 +140,11 @@ class RunContext:
             self._on_change()
 
     def cancel(self) -> None:
-        """Tell the job it should stop."""
+        """For the engine: tell the job it should stop (`cancelled` becomes true)."""
         self._cancelled.set()
 
     def snapshot(self) -> tuple[tuple[float | None, float | None, str | None], str]:
-        """The current progress and log text, as the store keeps them (`texts.storable`);
+        """For the engine: the current progress and log text, as the store keeps them (`texts.storable`);
         clears the changed flag, so the next change calls `on_change` again (once, however
         many changes follow before the next snapshot)."""
         with self._lock:
@@ -155,13 +155,13 @@ class RunContext:
         return progress, log
 
     def touch(self) -> None:
-        """Mark progress and log changed again (a write of them failed)."""
+        """For the engine: mark progress and log changed again (a write of them failed)."""
         with self._lock:
             self._dirty = True
 
     @property
     def dirty(self) -> bool:
-        """Whether progress or log changed since the last snapshot."""
+        """For the engine: whether progress or log changed since the last snapshot."""
         return self._dirty
 
 

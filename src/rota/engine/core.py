@@ -8,6 +8,7 @@ operation before it is announced. See docs/decisions/0002.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
@@ -140,7 +141,9 @@ class Engine:
         wanted = self.definitions if names is None else {n: self.definitions[n] for n in names}
         defaults = {name: d.stored_defaults for name, d in wanted.items()}
         internal = {n for n, d in wanted.items() if d.kind is JobKind.INTERNAL}
-        synced = await self.writer.call(self.store.sync_jobs, defaults, now, internal=internal)
+        synced = await self.writer.call(
+            functools.partial(self.store.sync_jobs, internal=internal), defaults, now
+        )
         starts: list[Fire] = []
         for record in synced.jobs:
             if names is not None and record.name not in names:

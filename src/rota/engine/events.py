@@ -6,21 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
+# One list of kinds for the bus and the store's events table (decision 0006).
+from rota.store.records import EventKind
+
 __all__ = ["Event", "EventBus", "EventKind", "Subscription"]
-
-
-class EventKind(StrEnum):
-    """What changed."""
-
-    JOB_CHANGED = "job.changed"
-    RUN_QUEUED = "run.queued"
-    RUN_STARTED = "run.started"
-    RUN_PROGRESS = "run.progress"
-    RUN_FINISHED = "run.finished"
-    RUN_SKIPPED = "run.skipped"
 
 
 @dataclass(frozen=True)

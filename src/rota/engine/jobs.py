@@ -70,9 +70,10 @@ class JobDefinition:
             kind=kind,
         )
 
-    def check_arguments(self, args: Mapping[str, Any]) -> None:
-        """Refuse keyword arguments the function cannot take, or that leave a parameter it
-        needs without a value: SettingError naming the parameter."""
+    def check_arguments(self, args: Mapping[str, Any], *, complete: bool = True) -> None:
+        """Refuse keyword arguments the function cannot take, or (when they are to be
+        `complete`) that leave a parameter it needs without a value: SettingError naming the
+        parameter."""
         parameters = list(inspect.signature(self.function).parameters.values())
         if self.takes_ctx:
             parameters = parameters[1:]
@@ -86,7 +87,7 @@ class JobDefinition:
                     name,
                     f"job {self.name!r} has no parameter {name!r} (it takes {offered})",
                 )
-        for parameter in parameters:
+        for parameter in parameters if complete else ():
             required = parameter.default is inspect.Parameter.empty
             if parameter.kind in _BY_KEYWORD and required and parameter.name not in args:
                 raise SettingError(

@@ -155,7 +155,8 @@ class Manual(Schedule):
 
 @dataclass(frozen=True, init=False)
 class After(Schedule):
-    """Fires when each of the named jobs has succeeded; the engine decides when that is."""
+    """Fires when each of the named jobs has succeeded. Job chains are not built yet: a job
+    given this schedule is refused with a SettingError that says so."""
 
     kind: ClassVar[str] = "after"
     jobs: tuple[str, ...]

@@ -1,4 +1,4 @@
-"""The store: jobs, runs and nodes, the only state rota keeps (see docs/store.md).
+"""The store: jobs, runs, nodes and events, the only state rota keeps (see docs/store.md).
 
 ``open_store("memory://")`` gives a `MemoryStore` (tests), ``open_store("sqlite:///rota.db")``
 or ``open_store("postgresql+psycopg://...")`` a `SqlStore`. Either is opened with `open()`.
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from rota.errors import StoreError
 from rota.store.abc import (
     UNSET,
+    AddJob,
     Claim,
     Enqueue,
     Finish,
@@ -20,6 +21,8 @@ from rota.store.abc import (
     NewRun,
     Operation,
     Progress,
+    Removal,
+    RemoveJob,
     RequestCancel,
     Store,
     SyncResult,
@@ -31,7 +34,11 @@ from rota.store.records import (
     ACTIVE,
     FAILURE_LIKE,
     FINISHED,
+    EventKind,
+    EventRecord,
+    JobKind,
     JobRecord,
+    JobStats,
     NodeRecord,
     Reason,
     Retention,
@@ -44,19 +51,26 @@ __all__ = [
     "FAILURE_LIKE",
     "FINISHED",
     "UNSET",
+    "AddJob",
     "Claim",
     "Enqueue",
+    "EventKind",
+    "EventRecord",
     "Finish",
     "Fire",
     "FireResult",
     "InterruptRuns",
+    "JobKind",
     "JobRecord",
+    "JobStats",
     "MemoryStore",
     "NewRun",
     "NodeRecord",
     "Operation",
     "Progress",
     "Reason",
+    "Removal",
+    "RemoveJob",
     "RequestCancel",
     "Retention",
     "RunRecord",

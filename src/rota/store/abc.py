@@ -12,11 +12,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, Final
 
 from rota.store.records import (
+    EventRecord,
+    JobKind,
     JobRecord,
+    JobStats,
     NodeRecord,
     Reason,
     Retention,
@@ -26,6 +29,7 @@ from rota.store.records import (
 
 __all__ = [
     "UNSET",
+    "AddJob",
     "Claim",
     "Enqueue",
     "Finish",
@@ -35,6 +39,8 @@ __all__ = [
     "NewRun",
     "Operation",
     "Progress",
+    "Removal",
+    "RemoveJob",
     "RequestCancel",
     "Store",
     "SyncResult",
@@ -179,6 +185,40 @@ class UpdateJob:
 
 
 @dataclass(frozen=True)
+class AddJob:
+    """Create a job row: `kind` says where it comes from, `target` is a runtime job's function
+    (``package.module:function``). Result: the new JobRecord, or None if a job of that name
+    exists (then nothing changed)."""
+
+    name: str
+    kind: JobKind
+    target: str | None
+    defaults: dict[str, Any]
+    at: datetime
+    next_fire_at: datetime | None = None
+
+
+class Removal(StrEnum):
+    """What `RemoveJob` did."""
+
+    REMOVED = "removed"
+    """The job's row and its queued and finished runs are deleted."""
+    UNKNOWN = "unknown"
+    """No job has that name."""
+    RUNNING = "running"
+    """A run of it is running: nothing changed."""
+
+
+@dataclass(frozen=True)
+class RemoveJob:
+    """Delete a job with its queued and finished runs, unless a run of it is running.
+    Result: a `Removal`."""
+
+    name: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class SyncResult:
     """What `Store.sync_jobs` found: every job after it, by name, and the defaults it replaced
     (the previous defaults of each known job whose defaults changed)."""
@@ -191,22 +231,41 @@ def _nothing() -> None:
     """Stop listening where nothing was listened to."""
 
 
-def notices_of(operations: Sequence[Operation], results: Sequence[Any]) -> list[str]:
-    """The notices (see `Store.listen`) that committed operations and their results send."""
+def notices_of(
+    operations: Sequence[Operation], results: Sequence[Any], last_event: int | None = None
+) -> list[str]:
+    """The notices (see `Store.listen`) that committed operations and their results send;
+    `last_event` is the id of the last event the transaction wrote, if it wrote any."""
     notices: list[str] = []
     for operation, result in zip(operations, results, strict=True):
         if isinstance(operation, Enqueue):
             if result is not None and operation.run.status is RunStatus.QUEUED:
                 notices.append(f"run:{result}")
-        elif isinstance(operation, UpdateJob):
+        elif isinstance(operation, UpdateJob | AddJob):
             if result is not None:
+                notices.append(f"job:{operation.name}")
+        elif isinstance(operation, RemoveJob):
+            if result is Removal.REMOVED:
                 notices.append(f"job:{operation.name}")
         elif isinstance(operation, RequestCancel) and result is RunStatus.RUNNING:
             notices.append(f"cancel:{operation.run_id}:{operation.note}")
+    if last_event is not None:
+        notices.append(f"events:{last_event}")
     return notices
 
 
-Operation = Fire | Enqueue | Claim | Finish | Progress | RequestCancel | InterruptRuns | UpdateJob
+Operation = (
+    Fire
+    | Enqueue
+    | Claim
+    | Finish
+    | Progress
+    | RequestCancel
+    | InterruptRuns
+    | UpdateJob
+    | AddJob
+    | RemoveJob
+)
 
 
 class Store(ABC):
@@ -227,14 +286,28 @@ class Store(ABC):
         If anything fails, nothing is written and the error propagates.
         """
 
+    @property
+    @abstractmethod
+    def origin(self) -> str:
+        """This store object's token (uuid hex), written on the events it writes."""
+
     # -- jobs -------------------------------------------------------------------------------
 
     @abstractmethod
-    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> SyncResult:
-        """Make the stored jobs match the code: add new names (in_code, next_fire_at NULL),
-        replace the defaults of known ones and mark them in_code, mark every other stored job
-        not in_code (never deleted). Overrides, pauses and next fire times are kept. Returns
-        all jobs by name, and the defaults that were replaced."""
+    def sync_jobs(
+        self,
+        defaults: Mapping[str, dict[str, Any]],
+        at: datetime,
+        *,
+        internal: Collection[str] = (),
+        update: bool = True,
+    ) -> SyncResult:
+        """Add the code's jobs that are missing (kind `internal` for names in `internal`, else
+        `code`; next_fire_at NULL) and, with `update`, replace the defaults of known ones of
+        that kind. Never marks, deletes or re-kinds another row: a runtime job under a code
+        name is left as it is, for the caller to find in the result. Overrides, pauses and
+        next fire times are kept. Returns all jobs by name, and the defaults replaced.
+        `update=False` only adds (a process that runs no engine)."""
 
     @abstractmethod
     def get_job(self, name: str) -> JobRecord | None:
@@ -249,11 +322,16 @@ class Store(ABC):
         """(next_fire_at, name) of every job that has one and is not paused, cheaply: what the
         scheduler's heap is built from at start."""
 
+    @abstractmethod
+    def job_stats(self, names: Collection[str] | None = None) -> dict[str, JobStats]:
+        """What each job's history says (of the named jobs that exist, or of all), by name; a
+        few queries in all, however many jobs."""
+
     # -- runs -------------------------------------------------------------------------------
 
     @abstractmethod
     def get_run(self, run_id: int) -> RunRecord | None:
-        """One run by id."""
+        """One run by id (None for an id no run can have, such as -1 or "x")."""
 
     @abstractmethod
     def list_runs(
@@ -262,32 +340,64 @@ class Store(ABC):
         statuses: Collection[RunStatus] | None = None,
         limit: int = 50,
         before_id: int | None = None,
+        *,
+        reasons: Collection[Reason] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest (highest id) first, optionally of one job, in some statuses, with ids
-        below `before_id` (for paging)."""
+        """Runs, newest (highest id) first, optionally of one job, in some statuses, for some
+        reasons, queued in [since, until), with ids below `before_id` (for paging)."""
+
+    @abstractmethod
+    def count_runs(
+        self,
+        job: str | None = None,
+        statuses: Collection[RunStatus] | None = None,
+        *,
+        reasons: Collection[Reason] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+    ) -> int:
+        """How many runs `list_runs` with the same filters would find without a limit."""
 
     @abstractmethod
     def active_runs(self, job: str | None = None) -> list[RunRecord]:
         """Queued and running runs, oldest first (ascending id)."""
 
     @abstractmethod
-    def last_finished_runs(self) -> dict[str, RunRecord]:
-        """The newest finished run (not skipped) of each job that has one."""
-
-    @abstractmethod
-    def count_runs(self, job: str | None = None) -> int:
-        """How many run rows there are (of one job)."""
-
-    @abstractmethod
     def prune(self, job: str, retention: Retention, now: datetime, batch: int) -> int:
         """Delete at most `batch` finished runs of `job` that `retention` no longer keeps;
         returns how many went. Never deletes a queued or running run."""
 
+    # -- events -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def events_after(
+        self, after_id: int, limit: int = 1000, *, exclude_origin: str | None = None
+    ) -> list[EventRecord]:
+        """Events with ids above `after_id`, ascending, at most `limit`; without those written
+        by the store object whose `origin` is `exclude_origin`."""
+
+    @abstractmethod
+    def last_event_id(self) -> int:
+        """The id of the newest event (0 when there is none)."""
+
+    @abstractmethod
+    def prune_events(self, before: datetime, keep: int, batch: int) -> int:
+        """Delete at most `batch` events older than `before`, never the newest `keep`; how
+        many went."""
+
     # -- nodes ------------------------------------------------------------------------------
 
     @abstractmethod
-    def register_node(self, node: NodeRecord) -> None:
-        """Add a node (or replace the row of the same id)."""
+    def register_node(self, node: NodeRecord, jobs: Collection[str] = ()) -> None:
+        """Add a node (or replace the row of the same id) with the names of the jobs its code
+        defines."""
+
+    @abstractmethod
+    def registered_jobs(self, node_ids: Collection[str]) -> set[str]:
+        """The names of the jobs any of the given nodes registered."""
 
     @abstractmethod
     def heartbeat(self, node_id: str, at: datetime) -> bool:
@@ -299,7 +409,7 @@ class Store(ABC):
 
     @abstractmethod
     def list_nodes(self) -> list[NodeRecord]:
-        """All nodes, by start time."""
+        """All nodes, by start time (without the jobs they registered)."""
 
     def database_now(self, at: datetime) -> datetime:
         """The instant leases are measured by: the database's clock where it has one of its own
@@ -311,7 +421,7 @@ class Store(ABC):
         """Call `callback` (from any thread) with a notice for each change other processes
         should hear of, once its transaction committed: ``run:ID`` (a run was queued outside a
         `Fire`), ``job:NAME`` (a job's admin state or settings changed), ``cancel:ID:NOTE`` (a
-        running run was asked to stop, and why). Returns a function that stops listening.
-        Stores that only one process uses hear nothing (the default); notices may be lost, so
-        listeners also poll now and then."""
+        running run was asked to stop, and why), ``events:ID`` (a commit wrote events, the last
+        with id ID). Returns a function that stops listening. Stores that hear nothing return
+        at once (the default); notices may be lost, so listeners also poll now and then."""
         return _nothing

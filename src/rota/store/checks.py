@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from rota.errors import StoreError
 from rota.store.abc import (
     UNSET,
+    AddJob,
     Claim,
     Enqueue,
     Finish,
@@ -24,22 +27,29 @@ from rota.store.abc import (
     NewRun,
     Operation,
     Progress,
+    RemoveJob,
     RequestCancel,
     UpdateJob,
 )
-from rota.store.records import FINISHED, NodeRecord, Reason, Retention, RunStatus
+from rota.store.records import FINISHED, JobKind, NodeRecord, Reason, Retention, RunStatus
 
 __all__ = [
     "SUPPORTED_URLS",
+    "RunFilter",
     "aware",
+    "check_events_after",
     "check_limit",
+    "check_names",
     "check_node",
     "check_operation",
+    "check_prune_events",
     "check_retention",
+    "check_run_filter",
     "check_statuses",
     "check_sync",
     "encode_json",
     "normal_json",
+    "possible_id",
     "sync_field",
 ]
 
@@ -101,13 +111,15 @@ def _json_object(value: object, field: str) -> None:
         normal_json(value, field)
 
 
-_VALUES: dict[type[Reason] | type[RunStatus], frozenset[str]] = {
+_Kinds = type[Reason] | type[RunStatus] | type[JobKind]
+_VALUES: dict[_Kinds, frozenset[str]] = {
     Reason: frozenset(member.value for member in Reason),
     RunStatus: frozenset(member.value for member in RunStatus),
+    JobKind: frozenset(member.value for member in JobKind),
 }
 
 
-def _enum(kind: type[Reason] | type[RunStatus], value: object, field: str) -> None:
+def _enum(kind: _Kinds, value: object, field: str) -> None:
     if not isinstance(value, str) or value not in _VALUES[kind]:
         allowed = ", ".join(member.value for member in kind)
         raise StoreError(f"{field}: {value!r} is not one of {allowed}")
@@ -126,6 +138,12 @@ def _int(value: object, field: str, minimum: int, maximum: int = _INT64) -> None
         raise StoreError(f"{field}: {value!r} is more than {maximum}, the most the store keeps")
 
 
+def possible_id(value: object) -> bool:
+    """Whether `value` is an id a row can have (a whole number 1 to 2**63-1): reads of any
+    other answer 'none' without asking the database, which would fail in its own words."""
+    return not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= _INT64
+
+
 def _number(value: object, field: str) -> None:
     if value is None:
         return
@@ -141,6 +159,25 @@ def _text(value: object, field: str) -> None:
             f"{field}: {_short(value)} contains a NUL character (\\x00), which the store "
             "cannot keep in text; remove or replace it"
         )
+
+
+def _name(value: object, field: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise StoreError(f"{field}: {_short(value)} is not a name (non-empty text)")
+    _text(value, field)
+
+
+# A runtime job's function: an import path, a colon, and the attribute path within the module.
+_TARGET = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
+
+
+def _target(kind: JobKind, value: object, field: str) -> None:
+    if value is None:
+        if kind is JobKind.RUNTIME:
+            raise StoreError(f"{field}: a runtime job needs a target (package.module:function)")
+        return
+    if not isinstance(value, str) or not _TARGET.fullmatch(value):
+        raise StoreError(f"{field}: {_short(value)} is not an import path package.module:function")
 
 
 def _texts(operation: object, name: str, fields: tuple[str, ...]) -> None:
@@ -176,7 +213,41 @@ def check_operation(operation: Operation, index: int) -> None:
             _new_run(run, f"{name}.runs[{position}]")
     elif isinstance(operation, Enqueue):
         _new_run(operation.run, f"{name}.run")
-    elif isinstance(operation, Claim):
+    elif isinstance(operation, Claim | Finish | Progress | RequestCancel):
+        _int(operation.run_id, f"{name}.run_id", 1)
+        _check_run_change(operation, name)
+    elif isinstance(operation, InterruptRuns):
+        aware(operation.at, f"{name}.at")
+        if isinstance(operation.nodes, str):
+            raise StoreError(
+                f"{name}.nodes: give a tuple of node ids, not the text {operation.nodes!r}"
+            )
+        for position, node in enumerate(operation.nodes):
+            _text(node, f"{name}.nodes[{position}]")
+        _text(operation.note, f"{name}.note")
+    elif isinstance(operation, UpdateJob):
+        aware(operation.at, f"{name}.at")
+        _texts(operation, name, ("name", "pause_note"))
+        if operation.override is not UNSET:
+            _json_object(operation.override, f"{name}.override")
+        if operation.next_fire_at is not UNSET:
+            _optional_time(operation.next_fire_at, f"{name}.next_fire_at")
+    elif isinstance(operation, AddJob):
+        _name(operation.name, f"{name}.name")
+        _enum(JobKind, operation.kind, f"{name}.kind")
+        _target(JobKind(operation.kind), operation.target, f"{name}.target")
+        _json_object(operation.defaults, f"{name}.defaults")
+        aware(operation.at, f"{name}.at")
+        _optional_time(operation.next_fire_at, f"{name}.next_fire_at")
+    elif isinstance(operation, RemoveJob):
+        _text(operation.name, f"{name}.name")
+        aware(operation.at, f"{name}.at")
+    else:
+        raise StoreError(f"operation {index}: {_short(operation)} is not a store operation")
+
+
+def _check_run_change(operation: Claim | Finish | Progress | RequestCancel, name: str) -> None:
+    if isinstance(operation, Claim):
         _text(operation.node, f"{name}.node")
         aware(operation.at, f"{name}.at")
         if operation.limit is not None:
@@ -196,32 +267,17 @@ def check_operation(operation: Operation, index: int) -> None:
         _number(operation.done, f"{name}.done")
         _number(operation.total, f"{name}.total")
         _texts(operation, name, ("note", "log"))
-    elif isinstance(operation, RequestCancel):
-        aware(operation.at, f"{name}.at")
-        _text(operation.note, f"{name}.note")
-    elif isinstance(operation, InterruptRuns):
-        aware(operation.at, f"{name}.at")
-        if isinstance(operation.nodes, str):
-            raise StoreError(
-                f"{name}.nodes: give a tuple of node ids, not the text {operation.nodes!r}"
-            )
-        for position, node in enumerate(operation.nodes):
-            _text(node, f"{name}.nodes[{position}]")
-        _text(operation.note, f"{name}.note")
-    elif isinstance(operation, UpdateJob):
-        aware(operation.at, f"{name}.at")
-        _texts(operation, name, ("name", "pause_note"))
-        if operation.override is not UNSET:
-            _json_object(operation.override, f"{name}.override")
-        if operation.next_fire_at is not UNSET:
-            _optional_time(operation.next_fire_at, f"{name}.next_fire_at")
     else:
-        raise StoreError(f"operation {index}: {_short(operation)} is not a store operation")
+        aware(operation.at, f"{name}.at")
+        _text(operation.note, f"{name}.note")
 
 
-def check_sync(defaults: Mapping[str, Mapping[str, Any]], at: datetime) -> None:
-    """Check `sync_jobs`' arguments."""
+def check_sync(
+    defaults: Mapping[str, Mapping[str, Any]], at: datetime, internal: object = ()
+) -> set[str]:
+    """Check `sync_jobs`' arguments; the internal names as a set."""
     aware(at, "sync_jobs.at")
+    names = check_names(internal, "sync_jobs.internal")
     for name, value in defaults.items():
         if not isinstance(name, str) or not name:
             raise StoreError(f"sync_jobs: job name {name!r} is not text")
@@ -230,12 +286,24 @@ def check_sync(defaults: Mapping[str, Mapping[str, Any]], at: datetime) -> None:
             raise StoreError(
                 f"{sync_field(name)}: {_short(value)} is not a mapping (a JSON object)"
             )
+    return names
 
 
 def sync_field(name: str) -> str:
     """How errors name a job's defaults given to `sync_jobs` (each store encodes them once, and
     says so if they are not JSON)."""
     return f"sync_jobs defaults of {name!r}"
+
+
+def check_names(names: object, field: str) -> set[str]:
+    """A collection of names (job names, node ids) as a set; StoreError naming `field`."""
+    if isinstance(names, str) or not isinstance(names, Collection):
+        raise StoreError(f"{field}: give a collection of names, not {_short(names)}")
+    for name in names:
+        if not isinstance(name, str):
+            raise StoreError(f"{field}: {_short(name)} is not text")
+        _text(name, field)
+    return set(names)
 
 
 def check_node(node: NodeRecord) -> None:
@@ -266,13 +334,82 @@ def check_limit(limit: int) -> None:
 
 def check_statuses(statuses: Collection[RunStatus] | None) -> list[str] | None:
     """`statuses` as text, checked (None means any)."""
-    if statuses is None:
+    return _members(RunStatus, statuses, "statuses")
+
+
+def _members(kind: type[Reason] | type[RunStatus], values: object, field: str) -> list[str] | None:
+    if values is None:
         return None
-    if isinstance(statuses, str):
-        raise StoreError(f"statuses: give a collection of statuses, not the text {statuses!r}")
-    for status in statuses:
-        _enum(RunStatus, status, "statuses")
-    return sorted({RunStatus(status).value for status in statuses})
+    if isinstance(values, str) or not isinstance(values, Collection):
+        raise StoreError(f"{field}: give a collection of {field}, not {_short(values)}")
+    for value in values:
+        _enum(kind, value, field)
+    return sorted({str(value) for value in values})
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs `list_runs` and `count_runs` look at, checked: statuses and reasons as text
+    (None: any), times aware, `before_id` within the ids a run can have."""
+
+    job: str | None
+    statuses: list[str] | None
+    reasons: list[str] | None
+    since: datetime | None
+    until: datetime | None
+    before_id: int | None
+
+    @property
+    def empty(self) -> bool:
+        """Whether no run can match (no status or reason allowed, an empty time range)."""
+        return (
+            self.statuses == []
+            or self.reasons == []
+            or (self.since is not None and self.until is not None and self.since >= self.until)
+        )
+
+
+def check_run_filter(
+    job: object,
+    statuses: object,
+    reasons: object,
+    since: object,
+    until: object,
+    before_id: object,
+) -> RunFilter:
+    """The filters of a run listing, checked alike on every store; StoreError naming a field."""
+    if job is not None:
+        if not isinstance(job, str):
+            raise StoreError(f"job: {_short(job)} is not a job name (text)")
+        _text(job, "job")
+    if before_id is not None:
+        _int(before_id, "before_id", 0)
+    for value, field in ((since, "since"), (until, "until")):
+        _optional_time(value, field)
+    return RunFilter(
+        job,
+        _members(RunStatus, statuses, "statuses"),
+        _members(Reason, reasons, "reasons"),
+        since,  # type: ignore[arg-type]
+        until,  # type: ignore[arg-type]
+        before_id,  # type: ignore[arg-type]
+    )
+
+
+def check_events_after(after_id: object, limit: object, exclude_origin: object) -> None:
+    """Check `events_after`'s arguments."""
+    _int(after_id, "after_id", 0)
+    _int(limit, "limit", 0)
+    if exclude_origin is not None and not isinstance(exclude_origin, str):
+        raise StoreError(f"exclude_origin: {_short(exclude_origin)} is not text")
+    _text(exclude_origin, "exclude_origin")
+
+
+def check_prune_events(before: object, keep: object, batch: object) -> None:
+    """Check `prune_events`' arguments."""
+    aware(before, "prune_events.before")
+    _int(keep, "prune_events.keep", 0)
+    _int(batch, "prune_events.batch", 0)
 
 
 def _short(value: object) -> str:

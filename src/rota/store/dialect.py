@@ -53,6 +53,7 @@ __all__ = [
     "create_engine",
     "database_clock",
     "insert_ignoring_conflicts",
+    "lock_for_events",
     "lock_for_migration",
     "lock_for_sync",
     "parse_url",
@@ -205,6 +206,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 # Any fixed numbers: the keys of PostgreSQL's advisory locks that processes take turns on.
 _MIGRATION_LOCK = 0x726F7461  # "rota"
 _SYNC_LOCK = 0x726F7461_73796E63  # "rotasync"
+_EVENTS_LOCK = 0x726F7461_65767473  # "rotaevts"
 
 
 def lock_for_migration(connection: Connection) -> None:
@@ -221,6 +223,14 @@ def lock_for_sync(connection: Connection) -> None:
     serialises them already.
     """
     _advisory_lock(connection, _SYNC_LOCK)
+
+
+def lock_for_events(connection: Connection) -> None:
+    """Make transactions insert their events one after another, each holding the turn until
+    it commits, so that event ids ascend in commit order: a follower that read up to id N
+    never later finds a smaller id committed. SQLite's write lock does this already;
+    PostgreSQL takes an advisory lock, only around the events' insert and the commit."""
+    _advisory_lock(connection, _EVENTS_LOCK)
 
 
 def _advisory_lock(connection: Connection, key: int) -> None:
@@ -317,6 +327,24 @@ def advance_job(connection: Connection, name: str, expected: Any, following: Any
         [following, name, expected],
     )
     return bool(cursor.rowcount == 1)
+
+
+def run_facts(connection: Connection, ids: list[int]) -> list[tuple[Any, ...]]:
+    """(id, job, reason, attempt, note, error) of the runs among `ids`."""
+    marks = ",".join("?" * len(ids))
+    rows = _driver(connection).execute(
+        f"SELECT id, job, reason, attempt, note, error FROM runs WHERE id IN ({marks})", ids
+    )
+    return list(rows.fetchall())
+
+
+def insert_events(connection: Connection, rows: list[tuple[Any, ...]]) -> int:
+    """Insert events ((at, kind, job, run_id, data, origin) as written values); the last id."""
+    driver = _driver(connection)
+    driver.executemany(
+        "INSERT INTO events (at, kind, job, run_id, data, origin) VALUES (?, ?, ?, ?, ?, ?)", rows
+    )
+    return int(driver.execute("SELECT last_insert_rowid()").fetchone()[0])
 
 
 # SQLite allows 32,766 bound values a statement (3.32 and newer); runs have 11 columns to set.

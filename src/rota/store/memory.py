@@ -8,74 +8,51 @@ id. `apply` is all-or-nothing through an undo log of every change it made.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
-from rota.errors import StoreError, UnknownJobError
+from rota.errors import StoreError
 from rota.store import checks
 from rota.store.abc import (
-    UNSET,
-    Claim,
-    Enqueue,
-    Finish,
-    Fire,
-    FireResult,
-    InterruptRuns,
-    NewRun,
     Operation,
-    Progress,
-    RequestCancel,
     Store,
     SyncResult,
-    UpdateJob,
     notices_of,
+)
+from rota.store.events import events_of, sync_events
+from rota.store.memory_apply import (
+    MISSING,
+    MemoryOperations,
+    RunKey,
+    copy_json,
+    job_out,
+    run_out,
+    utc,
 )
 from rota.store.records import (
     ACTIVE,
     FAILURE_LIKE,
+    MEDIAN_OF,
+    EventRecord,
+    JobKind,
     JobRecord,
+    JobStats,
     NodeRecord,
     Reason,
     Retention,
     RunRecord,
     RunStatus,
+    median_duration,
 )
 
 __all__ = ["MemoryStore"]
 
-RunKey = tuple[str, datetime, str, int]
-_MISSING: Final = object()
 
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
-
-
-def _float(value: float | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of a JSON value, so no caller shares the store's own objects."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
-
-
-def _job_out(job: JobRecord) -> JobRecord:
-    return replace(job, defaults=_copy(job.defaults), override=_copy(job.override))
-
-
-def _run_out(run: RunRecord) -> RunRecord:
-    return replace(run, args=_copy(run.args))
-
-
-class MemoryStore(Store):
+class MemoryStore(MemoryOperations, Store):
     """Jobs, runs and nodes in dictionaries, behind one lock (thread-safe). Closing keeps the
     data: the object is the database, and opening it again finds everything there."""
 
@@ -104,8 +81,18 @@ class MemoryStore(Store):
         self._keys: dict[RunKey, int] = {}
         self._nodes: dict[str, NodeRecord] = {}
         self._last_id = 0
+        self._events: dict[int, EventRecord] = {}
+        self._last_event = 0
+        self._registered: dict[str, list[str]] = {}  # node id: the job names it registered
+        self._removed_runs = 0  # how many runs the last RemoveJob deleted
         self._undo: list[tuple[dict[Any, Any], Any, Any]] | None = None
         self._listeners: list[Callable[[str], None]] = []
+        self._origin = uuid.uuid4().hex
+
+    @property
+    def origin(self) -> str:
+        """This store object's token, written on its events."""
+        return self._origin
 
     def __repr__(self) -> str:
         return f"MemoryStore.named({self._name!r})" if self._name else "MemoryStore()"
@@ -128,11 +115,6 @@ class MemoryStore(Store):
                 raise StoreError(f"store 'memory://{self._name}' is not open: call open() first")
             yield
 
-    def _put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
-        if self._undo is not None:
-            self._undo.append((table, key, table.get(key, _MISSING)))
-        table[key] = value
-
     # -- writes -----------------------------------------------------------------------------
 
     def apply(self, operations: Sequence[Operation]) -> list[Any]:
@@ -141,25 +123,40 @@ class MemoryStore(Store):
             checks.check_operation(operation, index)
         with self._using():
             undo: list[tuple[dict[Any, Any], Any, Any]] = []
-            last_id, self._undo = self._last_id, undo
+            last_id, last_event, self._undo = self._last_id, self._last_event, undo
             try:
-                results = [self._apply(operation) for operation in operations]
+                results: list[Any] = []
+                facts: list[Any] = []
+                for operation in operations:
+                    results.append(self._apply(operation))
+                    facts.append(self._facts(operation, results[-1]))
+                written = self._write_events(events_of(operations, results, facts))
             except BaseException:
                 for table, key, old in reversed(undo):
-                    if old is _MISSING:
+                    if old is MISSING:
                         del table[key]
                     else:
                         table[key] = old
-                self._last_id = last_id
+                # Runs a RemoveJob deleted come back at the end: keep the dict in id order.
+                if any(table is self._runs and old is not MISSING for table, _, old in undo):
+                    ordered = sorted(self._runs.items())
+                    self._runs.clear()
+                    self._runs.update(ordered)
+                self._last_id, self._last_event = last_id, last_event
                 raise
             finally:
                 self._undo = None
+        self._tell(notices_of(operations, results, written))
+        return results
+
+    def _tell(self, notices: list[str]) -> None:
+        """Committed: tell whoever listens (Rotas sharing this store by name), outside the
+        lock."""
+        with self._lock:
             listeners = list(self._listeners)
-        # Committed: tell whoever listens (Rotas sharing this store by name), outside the lock.
-        for notice in notices_of(operations, results):
+        for notice in notices:
             for listener in listeners:
                 listener(notice)
-        return results
 
     def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
         """Call `callback` with the notices of every committed change (see `Store.listen`):
@@ -174,192 +171,40 @@ class MemoryStore(Store):
 
         return stop
 
-    def _apply(self, operation: Operation) -> Any:
-        if isinstance(operation, Fire):
-            return self._fire(operation)
-        if isinstance(operation, Enqueue):
-            return self._insert(operation.run)
-        if isinstance(operation, Claim):
-            return self._claim(operation)
-        if isinstance(operation, Finish):
-            return self._finish(operation)
-        if isinstance(operation, Progress):
-            return self._progress(operation)
-        if isinstance(operation, RequestCancel):
-            return self._request_cancel(operation)
-        if isinstance(operation, InterruptRuns):
-            return self._interrupt(operation)
-        return self._update_job(operation)
-
-    def _fire(self, fire: Fire) -> FireResult:
-        job = self._jobs.get(fire.job)
-        if job is None or job.next_fire_at != fire.expected:
-            return FireResult(False, (None,) * len(fire.runs))
-        self._put(self._jobs, fire.job, replace(job, next_fire_at=_utc(fire.next_fire_at)))
-        return FireResult(True, tuple(self._insert(run) for run in fire.runs))
-
-    def _insert(self, new: NewRun) -> int | None:
-        if new.job not in self._jobs:
-            raise UnknownJobError(new.job)
-        # As SQLite's AUTOINCREMENT and PostgreSQL's sequences: taken before the key is checked.
-        self._last_id += 1
-        reason, status = Reason(new.reason), RunStatus(new.status)
-        fire_time = _utc(new.fire_time)
-        key: RunKey | None = None
-        if fire_time is not None:
-            key = (new.job, fire_time, reason.value, new.attempt)
-            if key in self._keys:
-                return None
-        run = RunRecord(
-            id=self._last_id,
-            job=new.job,
-            reason=reason,
-            status=status,
-            fire_time=fire_time,
-            queued_at=new.queued_at.astimezone(UTC),
-            not_before=_utc(new.not_before),
-            started_at=None,
-            finished_at=new.queued_at.astimezone(UTC) if status is RunStatus.SKIPPED else None,
-            attempt=new.attempt,
-            args=checks.normal_json(new.args, "args"),
-            node=None,
-            progress_done=None,
-            progress_total=None,
-            progress_note=None,
-            note=new.note,
-            error=None,
-            traceback=None,
-            log="",
-            retry_of=new.retry_of,
-            cancel_requested=False,
-        )
-        self._put(self._runs, run.id, run)
-        if key is not None:
-            self._put(self._keys, key, run.id)
-        return run.id
-
-    def _claim(self, claim: Claim) -> bool:
-        run = self._runs.get(claim.run_id)
-        if run is None or run.status is not RunStatus.QUEUED:
-            return False
-        if claim.limit is not None:
-            running = sum(
-                r.job == run.job and r.status is RunStatus.RUNNING for r in self._runs.values()
-            )
-            if running >= claim.limit:
-                return False
-        started = replace(
-            run, status=RunStatus.RUNNING, node=claim.node, started_at=claim.at.astimezone(UTC)
-        )
-        self._put(self._runs, run.id, started)
-        return True
-
-    def _finish(self, finish: Finish) -> bool:
-        run = self._runs.get(finish.run_id)
-        if run is None or run.status not in ACTIVE:
-            return False
-        changes: dict[str, Any] = {
-            "status": RunStatus(finish.status),
-            "finished_at": finish.at.astimezone(UTC),
-        }
-        for field in ("note", "error", "traceback", "log", "progress_note"):
-            value = getattr(finish, field)
-            if value is not UNSET:
-                changes[field] = value
-        for field in ("progress_done", "progress_total"):
-            value = getattr(finish, field)
-            if value is not UNSET:
-                changes[field] = _float(value)
-        self._put(self._runs, run.id, replace(run, **changes))
-        return True
-
-    def _progress(self, progress: Progress) -> bool:
-        run = self._runs.get(progress.run_id)
-        if run is None or run.status is not RunStatus.RUNNING:
-            return False
-        changed = replace(
-            run,
-            progress_done=_float(progress.done),
-            progress_total=_float(progress.total),
-            progress_note=progress.note,
-            log=run.log if progress.log is UNSET else progress.log,
-        )
-        self._put(self._runs, run.id, changed)
-        return True
-
-    def _request_cancel(self, cancel: RequestCancel) -> RunStatus | None:
-        run = self._runs.get(cancel.run_id)
-        if run is None:
-            return None
-        if run.status is RunStatus.QUEUED:
-            cancelled = replace(
-                run,
-                status=RunStatus.CANCELLED,
-                finished_at=cancel.at.astimezone(UTC),
-                note=cancel.note,
-            )
-            self._put(self._runs, run.id, cancelled)
-        elif run.status is RunStatus.RUNNING:
-            self._put(self._runs, run.id, replace(run, cancel_requested=True, note=cancel.note))
-        return run.status
-
-    def _interrupt(self, interrupt: InterruptRuns) -> list[int]:
-        nodes = set(interrupt.nodes)
-        changed: list[int] = []
-        for run in list(self._runs.values()):
-            if run.status is RunStatus.RUNNING and run.node in nodes:
-                interrupted = replace(
-                    run,
-                    status=RunStatus.INTERRUPTED,
-                    finished_at=interrupt.at.astimezone(UTC),
-                    note=interrupt.note,
-                )
-                self._put(self._runs, run.id, interrupted)
-                changed.append(run.id)
-        return changed
-
-    def _update_job(self, change: UpdateJob) -> JobRecord | None:
-        job = self._jobs.get(change.name)
-        if job is None:
-            return None
-        changes: dict[str, Any] = {"updated_at": change.at.astimezone(UTC)}
-        if change.override is not UNSET:
-            changes["override"] = checks.normal_json(change.override, "override")
-        if change.paused is not UNSET:
-            changes["paused"] = bool(change.paused)
-        if change.pause_note is not UNSET:
-            changes["pause_note"] = change.pause_note
-        if change.next_fire_at is not UNSET:
-            changes["next_fire_at"] = _utc(change.next_fire_at)
-        updated = replace(job, **changes)
-        self._put(self._jobs, job.name, updated)
-        return _job_out(updated)
-
-    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> SyncResult:
-        """Make the stored jobs match the code (see `Store.sync_jobs`); all jobs by name."""
-        checks.check_sync(defaults, at)
+    def sync_jobs(
+        self,
+        defaults: Mapping[str, dict[str, Any]],
+        at: datetime,
+        *,
+        internal: Collection[str] = (),
+        update: bool = True,
+    ) -> SyncResult:
+        """Add the code's missing jobs and, with `update`, replace changed defaults (see
+        `Store.sync_jobs`); all jobs by name."""
+        internal_names = checks.check_sync(defaults, at, internal)
         wanted = {
             name: checks.normal_json(value, checks.sync_field(name))
             for name, value in defaults.items()
         }
         at = at.astimezone(UTC)
         replaced: dict[str, dict[str, Any]] = {}
+        added: list[JobRecord] = []
         with self._using():
             for name, value in wanted.items():
+                kind = JobKind.INTERNAL if name in internal_names else JobKind.CODE
                 job = self._jobs.get(name)
                 if job is None:
-                    self._jobs[name] = JobRecord(
-                        name, value, {}, False, None, True, None, created_at=at, updated_at=at
-                    )
-                elif job.defaults != value or not job.in_code:
-                    if job.defaults != value:
-                        replaced[name] = _copy(job.defaults)
-                    self._jobs[name] = replace(job, defaults=value, in_code=True, updated_at=at)
-            for name, job in list(self._jobs.items()):
-                if name not in wanted and job.in_code:
-                    self._jobs[name] = replace(job, in_code=False, updated_at=at)
-            jobs = [_job_out(job) for _, job in sorted(self._jobs.items())]
-            return SyncResult(jobs, replaced)
+                    job = JobRecord(name, value, {}, False, None, kind, None, None, at, at)
+                    self._jobs[name] = job
+                    added.append(job)
+                elif update and job.kind is kind and job.defaults != value:
+                    replaced[name] = copy_json(job.defaults)
+                    self._jobs[name] = replace(job, defaults=value, updated_at=at)
+            written = self._write_events(sync_events(added, replaced, at))
+            jobs = [job_out(job) for _, job in sorted(self._jobs.items())]
+        if written is not None:
+            self._tell([f"events:{written}"])
+        return SyncResult(jobs, replaced)
 
     def prune(self, job: str, retention: Retention, now: datetime, batch: int) -> int:
         """Delete up to `batch` of `job`'s oldest runs that `retention` no longer keeps."""
@@ -396,12 +241,12 @@ class MemoryStore(Store):
         """One job by name."""
         with self._using():
             job = self._jobs.get(name)
-            return None if job is None else _job_out(job)
+            return None if job is None else job_out(job)
 
     def list_jobs(self) -> list[JobRecord]:
         """All jobs, by name."""
         with self._using():
-            return [_job_out(job) for _, job in sorted(self._jobs.items())]
+            return [job_out(job) for _, job in sorted(self._jobs.items())]
 
     def next_fire_times(self) -> list[tuple[datetime, str]]:
         """(next_fire_at, name) of every unpaused job that has one, earliest first."""
@@ -415,8 +260,27 @@ class MemoryStore(Store):
     def get_run(self, run_id: int) -> RunRecord | None:
         """One run by id."""
         with self._using():
-            run = self._runs.get(run_id)
-            return None if run is None else _run_out(run)
+            run = self._runs.get(run_id) if checks.possible_id(run_id) else None
+            return None if run is None else run_out(run)
+
+    def _matching(self, wanted: checks.RunFilter) -> Iterator[RunRecord]:
+        """The runs `wanted` lets through, newest first (the caller holds the lock)."""
+        if wanted.empty:
+            return
+        for run in reversed(self._runs.values()):
+            if wanted.before_id is not None and run.id >= wanted.before_id:
+                continue
+            if wanted.job is not None and run.job != wanted.job:
+                continue
+            if wanted.statuses is not None and run.status.value not in wanted.statuses:
+                continue
+            if wanted.reasons is not None and run.reason.value not in wanted.reasons:
+                continue
+            if wanted.since is not None and run.queued_at < wanted.since:
+                continue
+            if wanted.until is not None and run.queued_at >= wanted.until:
+                continue
+            yield run
 
     def list_runs(
         self,
@@ -424,65 +288,121 @@ class MemoryStore(Store):
         statuses: Collection[RunStatus] | None = None,
         limit: int = 50,
         before_id: int | None = None,
+        *,
+        reasons: Collection[Reason] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first, optionally of one job, in some statuses, below `before_id`."""
+        """Runs, newest first, through the filters (see `Store.list_runs`)."""
         checks.check_limit(limit)
-        wanted = checks.check_statuses(statuses)
+        wanted = checks.check_run_filter(job, statuses, reasons, since, until, before_id)
         found: list[RunRecord] = []
         with self._using():
             if limit == 0:
                 return found
-            for run in reversed(self._runs.values()):
-                if before_id is not None and run.id >= before_id:
-                    continue
-                if job is not None and run.job != job:
-                    continue
-                if wanted is not None and run.status.value not in wanted:
-                    continue
-                found.append(_run_out(run))
+            for run in self._matching(wanted):
+                found.append(run_out(run))
                 if len(found) == limit:
                     break
             return found
+
+    def count_runs(
+        self,
+        job: str | None = None,
+        statuses: Collection[RunStatus] | None = None,
+        *,
+        reasons: Collection[Reason] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+    ) -> int:
+        """How many runs the filters let through."""
+        wanted = checks.check_run_filter(job, statuses, reasons, since, until, before_id)
+        with self._using():
+            return sum(1 for _ in self._matching(wanted))
 
     def active_runs(self, job: str | None = None) -> list[RunRecord]:
         """Queued and running runs, oldest first."""
         with self._using():
             return [
-                _run_out(run)
+                run_out(run)
                 for run in self._runs.values()
                 if run.status in ACTIVE and (job is None or run.job == job)
             ]
 
-    def last_finished_runs(self) -> dict[str, RunRecord]:
-        """The newest finished, not skipped, run of each job that has one."""
-        last: dict[str, RunRecord] = {}
+    def job_stats(self, names: Collection[str] | None = None) -> dict[str, JobStats]:
+        """What each job's history says (see `Store.job_stats`), by name."""
+        chosen = None if names is None else checks.check_names(names, "job_stats.names")
         with self._using():
-            for run in reversed(self._runs.values()):
-                if run.job in last or run.status in ACTIVE or run.status is RunStatus.SKIPPED:
-                    continue
-                last[run.job] = _run_out(run)
-        return dict(sorted(last.items()))
+            histories: dict[str, list[RunRecord]] = {
+                name: [] for name in self._jobs if chosen is None or name in chosen
+            }
+            for run in self._runs.values():
+                if run.job in histories:
+                    histories[run.job].append(run)
+            return {name: _stats(history) for name, history in sorted(histories.items())}
 
-    def count_runs(self, job: str | None = None) -> int:
-        """How many run rows there are (of one job)."""
+    # -- events -----------------------------------------------------------------------------
+
+    def events_after(
+        self, after_id: int, limit: int = 1000, *, exclude_origin: str | None = None
+    ) -> list[EventRecord]:
+        """Events above `after_id`, ascending, at most `limit`, leaving out one origin's."""
+        checks.check_events_after(after_id, limit, exclude_origin)
+        found: list[EventRecord] = []
         with self._using():
-            if job is None:
-                return len(self._runs)
-            return sum(run.job == job for run in self._runs.values())
+            if limit == 0:
+                return found
+            for event in self._events.values():
+                if event.id <= after_id or event.origin == exclude_origin:
+                    continue
+                found.append(replace(event, data=copy_json(event.data)))
+                if len(found) == limit:
+                    break
+        return found
+
+    def last_event_id(self) -> int:
+        """The newest event's id, 0 when there is none."""
+        with self._using():
+            return next(reversed(self._events), 0)
+
+    def prune_events(self, before: datetime, keep: int, batch: int) -> int:
+        """Delete up to `batch` of the oldest events before `before`, keeping the newest
+        `keep`."""
+        checks.check_prune_events(before, keep, batch)
+        with self._using():
+            ids = list(self._events)
+            kept = set(ids[max(0, len(ids) - keep) :]) if keep else set()
+            doomed = [
+                event_id
+                for event_id in ids
+                if event_id not in kept and self._events[event_id].at < before
+            ][:batch]
+            for event_id in doomed:
+                del self._events[event_id]
+            return len(doomed)
 
     # -- nodes ------------------------------------------------------------------------------
 
-    def register_node(self, node: NodeRecord) -> None:
-        """Add a node, or replace the one of the same id."""
+    def register_node(self, node: NodeRecord, jobs: Collection[str] = ()) -> None:
+        """Add a node, or replace the one of the same id, with the job names it registers."""
         checks.check_node(node)
+        names = sorted(checks.check_names(jobs, "register_node.jobs"))
         stored = replace(
             node,
             started_at=node.started_at.astimezone(UTC),
             heartbeat_at=node.heartbeat_at.astimezone(UTC),
-            stopped_at=_utc(node.stopped_at),
+            stopped_at=utc(node.stopped_at),
         )
         with self._using():
             self._nodes[node.id] = stored
+            self._registered[node.id] = names
+
+    def registered_jobs(self, node_ids: Collection[str]) -> set[str]:
+        """The job names any of the given nodes registered."""
+        ids = checks.check_names(node_ids, "registered_jobs.node_ids")
+        with self._using():
+            return {name for node_id in ids for name in self._registered.get(node_id, ())}
 
     def heartbeat(self, node_id: str, at: datetime) -> bool:
         """Renew a node's lease; False if it is unknown or stopped."""
@@ -506,6 +426,24 @@ class MemoryStore(Store):
         """All nodes, by start time (then id)."""
         with self._using():
             return sorted(self._nodes.values(), key=lambda node: (node.started_at, node.id))
+
+
+def _stats(history: list[RunRecord]) -> JobStats:
+    """A job's stats from its runs, in id order (as `SqlStore.job_stats` computes them)."""
+    shown = [run for run in history if run.status not in ACTIVE | {RunStatus.SKIPPED}]
+    successes = [run for run in history if run.status is RunStatus.SUCCEEDED]
+    failures = [run for run in history if run.status in FAILURE_LIKE]
+    last_run = run_out(shown[-1]) if shown else None
+    last_success = run_out(successes[-1]) if successes else None
+    since = 0 if last_success is None else last_success.id
+    return JobStats(
+        last_run=last_run,
+        last_success=last_success,
+        last_failure=run_out(failures[-1]) if failures else None,
+        consecutive_failures=sum(run.id > since for run in failures),
+        last_duration=None if last_run is None else last_run.duration,
+        median_duration=median_duration(run.duration for run in successes[-MEDIAN_OF:]),
+    )
 
 
 def _newest(runs: list[RunRecord], count: int) -> set[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,12 +14,18 @@ __all__ = [
     "ACTIVE",
     "FAILURE_LIKE",
     "FINISHED",
+    "MEDIAN_OF",
+    "EventKind",
+    "EventRecord",
+    "JobKind",
     "JobRecord",
+    "JobStats",
     "NodeRecord",
     "Reason",
     "Retention",
     "RunRecord",
     "RunStatus",
+    "median_duration",
 ]
 
 
@@ -52,6 +59,17 @@ class Reason(StrEnum):
     SPAWNED = "spawned"
 
 
+class JobKind(StrEnum):
+    """Where a job comes from (decision 0006)."""
+
+    CODE = "code"
+    """Defined by a decorator in the application's code."""
+    RUNTIME = "runtime"
+    """Added at run time (`AddJob`), with its function's import path as `target`."""
+    INTERNAL = "internal"
+    """rota's own (``rota-prune``): hidden from listings unless asked for, not removable."""
+
+
 @dataclass(frozen=True)
 class JobRecord:
     """A job as stored: code defaults, the admin's overrides, and when it next fires.
@@ -65,7 +83,8 @@ class JobRecord:
     override: dict[str, Any]
     paused: bool
     pause_note: str | None
-    in_code: bool
+    kind: JobKind
+    target: str | None  # a runtime job's function, ``package.module:function``
     next_fire_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -115,6 +134,72 @@ class NodeRecord:
     started_at: datetime
     heartbeat_at: datetime
     stopped_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class JobStats:
+    """What a job's history says at a glance (see `Store.job_stats`)."""
+
+    last_run: RunRecord | None
+    """The newest finished run that was not skipped."""
+    last_success: RunRecord | None
+    last_failure: RunRecord | None
+    """The newest failed, timed-out or interrupted run."""
+    consecutive_failures: int
+    """Failure-like runs newer than the last success (skipped and cancelled ones count for
+    neither side)."""
+    last_duration: timedelta | None
+    """How long the last run ran (None if it never started, e.g. cancelled while queued)."""
+    median_duration: timedelta | None
+    """The median of the durations of the newest 20 succeeded runs."""
+
+
+MEDIAN_OF = 20
+"""How many of a job's newest succeeded runs `JobStats.median_duration` is taken over."""
+
+
+def median_duration(durations: Iterable[timedelta | None]) -> timedelta | None:
+    """The median of the durations given (None ones left out; None if none is left)."""
+    known = sorted(duration for duration in durations if duration is not None)
+    if not known:
+        return None
+    middle = len(known) // 2
+    return known[middle] if len(known) % 2 else (known[middle - 1] + known[middle]) / 2
+
+
+class EventKind(StrEnum):
+    """What changed: one event per committed state change (decision 0006's table)."""
+
+    JOB_ADDED = "job.added"
+    JOB_CHANGED = "job.changed"
+    JOB_PAUSED = "job.paused"
+    JOB_RESUMED = "job.resumed"
+    JOB_REMOVED = "job.removed"
+    RUN_QUEUED = "run.queued"
+    RUN_SKIPPED = "run.skipped"
+    RUN_STARTED = "run.started"
+    RUN_PROGRESS = "run.progress"
+    RUN_FINISHED = "run.finished"
+    RUN_CANCELLING = "run.cancelling"
+    RUN_CANCELLED = "run.cancelled"
+    RUN_INTERRUPTED = "run.interrupted"
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One committed change, from the events table (an outbox: ids ascend in commit order).
+
+    `origin` is the token of the store object that wrote it (`Store.origin`), so a follower can
+    leave out what its own process wrote.
+    """
+
+    id: int
+    at: datetime
+    kind: EventKind
+    job: str | None
+    run_id: int | None
+    data: dict[str, Any]
+    origin: str
 
 
 @dataclass(frozen=True)

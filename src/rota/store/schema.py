@@ -1,7 +1,10 @@
-"""The tables: jobs, runs and nodes, column for column the fields of the records.
+"""The tables: jobs, runs, nodes and events, column for column the fields of the records.
 
 The column order of each table is the field order of its record (a test guards this), so a row
-becomes a record positionally. Migrations in `migrations/versions/` create exactly this schema.
+becomes a record positionally; the nodes table has one more, last: the job names a node
+registered, read apart (`list_nodes` leaves the possibly long list out). Migrations in
+`migrations/versions/` create exactly this schema (columns a migration added come last in the
+database's own order; rows are always read by naming the columns).
 """
 
 from __future__ import annotations
@@ -27,16 +30,29 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
 from rota.errors import StoreError
 from rota.store.dialect import RUN_ID_TYPE, RUNS_TABLE_OPTIONS
-from rota.store.records import JobRecord, NodeRecord, Reason, RunRecord, RunStatus
+from rota.store.records import (
+    EventKind,
+    EventRecord,
+    JobKind,
+    JobRecord,
+    NodeRecord,
+    Reason,
+    RunRecord,
+    RunStatus,
+)
 
 __all__ = [
+    "NODE_COLUMNS",
     "RUN_KEY",
     "UtcDateTime",
+    "event_record",
+    "events",
     "job_record",
     "jobs",
     "metadata",
@@ -99,7 +115,9 @@ jobs = Table(
     Column("override", JSON, nullable=False),
     Column("paused", Boolean, nullable=False),
     Column("pause_note", Text),
-    Column("in_code", Boolean, nullable=False),
+    # code, runtime or internal (JobKind); the default fills the rows of a 0001 database.
+    Column("kind", String(16), nullable=False, server_default="code"),
+    Column("target", Text),
     Column("next_fire_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -111,7 +129,7 @@ runs = Table(
     "runs",
     metadata,
     Column("id", RUN_ID_TYPE, primary_key=True, autoincrement=True),
-    # Jobs are never deleted (sync_jobs marks them missing instead), so runs can refer to them.
+    # A job is deleted only together with its runs (RemoveJob), so runs can refer to it.
     Column("job", Text, ForeignKey("jobs.name"), nullable=False),
     Column("reason", String(16), nullable=False),
     Column("status", String(16), nullable=False),
@@ -153,7 +171,27 @@ nodes = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("heartbeat_at", UtcDateTime, nullable=False),
     Column("stopped_at", UtcDateTime),
+    # The names of the jobs the node's code defines (a JSON list): what is "in code".
+    Column("jobs", JSON, nullable=False, server_default=text("'[]'")),
 )
+
+events = Table(
+    "events",
+    metadata,
+    # Ascending in commit order (see rota.store.dialect.lock_for_events); never reused, so a
+    # follower's last id stays meaningful after pruning.
+    Column("id", RUN_ID_TYPE, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("job", Text),
+    Column("run_id", BigInteger),
+    Column("data", JSON, nullable=False),
+    Column("origin", Text, nullable=False),
+    **RUNS_TABLE_OPTIONS,
+)
+
+NODE_COLUMNS = tuple(nodes.c[name] for name in NodeRecord.__dataclass_fields__)
+"""The columns of a `NodeRecord`: all but the registered jobs."""
 
 RUN_KEY = ("job", "fire_time", "reason", "attempt")
 """The columns of the exactly-once key of a run."""
@@ -161,7 +199,16 @@ RUN_KEY = ("job", "fire_time", "reason", "attempt")
 
 def job_record(row: Sequence[Any]) -> JobRecord:
     """A `jobs` row (all columns, in table order) as a record."""
-    return JobRecord(*row)
+    values = list(row)
+    values[5] = JobKind(values[5])
+    return JobRecord(*values)
+
+
+def event_record(row: Sequence[Any]) -> EventRecord:
+    """An `events` row (all columns, in table order) as a record."""
+    values = list(row)
+    values[2] = EventKind(values[2])
+    return EventRecord(*values)
 
 
 def run_record(row: Sequence[Any]) -> RunRecord:
@@ -173,5 +220,5 @@ def run_record(row: Sequence[Any]) -> RunRecord:
 
 
 def node_record(row: Sequence[Any]) -> NodeRecord:
-    """A `nodes` row (all columns, in table order) as a record."""
+    """A `nodes` row (the `NODE_COLUMNS`, in order) as a record."""
     return NodeRecord(*row)

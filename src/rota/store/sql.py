@@ -6,62 +6,69 @@ connection of their own, from whichever thread calls them.
 
 from __future__ import annotations
 
-import json
 import logging
+import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
-    Text,
-    and_,
-    bindparam,
-    cast,
     delete,
     false,
-    func,
     insert,
-    or_,
     select,
-    true,
     update,
 )
-from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import RotaError, StoreError, StoreUnavailableError
-from rota.store import checks, notify
+from rota.store import checks, notify, sql_prune, sql_reads
 from rota.store.abc import Operation, Store, SyncResult, notices_of
 from rota.store.dialect import (
     TRANSACTION_ATTEMPTS,
     create_engine,
     database_clock,
     insert_ignoring_conflicts,
-    lock_for_sync,
     parse_url,
     shown,
     unreachable,
     worth_retrying,
     write_transaction,
 )
+from rota.store.events import sync_events
 from rota.store.migrate import ensure_schema
 from rota.store.records import (
     ACTIVE,
     FAILURE_LIKE,
     FINISHED,
+    EventRecord,
     JobRecord,
+    JobStats,
     NodeRecord,
+    Reason,
     Retention,
     RunRecord,
     RunStatus,
 )
-from rota.store.schema import job_record, jobs, node_record, nodes, run_record, runs
+from rota.store.schema import (
+    NODE_COLUMNS,
+    job_record,
+    jobs,
+    node_record,
+    nodes,
+    run_record,
+    runs,
+)
 from rota.store.sql_apply import Transaction
+from rota.store.sql_events import write_events
+from rota.store.sql_sync import sync_jobs
+from rota.store.watch import Watcher
 
 __all__ = ["SqlStore"]
 
@@ -70,10 +77,6 @@ log = logging.getLogger(__name__)
 _ACTIVE = sorted(status.value for status in ACTIVE)
 _FAILURE_LIKE = sorted(status.value for status in FAILURE_LIKE)
 _OTHER_FINISHED = sorted(status.value for status in FINISHED - FAILURE_LIKE)
-_SHOWN_FINISHED = sorted(status.value for status in FINISHED - {RunStatus.SKIPPED})
-
-
-_SYNC_SLICE = 1000
 
 
 class _Open(NamedTuple):
@@ -81,6 +84,7 @@ class _Open(NamedTuple):
 
     engine: Engine
     insert_runs: ReturningInsert[Any]
+    insert_job: Insert
     channel: str | None  # where changes are notified (PostgreSQL), see rota.store.notify
 
 
@@ -96,6 +100,16 @@ class SqlStore(Store):
         self._open: _Open | None = None
         self._lock = threading.Lock()
         self._known_jobs: set[str] = set()
+        self._origin = uuid.uuid4().hex
+        # SQLite: listeners of this object, told of its own commits directly and of other
+        # processes' by the watcher (PostgreSQL's listeners hear NOTIFY instead).
+        self._listeners: list[Callable[[str], None]] = []
+        self._watcher: Watcher | None = None
+
+    @property
+    def origin(self) -> str:
+        """This store object's token, written on its events."""
+        return self._origin
 
     def __repr__(self) -> str:
         return f"SqlStore({shown(self.url)!r})"
@@ -121,17 +135,22 @@ class SqlStore(Store):
             insert_runs = insert_ignoring_conflicts(runs, engine).returning(
                 runs.c.id, runs.c.job, runs.c.fire_time, runs.c.reason, runs.c.attempt
             )
+            insert_job = insert_ignoring_conflicts(jobs, engine).returning(*jobs.c)
             channel = None
             if engine.dialect.name == "postgresql":
                 with _own_errors(), engine.connect() as connection:
                     channel = notify.channel_of(connection)
-            self._open = _Open(engine, insert_runs, channel)
+            self._open = _Open(engine, insert_runs, insert_job, channel)
 
     def close(self) -> None:
-        """Close every pooled connection; `open` may be called again."""
+        """Close every pooled connection (stopping the watcher); `open` may be called again."""
         with self._lock:
             opened, self._open = self._open, None
             self._known_jobs = set()
+            watcher, self._watcher = self._watcher, None
+            self._listeners = []
+        if watcher is not None:
+            watcher.close()
         if opened is not None:
             opened.engine.dispose()
 
@@ -166,11 +185,26 @@ class SqlStore(Store):
         while True:
             try:
                 with self._writing(opened) as connection:
-                    transaction = Transaction(connection, opened.insert_runs, self._known_jobs)
+                    transaction = Transaction(
+                        connection,
+                        opened.insert_runs,
+                        opened.insert_job,
+                        self._known_jobs,
+                        self._origin,
+                    )
                     results = transaction.apply(operations)
+                    notices = notices_of(operations, results, transaction.last_event)
                     if opened.channel is not None:
-                        notify.send(connection, opened.channel, notices_of(operations, results))
-            except DBAPIError as error:
+                        notify.send(connection, opened.channel, notices)
+            except (DBAPIError, sqlite3.IntegrityError) as error:
+                if _broke_integrity(error) and self._known_jobs:
+                    # A job this object knew was removed by another: its runs broke the
+                    # foreign key. Ask the database which jobs exist, and run it again (it
+                    # then fails as UnknownJobError, or succeeds if the name was added back).
+                    self._known_jobs = set()
+                    continue
+                if not isinstance(error, DBAPIError):
+                    raise
                 # Operations in any order may take rows in any order: on PostgreSQL two nodes
                 # can deadlock, and the one aborted wrote nothing, so it runs again.
                 if attempt >= TRANSACTION_ATTEMPTS or not worth_retrying(error):
@@ -181,76 +215,45 @@ class SqlStore(Store):
                 attempt += 1
                 continue
             # Only after the commit: names seen in a transaction that failed prove nothing.
-            self._known_jobs |= transaction.learned
+            self._known_jobs = (self._known_jobs - transaction.removed) | transaction.learned
+            if opened.channel is None:
+                self._tell(notices)
             return results
 
-    def sync_jobs(self, defaults: Mapping[str, dict[str, Any]], at: datetime) -> SyncResult:
-        """Make the stored jobs match the code (see `Store.sync_jobs`); all jobs by name.
+    def _tell(self, notices: list[str]) -> None:
+        """Tell this object's listeners (SQLite) of its own commit's notices."""
+        for listener in list(self._listeners):
+            for notice in notices:
+                try:
+                    listener(notice)
+                except Exception:
+                    log.exception("rota failed to act on the notice %r", notice)
 
-        It runs at every start, over every job: one read of all rows, with the defaults as the
-        JSON text the column holds, compared as text with the code's; only jobs that differ
-        are written, and nothing is read twice.
-        """
-        checks.check_sync(defaults, at)
+    def sync_jobs(
+        self,
+        defaults: Mapping[str, dict[str, Any]],
+        at: datetime,
+        *,
+        internal: Collection[str] = (),
+        update: bool = True,
+    ) -> SyncResult:
+        """Add the code's missing jobs and, with `update`, replace changed defaults (see
+        `Store.sync_jobs` and `rota.store.sql_sync`); all jobs by name."""
+        internal_names = checks.check_sync(defaults, at, internal)
         wanted = {
             name: checks.json_text(value, checks.sync_field(name))
             for name, value in defaults.items()
         }
-        replaced: dict[str, dict[str, Any]] = {}
-        records: list[JobRecord] = []
-        changes: list[dict[str, Any]] = []  # rows to update: name, in_code, maybe defaults
-        columns = [cast(c, Text).label(c.name) if c is jobs.c.defaults else c for c in jobs.c]
-        with self._writing() as connection:
-            lock_for_sync(connection)
-            for row in connection.execute(select(*columns)):
-                name = row.name
-                text = wanted.pop(name, None)
-                stored: dict[str, Any] = json.loads(row.defaults)
-                change: dict[str, Any] = {"v_name": name, "v_in_code": text is not None}
-                if text is not None and text != row.defaults:
-                    # Equal objects may differ in spelling (key order): compare them decoded.
-                    code: dict[str, Any] = json.loads(text)
-                    if code != stored:
-                        replaced[name], stored = stored, code
-                        change["v_defaults"] = code
-                changed = len(change) > 2 or row.in_code != change["v_in_code"]
-                if changed:
-                    changes.append(change)
-                records.append(
-                    JobRecord(
-                        name,
-                        stored,
-                        row.override,
-                        row.paused,
-                        row.pause_note,
-                        change["v_in_code"],
-                        row.next_fire_at,
-                        row.created_at,
-                        at if changed else row.updated_at,
-                    )
-                )
-            for with_defaults in (True, False):
-                group = [c for c in changes if ("v_defaults" in c) is with_defaults]
-                if group:
-                    values = {"in_code": bindparam("v_in_code"), "updated_at": at}
-                    if with_defaults:
-                        values["defaults"] = bindparam("v_defaults")
-                    statement = update(jobs).where(jobs.c.name == bindparam("v_name"))
-                    connection.execute(statement.values(**values), group)
-            new = [
-                JobRecord(name, json.loads(text), {}, False, None, True, None, at, at)
-                for name, text in wanted.items()
-            ]
-            # In slices: the driver's parameters for 100,000 rows at once would cost more
-            # memory than the jobs themselves.
-            for start in range(0, len(new), _SYNC_SLICE):
-                rows = [
-                    {c.name: getattr(record, c.name) for c in jobs.c}
-                    for record in new[start : start + _SYNC_SLICE]
-                ]
-                connection.execute(insert(jobs), rows)
-        records.extend(new)
+        opened = self._opened()
+        with self._writing(opened) as connection:
+            records, replaced, added = sync_jobs(connection, wanted, internal_names, update, at)
+            last = write_events(connection, sync_events(added, replaced, at), self._origin)
+            notices = [] if last is None else [f"events:{last}"]
+            if opened.channel is not None:
+                notify.send(connection, opened.channel, notices)
         self._known_jobs |= {record.name for record in records}
+        if opened.channel is None:
+            self._tell(notices)
         return SyncResult(sorted(records, key=lambda record: record.name), replaced)
 
     def prune(self, job: str, retention: Retention, now: datetime, batch: int) -> int:
@@ -259,38 +262,7 @@ class SqlStore(Store):
         if batch == 0:
             return 0
         with self._writing() as connection:
-            not_kept_by_rank = _not_among_newest(connection, job, retention.keep_last, None)
-            old_failures = runs.c.finished_at <= now - retention.failed_for
-            old_others = runs.c.finished_at <= now - retention.succeeded_for
-            if retention.fast:
-                # Only the newest of each kind are kept, and those only within their age.
-                old_failures = or_(
-                    old_failures,
-                    _not_among_newest(connection, job, retention.fast_failures, _FAILURE_LIKE),
-                )
-                old_others = or_(
-                    old_others,
-                    _not_among_newest(connection, job, retention.keep_last, _OTHER_FINISHED),
-                )
-            doomed = (
-                select(runs.c.id)
-                .where(runs.c.job == job, not_kept_by_rank)
-                .where(
-                    or_(
-                        and_(runs.c.status.in_(_FAILURE_LIKE), old_failures),
-                        and_(runs.c.status.in_(_OTHER_FINISHED), old_others),
-                    )
-                )
-                .order_by(runs.c.id)
-                .limit(batch)
-            )
-            # Selected, then deleted by id: DELETE ... LIMIT is not portable, and the list is
-            # at most `batch` long. Counted as deleted, not as selected: on PostgreSQL another
-            # node pruning at once may have deleted some in between.
-            ids = list(connection.execute(doomed).scalars())
-            if not ids:
-                return 0
-            return int(connection.execute(delete(runs).where(runs.c.id.in_(ids))).rowcount)
+            return sql_prune.prune_runs(connection, job, retention, now, batch)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -317,7 +289,10 @@ class SqlStore(Store):
         return sorted((row.next_fire_at, row.name) for row in rows)
 
     def get_run(self, run_id: int) -> RunRecord | None:
-        """One run by id."""
+        """One run by id (None, without asking, for an id no run can have)."""
+        if not checks.possible_id(run_id):
+            self._opened()
+            return None
         with self._reading() as connection:
             row = connection.execute(select(runs).where(runs.c.id == run_id)).first()
         return None if row is None else run_record(row)
@@ -328,21 +303,31 @@ class SqlStore(Store):
         statuses: Collection[RunStatus] | None = None,
         limit: int = 50,
         before_id: int | None = None,
+        *,
+        reasons: Collection[Reason] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first, optionally of one job, in some statuses, below `before_id`."""
+        """Runs, newest first, through the filters (see `Store.list_runs`)."""
         checks.check_limit(limit)
-        wanted = checks.check_statuses(statuses)
-        if wanted == [] or limit == 0:
-            return []
-        query = select(runs).order_by(runs.c.id.desc()).limit(limit)
-        if job is not None:
-            query = query.where(runs.c.job == job)
-        if wanted is not None:
-            query = query.where(runs.c.status.in_(wanted))
-        if before_id is not None:
-            query = query.where(runs.c.id < before_id)
+        wanted = checks.check_run_filter(job, statuses, reasons, since, until, before_id)
         with self._reading() as connection:
-            return [run_record(row) for row in connection.execute(query)]
+            return sql_reads.list_runs(connection, wanted, limit)
+
+    def count_runs(
+        self,
+        job: str | None = None,
+        statuses: Collection[RunStatus] | None = None,
+        *,
+        reasons: Collection[Reason] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+    ) -> int:
+        """How many runs the filters let through."""
+        wanted = checks.check_run_filter(job, statuses, reasons, since, until, before_id)
+        with self._reading() as connection:
+            return sql_reads.count_runs(connection, wanted)
 
     def active_runs(self, job: str | None = None) -> list[RunRecord]:
         """Queued and running runs, oldest first."""
@@ -352,37 +337,47 @@ class SqlStore(Store):
         with self._reading() as connection:
             return [run_record(row) for row in connection.execute(query)]
 
-    def last_finished_runs(self) -> dict[str, RunRecord]:
-        """The newest finished, not skipped, run of each job that has one."""
-        # Per job, walk its (job, id) index from the newest end to the first finished run:
-        # cheap however long the history is, unlike a GROUP BY over all runs.
-        newer = runs.alias("newer")
-        newest = (
-            select(newer.c.id)
-            .where(newer.c.job == jobs.c.name, newer.c.status.in_(_SHOWN_FINISHED))
-            .order_by(newer.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        query = select(runs).where(runs.c.id.in_(select(newest).select_from(jobs)))
+    def job_stats(self, names: Collection[str] | None = None) -> dict[str, JobStats]:
+        """What each job's history says (see `Store.job_stats`), by name."""
+        chosen = None if names is None else checks.check_names(names, "job_stats.names")
+        if chosen == set():
+            self._opened()
+            return {}
         with self._reading() as connection:
-            records = [run_record(row) for row in connection.execute(query)]
-        return {record.job: record for record in sorted(records, key=lambda r: r.job)}
+            return sql_reads.job_stats(connection, chosen)
 
-    def count_runs(self, job: str | None = None) -> int:
-        """How many run rows there are (of one job)."""
-        query = select(func.count()).select_from(runs)
-        if job is not None:
-            query = query.where(runs.c.job == job)
+    # -- events -----------------------------------------------------------------------------
+
+    def events_after(
+        self, after_id: int, limit: int = 1000, *, exclude_origin: str | None = None
+    ) -> list[EventRecord]:
+        """Events above `after_id`, ascending, at most `limit`, leaving out one origin's."""
+        checks.check_events_after(after_id, limit, exclude_origin)
         with self._reading() as connection:
-            return int(connection.execute(query).scalar_one())
+            return sql_reads.events_after(connection, after_id, limit, exclude_origin)
+
+    def last_event_id(self) -> int:
+        """The newest event's id, 0 when there is none."""
+        with self._reading() as connection:
+            return sql_reads.last_event_id(connection)
+
+    def prune_events(self, before: datetime, keep: int, batch: int) -> int:
+        """Delete up to `batch` of the oldest events before `before`, keeping the newest
+        `keep`."""
+        checks.check_prune_events(before, keep, batch)
+        if batch == 0:
+            self._opened()
+            return 0
+        with self._writing() as connection:
+            return sql_prune.prune_events(connection, before, keep, batch)
 
     # -- nodes ------------------------------------------------------------------------------
 
-    def register_node(self, node: NodeRecord) -> None:
-        """Add a node, or replace the row of the same id; its lease starts by the database's
-        clock where it has one (see `database_now`)."""
+    def register_node(self, node: NodeRecord, jobs: Collection[str] = ()) -> None:
+        """Add a node, or replace the row of the same id, with the job names it registers;
+        its lease starts by the database's clock where it has one (see `database_now`)."""
         checks.check_node(node)
+        names = sorted(checks.check_names(jobs, "register_node.jobs"))
         with self._writing() as connection:
             clock = database_clock(connection)
             connection.execute(delete(nodes).where(nodes.c.id == node.id))
@@ -394,8 +389,19 @@ class SqlStore(Store):
                     started_at=node.started_at,
                     heartbeat_at=node.heartbeat_at if clock is None else clock,
                     stopped_at=node.stopped_at,
+                    jobs=names,
                 )
             )
+
+    def registered_jobs(self, node_ids: Collection[str]) -> set[str]:
+        """The job names any of the given nodes registered."""
+        ids = checks.check_names(node_ids, "registered_jobs.node_ids")
+        if not ids:
+            self._opened()
+            return set()
+        with self._reading() as connection:
+            lists = connection.execute(select(nodes.c.jobs).where(nodes.c.id.in_(ids)))
+            return {name for (names,) in lists for name in names}
 
     def heartbeat(self, node_id: str, at: datetime) -> bool:
         """Renew a node's lease (by the database's clock where it has one, else at `at`);
@@ -421,12 +427,35 @@ class SqlStore(Store):
         return now.astimezone(UTC)
 
     def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
-        """On PostgreSQL, hear the notices other nodes' transactions send (`Store.listen`), on
-        a connection and thread of its own; SQLite serves one process and hears nothing."""
+        """Hear the notices of committed changes (`Store.listen`). PostgreSQL: NOTIFY, on a
+        connection and thread of its own. SQLite: this object's own commits directly, other
+        processes' through the watcher (`rota.store.watch`), started by the first listener
+        and stopped with the last."""
         opened = self._opened()
-        if opened.channel is None:
-            return super().listen(callback)
-        return notify.Listener(self.url, opened.channel, callback).close
+        if opened.channel is not None:
+            return notify.Listener(self.url, opened.channel, callback).close
+        with self._lock:
+            if self._watcher is None:
+                with _own_errors():
+                    self._watcher = Watcher(
+                        opened.engine,
+                        self._origin,
+                        self.events_after,
+                        self.last_event_id,
+                        self._tell,
+                    )
+            self._listeners = [*self._listeners, callback]
+
+        def stop() -> None:
+            with self._lock:
+                self._listeners = [other for other in self._listeners if other is not callback]
+                watcher = None
+                if not self._listeners:
+                    watcher, self._watcher = self._watcher, None
+            if watcher is not None:
+                watcher.close()
+
+        return stop
 
     def stop_node(self, node_id: str, at: datetime) -> None:
         """Record a node's clean exit (the first one, if told twice; unknown ids are ignored)."""
@@ -441,29 +470,15 @@ class SqlStore(Store):
     def list_nodes(self) -> list[NodeRecord]:
         """All nodes, by start time (then id)."""
         with self._reading() as connection:
-            records = [node_record(row) for row in connection.execute(select(nodes))]
+            # Not the registered jobs: a node of a large app lists thousands.
+            found = connection.execute(select(*NODE_COLUMNS))
+            records = [node_record(row) for row in found]
         return sorted(records, key=lambda node: (node.started_at, node.id))
 
 
-def _not_among_newest(
-    connection: Connection, job: str, count: int, statuses: list[str] | None
-) -> ColumnElement[bool]:
-    """Whether a run of `job` is outside its newest `count` runs (of those in `statuses`)."""
-    if count == 0:
-        return true()
-    query = (
-        select(runs.c.id)
-        .where(runs.c.job == job)
-        .order_by(runs.c.id.desc())
-        .offset(count - 1)
-        .limit(1)
-    )
-    if statuses is not None:
-        query = query.where(runs.c.status.in_(statuses))
-    nth_newest = connection.execute(query).scalar()
-    if nth_newest is None:
-        return false()  # fewer than `count`: every one is among the newest
-    return runs.c.id < int(nth_newest)
+def _broke_integrity(error: BaseException) -> bool:
+    # The driver-SQL path (SQLite bursts) raises the driver's own error, unwrapped.
+    return isinstance(error, IntegrityError | sqlite3.IntegrityError)
 
 
 @contextmanager

@@ -4,6 +4,9 @@ Runs to create are gathered while operations that only create runs or advance jo
 other (a tick's Fires and Enqueues), and written with one ``INSERT ... ON CONFLICT DO NOTHING
 ... RETURNING`` executed for all of them, which SQLAlchemy sends as multi-row statements. Any
 other operation first writes what is gathered, so every operation sees the ones before it.
+
+After the operations, the transaction's events (`rota.store.events.events_of`) are inserted
+with one executemany, after the facts about the runs they name were read once per group.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import StoreError, UnknownJobError
-from rota.store import dialect
+from rota.store import dialect, sql_events, sql_jobs
 from rota.store.abc import (
     UNSET,
+    AddJob,
     Claim,
     Enqueue,
     Finish,
@@ -29,9 +33,12 @@ from rota.store.abc import (
     NewRun,
     Operation,
     Progress,
+    Removal,
+    RemoveJob,
     RequestCancel,
     UpdateJob,
 )
+from rota.store.events import RunFacts, events_of
 from rota.store.records import ACTIVE, JobRecord, Reason, RunStatus
 from rota.store.schema import job_record, jobs, runs
 
@@ -75,16 +82,27 @@ class Transaction:
     """Applies operations on `connection`, which is in a write transaction."""
 
     def __init__(
-        self, connection: Connection, insert_runs: ReturningInsert[Any], known_jobs: Set[str]
+        self,
+        connection: Connection,
+        insert_runs: ReturningInsert[Any],
+        insert_job: Insert,
+        known_jobs: Set[str],
+        origin: str,
     ) -> None:
         self.connection = connection
         self._insert_runs = insert_runs
+        self._insert_job = insert_job
+        self._origin = origin
         # Names of jobs known to exist: jobs are never deleted, so a name once seen stays valid
         # and the check before inserting runs costs nothing in the usual case. Names this
         # transaction finds go to `learned`, kept by the store only once it commits (it is not
         # copied here: a copy per transaction would cost as much as the transaction).
         self.known_jobs = known_jobs
         self.learned: set[str] = set()
+        # Names this transaction deleted (RemoveJob): no longer known, whatever the cache says.
+        self.removed: set[str] = set()
+        self.last_event: int | None = None  # the id of the last event written, if any
+        self._removed_runs = 0
         self._pending: list[NewRun] = []
         self._processors: dict[str, Callable[[Any], Any] | None] = {}
         # Where each pending run's id goes: (operation index, position in a Fire's runs or -1).
@@ -97,6 +115,7 @@ class Transaction:
         sends dozens of fires, claims and finishes at once), with the same results as one by one.
         """
         results: list[Any] = [None] * len(operations)
+        facts: list[Any] = [None] * len(operations)  # see events_of
         start = 0
         for kind, members in groupby(operations, key=type):
             group: list[Any] = list(members)
@@ -108,18 +127,44 @@ class Transaction:
                     self._gather(start + offset, -1, enqueue.run)
             else:
                 self._write_runs(results)  # runs gathered so far exist before they change
-                if kind is Claim:
-                    results[start:end] = self._claims(group)
-                elif kind is Finish:
-                    results[start:end] = self._finishes(group)
+                if kind is Claim or kind is Finish:
+                    done = self._claims(group) if kind is Claim else self._finishes(group)
+                    results[start:end] = done
+                    facts[start:end] = self._facts_of_group(group, done)
                 else:
-                    results[start:end] = [self._other(operation) for operation in group]
+                    for index in range(start, end):
+                        results[index] = self._other(operations[index])
+                        facts[index] = self._facts(operations[index], results[index])
             start = end
         self._write_runs(results)
         for index, result in enumerate(results):
             if isinstance(result, list) and isinstance(operations[index], Fire):
                 results[index] = FireResult(True, tuple(result))
+        new = events_of(operations, results, facts)
+        self.last_event = sql_events.write_events(self.connection, new, self._origin, self._time)
         return results
+
+    # -- what events say of the runs ----------------------------------------------------------
+
+    def _run_facts(self, ids: Sequence[int]) -> dict[int, RunFacts]:
+        return sql_events.run_facts(self.connection, ids)
+
+    def _facts_of_group(self, group: Sequence[Claim | Finish], done: Sequence[bool]) -> list[Any]:
+        found = self._run_facts([op.run_id for op, ok in zip(group, done, strict=True) if ok])
+        return [found[op.run_id] if ok else None for op, ok in zip(group, done, strict=True)]
+
+    def _facts(self, operation: Operation, result: Any) -> Any:
+        if isinstance(operation, Claim | Finish | Progress):
+            return self._run_facts([operation.run_id]).get(operation.run_id) if result else None
+        if isinstance(operation, RequestCancel):
+            if result is None:
+                return None
+            return self._run_facts([operation.run_id]).get(operation.run_id)
+        if isinstance(operation, InterruptRuns):
+            return self._run_facts(result)
+        if isinstance(operation, RemoveJob):
+            return self._removed_runs
+        return None
 
     # -- creating runs ----------------------------------------------------------------------
 
@@ -247,7 +292,8 @@ class Transaction:
         wanted = [
             run.job
             for run in pending
-            if run.job not in self.known_jobs and run.job not in self.learned
+            if run.job in self.removed
+            or (run.job not in self.known_jobs and run.job not in self.learned)
         ]
         if not wanted:
             return
@@ -276,6 +322,10 @@ class Transaction:
             return self._interrupt(operation)
         if isinstance(operation, UpdateJob):
             return self._update_job(operation)
+        if isinstance(operation, AddJob):
+            return self._add_job(operation)
+        if isinstance(operation, RemoveJob):
+            return self._remove_job(operation)
         raise StoreError(f"{operation!r} is not a store operation")
 
     def _claims(self, claims: Sequence[Claim]) -> list[bool]:
@@ -451,6 +501,20 @@ class Transaction:
             update(jobs).where(jobs.c.name == change.name).values(**values).returning(*jobs.c)
         ).first()
         return None if row is None else job_record(row)
+
+    def _add_job(self, add: AddJob) -> JobRecord | None:
+        added = sql_jobs.add_job(self.connection, self._insert_job, add)
+        if added is not None:
+            self.removed.discard(add.name)
+            self.learned.add(add.name)
+        return added
+
+    def _remove_job(self, remove: RemoveJob) -> Removal:
+        removal, self._removed_runs = sql_jobs.remove_job(self.connection, remove.name)
+        if removal is Removal.REMOVED:
+            self.learned.discard(remove.name)
+            self.removed.add(remove.name)
+        return removal
 
 
 def _key(job: str, fire_time: Any, reason: str, attempt: int) -> RunKey:

@@ -75,27 +75,6 @@ async def test_pause_stops_firing_and_resume_starts_from_now(
     await eventually(finished(rota, "sync", 2))
 
 
-async def test_jobs_missing_from_code_are_kept_and_never_fired(
-    rotas: MakeRota, clock: FakeClock
-) -> None:
-    first = rotas()
-    first.job("old-job", schedule="every 1m")(nothing)
-    await first.start_async()
-    clock.advance(60)
-    await eventually(finished(first, "old-job", 1))
-    await first.stop_async(grace=0)
-
-    second = rotas()
-    second.job("new-job", schedule="every 1h")(nothing)
-    await second.start_async()
-    clock.advance(timedelta(minutes=10))
-    names = {info.name: info for info in second.jobs()}
-    assert set(names) == {"new-job", "old-job", "rota-prune"}
-    assert not names["old-job"].in_code
-    assert names["old-job"].last_run is not None
-    assert len(second.runs("old-job")) == 1
-
-
 async def test_admin_actions_work_before_start(rotas: MakeRota, clock: FakeClock) -> None:
     rota = rotas()
     rota.job("backup", schedule="daily 01:00")(nothing)
@@ -107,10 +86,12 @@ async def test_admin_actions_work_before_start(rotas: MakeRota, clock: FakeClock
     assert rota.job_info("backup").schedule.text == "daily 01:15"
 
 
-async def test_the_builtin_prune_job_is_listed(rotas: MakeRota) -> None:
+async def test_the_builtin_prune_job_is_internal(rotas: MakeRota) -> None:
     rota = rotas()
     await rota.start_async()
+    assert rota.jobs() == []
     prune = rota.job_info("rota-prune")
+    assert prune.kind.value == "internal"
     assert prune.schedule.text == "every 10m"
     assert prune.description == "Delete run history past its retention"
 

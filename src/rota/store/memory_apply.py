@@ -1,0 +1,329 @@
+"""`MemoryStore`'s operations: what `apply` does to the dictionaries, one method per kind.
+
+Every change goes through `_put` or `_delete`, which note the old value in the undo log while
+`apply` runs, so that a failed transaction is put back exactly. After each operation, `_facts`
+notes what its events need to know of the runs it touched (see `rota.store.events`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from rota.errors import UnknownJobError
+from rota.store import checks
+from rota.store.abc import (
+    UNSET,
+    AddJob,
+    Claim,
+    Enqueue,
+    Finish,
+    Fire,
+    FireResult,
+    InterruptRuns,
+    NewRun,
+    Operation,
+    Progress,
+    Removal,
+    RemoveJob,
+    RequestCancel,
+    UpdateJob,
+)
+from rota.store.events import NewEvent, RunFacts
+from rota.store.records import (
+    ACTIVE,
+    EventRecord,
+    JobKind,
+    JobRecord,
+    Reason,
+    RunRecord,
+    RunStatus,
+)
+
+__all__ = ["MISSING", "MemoryOperations", "RunKey", "copy_json", "job_out", "run_out", "utc"]
+
+RunKey = tuple[str, datetime, str, int]
+MISSING: Final = object()
+"""The undo log's mark of a key that had no value."""
+
+
+def utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value, so no caller shares the store's own objects."""
+    if isinstance(value, dict):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_json(item) for item in value]
+    return value
+
+
+def job_out(job: JobRecord) -> JobRecord:
+    return replace(job, defaults=copy_json(job.defaults), override=copy_json(job.override))
+
+
+def run_out(run: RunRecord) -> RunRecord:
+    return replace(run, args=copy_json(run.args))
+
+
+class MemoryOperations:
+    """The operations of `MemoryStore.apply` on its tables (a mixin: the store holds them)."""
+
+    _jobs: dict[str, JobRecord]
+    _runs: dict[int, RunRecord]  # in id order
+    _keys: dict[RunKey, int]
+    _events: dict[int, EventRecord]
+    _last_id: int
+    _last_event: int
+    _removed_runs: int
+    _undo: list[tuple[dict[Any, Any], Any, Any]] | None
+    _origin: str
+
+    def _put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        if self._undo is not None:
+            self._undo.append((table, key, table.get(key, MISSING)))
+        table[key] = value
+
+    def _delete(self, table: dict[Any, Any], key: Any) -> None:
+        if self._undo is not None:
+            self._undo.append((table, key, table[key]))
+        del table[key]
+
+    def _facts(self, operation: Operation, result: Any) -> Any:
+        """What `events_of` needs to know of the runs `operation` touched, after it."""
+        if isinstance(operation, Claim | Finish | Progress):
+            return self._run_facts(operation.run_id) if result else None
+        if isinstance(operation, RequestCancel):
+            return None if result is None else self._run_facts(operation.run_id)
+        if isinstance(operation, InterruptRuns):
+            return {run_id: self._run_facts(run_id) for run_id in result}
+        if isinstance(operation, RemoveJob):
+            return self._removed_runs
+        return None
+
+    def _run_facts(self, run_id: int) -> RunFacts:
+        run = self._runs[run_id]
+        return RunFacts(run.job, run.reason, run.attempt, run.note, run.error)
+
+    def _write_events(self, events: list[NewEvent]) -> int | None:
+        """Add `events`; the id of the last, or None if there were none."""
+        for event in events:
+            self._last_event += 1
+            record = EventRecord(
+                self._last_event,
+                event.at,
+                event.kind,
+                event.job,
+                event.run_id,
+                checks.normal_json(event.data, "event data"),
+                self._origin,
+            )
+            self._put(self._events, record.id, record)
+        return self._last_event if events else None
+
+    def _apply(self, operation: Operation) -> Any:
+        if isinstance(operation, Fire):
+            return self._fire(operation)
+        if isinstance(operation, Enqueue):
+            return self._insert(operation.run)
+        if isinstance(operation, Claim):
+            return self._claim(operation)
+        if isinstance(operation, Finish):
+            return self._finish(operation)
+        if isinstance(operation, Progress):
+            return self._progress(operation)
+        if isinstance(operation, RequestCancel):
+            return self._request_cancel(operation)
+        if isinstance(operation, InterruptRuns):
+            return self._interrupt(operation)
+        if isinstance(operation, AddJob):
+            return self._add_job(operation)
+        if isinstance(operation, RemoveJob):
+            return self._remove_job(operation)
+        return self._update_job(operation)
+
+    def _fire(self, fire: Fire) -> FireResult:
+        job = self._jobs.get(fire.job)
+        if job is None or job.next_fire_at != fire.expected:
+            return FireResult(False, (None,) * len(fire.runs))
+        self._put(self._jobs, fire.job, replace(job, next_fire_at=utc(fire.next_fire_at)))
+        return FireResult(True, tuple(self._insert(run) for run in fire.runs))
+
+    def _insert(self, new: NewRun) -> int | None:
+        if new.job not in self._jobs:
+            raise UnknownJobError(new.job)
+        # As SQLite's AUTOINCREMENT and PostgreSQL's sequences: taken before the key is checked.
+        self._last_id += 1
+        reason, status = Reason(new.reason), RunStatus(new.status)
+        fire_time = utc(new.fire_time)
+        key: RunKey | None = None
+        if fire_time is not None:
+            key = (new.job, fire_time, reason.value, new.attempt)
+            if key in self._keys:
+                return None
+        run = RunRecord(
+            id=self._last_id,
+            job=new.job,
+            reason=reason,
+            status=status,
+            fire_time=fire_time,
+            queued_at=new.queued_at.astimezone(UTC),
+            not_before=utc(new.not_before),
+            started_at=None,
+            finished_at=new.queued_at.astimezone(UTC) if status is RunStatus.SKIPPED else None,
+            attempt=new.attempt,
+            args=checks.normal_json(new.args, "args"),
+            node=None,
+            progress_done=None,
+            progress_total=None,
+            progress_note=None,
+            note=new.note,
+            error=None,
+            traceback=None,
+            log="",
+            retry_of=new.retry_of,
+            cancel_requested=False,
+        )
+        self._put(self._runs, run.id, run)
+        if key is not None:
+            self._put(self._keys, key, run.id)
+        return run.id
+
+    def _claim(self, claim: Claim) -> bool:
+        run = self._runs.get(claim.run_id)
+        if run is None or run.status is not RunStatus.QUEUED:
+            return False
+        if claim.limit is not None:
+            running = sum(
+                r.job == run.job and r.status is RunStatus.RUNNING for r in self._runs.values()
+            )
+            if running >= claim.limit:
+                return False
+        started = replace(
+            run, status=RunStatus.RUNNING, node=claim.node, started_at=claim.at.astimezone(UTC)
+        )
+        self._put(self._runs, run.id, started)
+        return True
+
+    def _finish(self, finish: Finish) -> bool:
+        run = self._runs.get(finish.run_id)
+        if run is None or run.status not in ACTIVE:
+            return False
+        changes: dict[str, Any] = {
+            "status": RunStatus(finish.status),
+            "finished_at": finish.at.astimezone(UTC),
+        }
+        for field in ("note", "error", "traceback", "log", "progress_note"):
+            value = getattr(finish, field)
+            if value is not UNSET:
+                changes[field] = value
+        for field in ("progress_done", "progress_total"):
+            value = getattr(finish, field)
+            if value is not UNSET:
+                changes[field] = _float(value)
+        self._put(self._runs, run.id, replace(run, **changes))
+        return True
+
+    def _progress(self, progress: Progress) -> bool:
+        run = self._runs.get(progress.run_id)
+        if run is None or run.status is not RunStatus.RUNNING:
+            return False
+        changed = replace(
+            run,
+            progress_done=_float(progress.done),
+            progress_total=_float(progress.total),
+            progress_note=progress.note,
+            log=run.log if progress.log is UNSET else progress.log,
+        )
+        self._put(self._runs, run.id, changed)
+        return True
+
+    def _request_cancel(self, cancel: RequestCancel) -> RunStatus | None:
+        run = self._runs.get(cancel.run_id)
+        if run is None:
+            return None
+        if run.status is RunStatus.QUEUED:
+            cancelled = replace(
+                run,
+                status=RunStatus.CANCELLED,
+                finished_at=cancel.at.astimezone(UTC),
+                note=cancel.note,
+            )
+            self._put(self._runs, run.id, cancelled)
+        elif run.status is RunStatus.RUNNING:
+            self._put(self._runs, run.id, replace(run, cancel_requested=True, note=cancel.note))
+        return run.status
+
+    def _interrupt(self, interrupt: InterruptRuns) -> list[int]:
+        nodes = set(interrupt.nodes)
+        changed: list[int] = []
+        for run in list(self._runs.values()):
+            if run.status is RunStatus.RUNNING and run.node in nodes:
+                interrupted = replace(
+                    run,
+                    status=RunStatus.INTERRUPTED,
+                    finished_at=interrupt.at.astimezone(UTC),
+                    note=interrupt.note,
+                )
+                self._put(self._runs, run.id, interrupted)
+                changed.append(run.id)
+        return changed
+
+    def _update_job(self, change: UpdateJob) -> JobRecord | None:
+        job = self._jobs.get(change.name)
+        if job is None:
+            return None
+        changes: dict[str, Any] = {"updated_at": change.at.astimezone(UTC)}
+        if change.override is not UNSET:
+            changes["override"] = checks.normal_json(change.override, "override")
+        if change.paused is not UNSET:
+            changes["paused"] = bool(change.paused)
+        if change.pause_note is not UNSET:
+            changes["pause_note"] = change.pause_note
+        if change.next_fire_at is not UNSET:
+            changes["next_fire_at"] = utc(change.next_fire_at)
+        updated = replace(job, **changes)
+        self._put(self._jobs, job.name, updated)
+        return job_out(updated)
+
+    def _add_job(self, add: AddJob) -> JobRecord | None:
+        if add.name in self._jobs:
+            return None
+        at = add.at.astimezone(UTC)
+        job = JobRecord(
+            name=add.name,
+            defaults=checks.normal_json(add.defaults, "defaults"),
+            override={},
+            paused=False,
+            pause_note=None,
+            kind=JobKind(add.kind),
+            target=add.target,
+            next_fire_at=utc(add.next_fire_at),
+            created_at=at,
+            updated_at=at,
+        )
+        self._put(self._jobs, job.name, job)
+        return job_out(job)
+
+    def _remove_job(self, remove: RemoveJob) -> Removal:
+        if remove.name not in self._jobs:
+            return Removal.UNKNOWN
+        doomed = [run for run in self._runs.values() if run.job == remove.name]
+        if any(run.status is RunStatus.RUNNING for run in doomed):
+            return Removal.RUNNING
+        for run in doomed:
+            self._delete(self._runs, run.id)
+            if run.fire_time is not None:
+                key = (run.job, run.fire_time, run.reason.value, run.attempt)
+                if self._keys.get(key) == run.id:
+                    self._delete(self._keys, key)
+        self._delete(self._jobs, remove.name)
+        self._removed_runs = len(doomed)
+        return Removal.REMOVED

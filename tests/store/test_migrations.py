@@ -1,0 +1,126 @@
+"""Migrations carry a database with data forward; a file that is not rota's is named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from rota.errors import StoreError, StoreUnavailableError
+from rota.store import JobKind, RunStatus, dialect, migrate
+from rota.store.sql import SqlStore
+
+from .conftest import T0, at, enqueue
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database without rota's schema, on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/old.db"
+    return str(request.getfixturevalue("new_postgres_url"))
+
+
+def at_revision(url: str, revision: str) -> None:
+    """Create rota's schema at `revision` only, as an older rota left it."""
+    from alembic import command
+
+    engine = dialect.create_engine(dialect.parse_url(url))
+    try:
+        with dialect.write_transaction(engine) as connection:
+            command.upgrade(migrate.alembic_config(connection), revision)
+    finally:
+        engine.dispose()
+
+
+def test_a_0001_database_with_jobs_and_runs_is_upgraded(empty_url: str) -> None:
+    at_revision(empty_url, "0001")
+    engine = dialect.create_engine(dialect.parse_url(empty_url))
+    with dialect.write_transaction(engine) as connection:
+        for name, in_code in (("a", True), ("gone", False), ("rota-prune", True)):
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (name, defaults, override, paused, in_code, created_at, "
+                    "updated_at) VALUES (:name, '{\"v\": 1}', '{}', false, :in_code, :t, :t)"
+                ),
+                {"name": name, "in_code": in_code, "t": "2026-11-23 10:00:00.000000"},
+            )
+        for job, status in (("a", "succeeded"), ("gone", "failed"), ("a", "queued")):
+            connection.execute(
+                text(
+                    "INSERT INTO runs (job, reason, status, queued_at, attempt, args) "
+                    "VALUES (:job, 'manual', :status, :t, 1, '{}')"
+                ),
+                {"job": job, "status": status, "t": "2026-11-23 10:00:00.000000"},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO nodes (id, host, pid, started_at, heartbeat_at) "
+                "VALUES ('n1', 'h', 1, :t, :t)"
+            ),
+            {"t": "2026-11-23 10:00:00.000000"},
+        )
+    engine.dispose()
+
+    store = SqlStore(empty_url)
+    store.open()
+    try:
+        with store._reading() as connection:
+            assert migrate.current_revision(connection) == migrate.HEAD == "0002"
+        kinds = {job.name: (job.kind, job.target, job.defaults) for job in store.list_jobs()}
+        assert kinds == {
+            "a": (JobKind.CODE, None, {"v": 1}),
+            "gone": (JobKind.CODE, None, {"v": 1}),
+            "rota-prune": (JobKind.INTERNAL, None, {"v": 1}),
+        }
+        runs = store.list_runs()
+        assert [(run.job, run.status) for run in runs] == [
+            ("a", RunStatus.QUEUED),
+            ("gone", RunStatus.FAILED),
+            ("a", RunStatus.SUCCEEDED),
+        ]
+        assert [node.id for node in store.list_nodes()] == ["n1"]
+        assert store.registered_jobs(["n1"]) == set()
+        assert store.last_event_id() == 0
+        # It works as a new one does: events, new runs after the old ones, removals.
+        assert enqueue(store, "a", queued_at=at(1)) == runs[0].id + 1
+        assert store.last_event_id() == 1
+        assert store.job_stats(["gone"])["gone"].consecutive_failures == 1
+    finally:
+        store.close()
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"these are my notes, not a database " * 200)
+    with pytest.raises(
+        StoreError, match=r"notes\.db' cannot be opened: file is not a database"
+    ) as e:
+        SqlStore(f"sqlite:///{path}").open()
+    # What is wrong with the store, not that it cannot be reached (nothing to wait out).
+    assert not isinstance(e.value, StoreUnavailableError)
+
+
+def test_a_database_of_something_else_at_an_unknown_revision_is_named(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num TEXT)")
+        connection.execute("INSERT INTO alembic_version VALUES ('abc123')")
+    connection.close()
+    with pytest.raises(StoreError, match="revision 'abc123', which this version of rota does") as e:
+        SqlStore(f"sqlite:///{path}").open()
+    assert not isinstance(e.value, StoreUnavailableError)
+
+
+def test_upgrading_an_empty_database_writes_no_events(empty_url: str) -> None:
+    store = SqlStore(empty_url)
+    store.open()
+    try:
+        assert store.events_after(0) == []
+        store.sync_jobs({"a": {}}, T0)
+        assert [event.job for event in store.events_after(0)] == ["a"]
+    finally:
+        store.close()
