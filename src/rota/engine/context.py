@@ -144,9 +144,9 @@ class RunContext:
         self._cancelled.set()
 
     def snapshot(self) -> tuple[tuple[float | None, float | None, str | None], str]:
-        """For the engine: the current progress and log text, as the store keeps them (`texts.storable`);
-        clears the changed flag, so the next change calls `on_change` again (once, however
-        many changes follow before the next snapshot)."""
+        """For the engine: the current progress and log text, as the store keeps them
+        (`texts.storable`); clears the changed flag, so the next change calls `on_change`
+        again (once, however many changes follow before the next snapshot)."""
         with self._lock:
             self._dirty = False
             progress, lines = self._progress, list(self._lines)
