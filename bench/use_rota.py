@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
 from pathlib import Path
 
 from bench.common import Spec
 from bench.targets import noop
-from rota import Rota, RunRecord, Schedule, cron, every
-from rota.engine.events import EventKind
+from rota import EventKind, Rota, RunRecord, Schedule, cron, every
 
 
 def make_rota(tmp: Path) -> Rota:
@@ -31,30 +30,22 @@ def register_idle(rota: Rota, specs: list[Spec], prefix: str = "idle") -> None:
 
 
 async def wait_finished(rota: Rota, prefix: str, count: int, timeout: float) -> int:
-    """Wait until `count` runs of jobs named `prefix`-* have finished (from the event bus, so the
-    store is not polled), or `timeout` seconds; how many finished. Call right after start."""
-    engine = rota.engine
-    assert engine is not None, "start the engine first"
-    subscription = engine.bus.subscribe(size=8 * count + 1000)
+    """Wait until `count` runs of jobs named `prefix`-* have finished, or `timeout` seconds;
+    how many finished. It follows the store's events from where they were at the call, as an
+    app's event follower would (`rota.events`); call right after start."""
     finished = 0
-    deadline = time.monotonic() + timeout
-    try:
-        while finished < count:
-            # Take what is there without a timer; wait (with one) only when nothing is, so the
-            # counting costs the engine's loop little (APScheduler's listener is a callback).
-            event = subscription.get_nowait()
-            if event is None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    event = await asyncio.wait_for(subscription.get(), remaining)
-                except TimeoutError:
-                    break
+
+    async def follow() -> None:
+        nonlocal finished
+        async for event in rota.events(after=start):
             if event.kind is EventKind.RUN_FINISHED and (event.job or "").startswith(prefix):
                 finished += 1
-    finally:
-        subscription.close()
+                if finished >= count:
+                    return
+
+    start = await asyncio.to_thread(rota.store.last_event_id)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(follow(), timeout)
     return finished
 
 

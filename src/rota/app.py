@@ -13,10 +13,10 @@ import concurrent.futures
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
 from rota.admin.commands import Commands
 from rota.admin.events import Callbacks, follow
@@ -26,14 +26,13 @@ from rota.engine.context import current_run
 from rota.engine.core import Engine
 from rota.engine.jobs import JobDefinition, import_path, load_target
 from rota.engine.retention import prune_job
-from rota.engine.settings import JobSettings, duration_setting
+from rota.engine.settings import JobSettings, SettingValues, duration_setting
 from rota.errors import RotaError, SettingError, UnknownRunError
-from rota.outcomes import Retry
 from rota.schedules import Manual, Preview, Schedule, preview
 from rota.schedules.zones import resolve_zone
 from rota.store import open_store
 from rota.store.abc import Store
-from rota.store.records import ACTIVE, EventRecord, JobKind, Reason, Retention, RunRecord
+from rota.store.records import ACTIVE, EventRecord, JobKind, Reason, RunRecord
 
 __all__ = ["Rota"]
 
@@ -108,22 +107,7 @@ class Rota:
 
     # -- jobs in code -------------------------------------------------------------------------
 
-    def job(
-        self,
-        name: str,
-        *,
-        schedule: Schedule | str | None = None,
-        description: str | None = None,
-        args: Mapping[str, Any] | None = None,
-        overlap: str | None = None,
-        max_concurrent: int | None = None,
-        catch_up: str | None = None,
-        grace: Duration | None = None,
-        retry: Retry | int | None = None,
-        timeout: Duration | None = None,
-        start_delay: Duration | None = None,
-        retention: Retention | None = None,
-    ) -> Callable[[F], F]:
+    def job(self, name: str, **settings: Unpack[SettingValues]) -> Callable[[F], F]:
         """Register a sync or async function as a job; its settings are the code's defaults.
 
         `schedule` is a Schedule or its text (``"daily 02:00"``), read in the Rota's time zone;
@@ -131,27 +115,14 @@ class Rota:
         arguments: `args` are given to every run, and a run's own arguments win. A bad value
         raises SettingError or ScheduleError naming it. Jobs may be registered after start.
         """
-        settings = JobSettings.build(
-            self.timezone,
-            schedule=schedule,
-            description=description,
-            args=args,
-            overlap=overlap,
-            max_concurrent=max_concurrent,
-            catch_up=catch_up,
-            grace=grace,
-            retry=retry,
-            timeout=timeout,
-            start_delay=start_delay,
-            retention=retention,
-        )
+        built = JobSettings.build(self.timezone, **settings)
 
         def register(function: F) -> F:
-            text = settings.description or (function.__doc__ or "").strip().split("\n")[0]
-            definition = JobDefinition.create(name, function, replace(settings, description=text))
+            text = built.description or (function.__doc__ or "").strip().split("\n")[0]
+            definition = JobDefinition.create(name, function, replace(built, description=text))
             # A scheduled job's runs get only its `args`: they must be all it needs.
-            scheduled = not isinstance(settings.schedule, Manual)
-            definition.check_arguments(settings.args, complete=scheduled)
+            scheduled = not isinstance(built.schedule, Manual)
+            definition.check_arguments(built.args, complete=scheduled)
             self._add(definition)
             return function
 
@@ -176,45 +147,18 @@ class Rota:
     # -- jobs at run time ---------------------------------------------------------------------
 
     def add_job(
-        self,
-        name: str,
-        function: str | Callable[..., Any],
-        *,
-        schedule: Schedule | str | None = None,
-        description: str | None = None,
-        args: Mapping[str, Any] | None = None,
-        overlap: str | None = None,
-        max_concurrent: int | None = None,
-        catch_up: str | None = None,
-        grace: Duration | None = None,
-        retry: Retry | int | None = None,
-        timeout: Duration | None = None,
-        start_delay: Duration | None = None,
-        retention: Retention | None = None,
+        self, name: str, function: str | Callable[..., Any], **settings: Unpack[SettingValues]
     ) -> JobInfo:
         """Store a job defined at run time: `function` is ``"package.module:function"`` (or a
         module-level function, stored by that path) that every node imports to run it. It
         takes the settings of `job`. ConflictError if the name is taken."""
         target = function if isinstance(function, str) else import_path(function)
-        settings = JobSettings.build(
-            self.timezone,
-            schedule=schedule,
-            description=description,
-            args=args,
-            overlap=overlap,
-            max_concurrent=max_concurrent,
-            catch_up=catch_up,
-            grace=grace,
-            retry=retry,
-            timeout=timeout,
-            start_delay=start_delay,
-            retention=retention,
-        )
+        built = JobSettings.build(self.timezone, **settings)
         loaded = load_target(target)
-        if not settings.description:
-            settings = replace(settings, description=(loaded.__doc__ or "").strip().split("\n")[0])
-        definition = JobDefinition.create(name, loaded, settings)
-        self._commands.add_job(name, target, settings, definition=definition)
+        if not built.description:
+            built = replace(built, description=(loaded.__doc__ or "").strip().split("\n")[0])
+        definition = JobDefinition.create(name, loaded, built)
+        self._commands.add_job(name, target, built, definition=definition)
         return self.job_info(name)
 
     def remove_job(self, name: str) -> None:
@@ -399,7 +343,7 @@ class Rota:
         """Override a job's schedule (text is read in the Rota's time zone)."""
         return self.override(name, schedule=schedule)
 
-    def override(self, name: str, /, **settings: Any) -> JobInfo:
+    def override(self, name: str, /, **settings: Unpack[SettingValues]) -> JobInfo:
         """Override any of a job's settings: schedule, args, overlap, max_concurrent,
         catch_up, grace, retry, timeout, start_delay, retention (as code or JSON gives them).
         SettingError names the first bad one; nothing is changed then."""

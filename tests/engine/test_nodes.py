@@ -100,7 +100,7 @@ async def test_a_node_that_cannot_reach_its_store_starts_no_runs_once_its_lease_
     rota.job("sync")(lambda: None)
     await rota.start_async()
     assert rota.engine is not None
-    store = rota.engine.writer.store
+    store = rota.engine.basis.store
     heartbeat = store.heartbeat
 
     def unreachable(node_id: str, at: object) -> bool:
@@ -213,7 +213,7 @@ async def test_a_claim_lost_to_another_node_frees_the_slot_for_the_next_run(
     rota.job("b")(lambda: None)
     await rota.start_async()
     assert rota.engine is not None
-    store = rota.engine.writer.store
+    store = rota.engine.basis.store
     apply = store.apply
     first = rota.run_now("a")
     lost: list[int] = []

@@ -28,7 +28,7 @@ class Flaky:
 
     def __init__(self, rota: Rota, *kinds: type, commit_first: bool = False) -> None:
         assert rota.engine is not None
-        self.store = rota.engine.writer.store
+        self.store = rota.engine.basis.store
         self.apply = self.store.apply
         self.kinds = kinds
         self.down = True
@@ -146,7 +146,7 @@ async def test_a_run_whose_details_are_refused_keeps_its_outcome_and_its_retry(
 
     await rota.start_async()
     assert rota.engine is not None
-    store = rota.engine.writer.store
+    store = rota.engine.basis.store
     apply = store.apply
 
     def refusing(operations: Sequence[Operation]) -> list[Any]:

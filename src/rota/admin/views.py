@@ -71,10 +71,11 @@ class JobInfo:
         return bool(self.overrides)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RunPage(Sequence[RunRecord]):
     """One page of runs, newest first, with the `total` matching the filters and the id to
-    pass as `before_id` for the next page (None on the last)."""
+    pass as `before_id` for the next page (None on the last). It is a sequence of its runs,
+    and equal to a list of the same runs."""
 
     items: tuple[RunRecord, ...]
     total: int
@@ -92,6 +93,19 @@ class RunPage(Sequence[RunRecord]):
 
     def __iter__(self) -> Iterator[RunRecord]:
         return iter(self.items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RunPage):
+            return (self.items, self.total, self.next_before_id) == (
+                other.items,
+                other.total,
+                other.next_before_id,
+            )
+        if isinstance(other, list | tuple):
+            return self.items == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Views:

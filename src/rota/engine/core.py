@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rota.clock import Clock
+from rota.engine.basis import Basis
 from rota.engine.context import CaptureHandler
-from rota.engine.events import Event, EventBus, EventKind
 from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_target
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
@@ -61,17 +61,24 @@ class Engine:
         heartbeat: timedelta = timedelta(seconds=15),
         lease: timedelta = timedelta(seconds=60),
     ) -> None:
-        self.store = store
         self.definitions = dict(definitions)
-        self.clock = clock
-        self.bus = EventBus()
         self.jobs: dict[str, JobState] = {}
-        self.node_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.writer = Writer(store)
-        self.worker: Worker | None = None
-        self.started_at: datetime | None = None
-        self._workers = workers
-        self.nodes = NodeLife(self, heartbeat, lease)
+        node_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        outage = Outage(node_id, self._store_back)
+        self.basis = Basis(node_id, store, Writer(store), clock, outage)
+        self.started_at = clock.now()
+        self.worker = Worker(self.basis, self.jobs, workers, self.started_at)
+        self.nodes = NodeLife(
+            self.basis,
+            self.worker,
+            self.jobs,
+            self.definitions,
+            reload=self.reload,
+            spawn=self._spawn_soon,
+            started_at=self.started_at,
+            heartbeat=heartbeat,
+            lease=lease,
+        )
         self._heap: list[tuple[datetime, int, str]] = []
         self._order = itertools.count()
         self._wake = asyncio.Event()
@@ -79,33 +86,36 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._capture = CaptureHandler()
         self._stop_listening: Callable[[], None] | None = None
-        self.outage = Outage(self.node_id, lambda: self.nodes.back())
         self._fire_failures = 0
+
+    @property
+    def node_id(self) -> str:
+        """This node's id in the store."""
+        return self.basis.node_id
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Recover from a crash, sync the code's jobs, and start (the store is open)."""
         self.loop = asyncio.get_running_loop()
-        now = self.clock.now()
-        self.started_at = now
+        now, basis = self.started_at, self.basis
         try:
             await self.nodes.register(now)
-            self.worker = Worker(self, self._workers)
-            await self.nodes.reap(now, everything=True)
+            # Jobs first: the runs of dead nodes are retried by their jobs' effective policy.
             await self._sync_jobs(now)
-            await self.load_queued()
-            self._stop_listening = self.store.listen(self.nodes.heard)
+            await self.nodes.reap(now, everything=True)
+            await self.worker.take_stored()
+            self._stop_listening = basis.store.listen(self.heard)
         except BaseException:
-            self.writer.close()
+            basis.writer.close()
             raise
         logging.getLogger().addHandler(self._capture)
         # Syncing many jobs can take longer than a lease: renew it before any run starts, so
         # that no other node finds this one dead while it was starting.
-        await self.nodes.renew(self.clock.now())
+        await self.nodes.renew(basis.clock.now())
         self.worker.start()
-        self._spawn(keep_running("rota-scheduler", self._schedule, self.clock), "rota-scheduler")
-        self._spawn(keep_running("rota-heartbeat", self.nodes.beat, self.clock), "rota-heartbeat")
+        self._spawn(keep_running("rota-scheduler", self._schedule, basis.clock), "rota-scheduler")
+        self._spawn(keep_running("rota-heartbeat", self.nodes.beat, basis.clock), "rota-heartbeat")
         log.info("rota node %s started with %d jobs", self.node_id, len(self.jobs))
 
     async def stop(self, grace: timedelta) -> None:
@@ -115,14 +125,14 @@ class Engine:
             task.cancel()
         if self._stop_listening is not None:
             self._stop_listening()
+        basis = self.basis
         try:
-            if self.worker is not None:
-                await self.worker.shutdown(grace)
-            await self.writer.drain()
-            await self.writer.call(self.store.stop_node, self.node_id, self.clock.now())
+            await self.worker.shutdown(grace)
+            await basis.writer.drain()
+            await basis.writer.call(basis.store.stop_node, basis.node_id, basis.clock.now())
         finally:
             logging.getLogger().removeHandler(self._capture)
-            self.writer.close()
+            basis.writer.close()
             log.info("rota node %s stopped", self.node_id)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
@@ -141,9 +151,9 @@ class Engine:
         wanted = self.definitions if names is None else {n: self.definitions[n] for n in names}
         defaults = {name: d.stored_defaults for name, d in wanted.items()}
         internal = {n for n, d in wanted.items() if d.kind is JobKind.INTERNAL}
-        synced = await self.writer.call(
-            functools.partial(self.store.sync_jobs, internal=internal), defaults, now
-        )
+        store = self.basis.store
+        sync = functools.partial(store.sync_jobs, internal=internal)
+        synced = await self.basis.writer.call(sync, defaults, now)
         starts: list[Fire] = []
         for record in synced.jobs:
             if names is not None and record.name not in names:
@@ -173,7 +183,7 @@ class Engine:
             if first != record.next_fire_at:
                 starts.append(Fire(record.name, record.next_fire_at, first))
                 state.next_fire_at = first
-        for fire, result in zip(starts, await self.writer.apply(starts), strict=True):
+        for fire, result in zip(starts, await self.basis.writer.apply(starts), strict=True):
             if not result.advanced:
                 await self.reload(fire.job)
         for state_name, state in self.jobs.items():
@@ -202,16 +212,9 @@ class Engine:
     async def add_definition(self, definition: JobDefinition) -> None:
         """A job registered in code after start: store it, schedule it, and register it."""
         self.definitions[definition.name] = definition
-        await self._sync_jobs(self.clock.now(), {definition.name})
-        await self.nodes.register(self.clock.now())
+        await self._sync_jobs(self.basis.clock.now(), {definition.name})
+        await self.nodes.register(self.basis.clock.now())
         self._wake.set()
-
-    async def load_queued(self) -> None:
-        assert self.worker is not None
-        for run in await self.writer.call(self.store.active_runs):
-            state = self.jobs.get(run.job)
-            if run.status is RunStatus.QUEUED and state is not None:
-                self.take_queued(state, QueuedRun.of_record(run))
 
     # -- scheduling ---------------------------------------------------------------------------
 
@@ -220,9 +223,10 @@ class Engine:
             heapq.heappush(self._heap, (state.next_fire_at, next(self._order), name))
 
     async def _schedule(self) -> None:
+        clock, outage = self.basis.clock, self.basis.outage
         while True:
             self._wake.clear()
-            now = self.clock.now()
+            now = clock.now()
             due: list[tuple[str, datetime]] = []
             while self._heap and self._heap[0][0] <= now:
                 fire_at, _, name = heapq.heappop(self._heap)
@@ -233,19 +237,19 @@ class Engine:
                 try:
                     await self._fire(due, now)
                 except Exception as error:  # the scheduler must outlive anything a fire meets
-                    self.outage.failed("recording due fire times", error, now)
+                    outage.failed("recording due fire times", error, now)
                     self._fire_failures += 1
                     # Safe to try again: a fire that did commit is found advanced and re-read.
                     for name, fire_at in due:
                         heapq.heappush(self._heap, (fire_at, next(self._order), name))
-                    await self.clock.sleep_until(now + pause_after(self._fire_failures))
+                    await clock.sleep_until(now + pause_after(self._fire_failures))
                 else:
                     self._fire_failures = 0
-                    self.outage.answered(now)
+                    outage.answered(now)
                 continue
             waiters: list[asyncio.Task[Any]] = [asyncio.create_task(self._wake.wait())]
             if self._heap:
-                waiters.append(asyncio.create_task(self.clock.sleep_until(self._heap[0][0])))
+                waiters.append(asyncio.create_task(clock.sleep_until(self._heap[0][0])))
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -254,7 +258,6 @@ class Engine:
 
     async def _fire(self, due: list[tuple[str, datetime]], now: datetime) -> None:
         """Create the runs for due fire times, advancing each job in the same transaction."""
-        assert self.worker is not None
         operations: list[Operation] = []
         fires: list[Fire] = []
         for name, fire_at in due:
@@ -262,7 +265,7 @@ class Engine:
             fires.append(fire)
             operations.extend(cancels)
             operations.append(fire)
-        results = await self.writer.apply(operations)
+        results = await self.basis.writer.apply(operations)
         for operation, result in zip(operations, results, strict=True):
             if isinstance(operation, RequestCancel):
                 self._cancelled(operation.run_id, result, operation.note)
@@ -322,14 +325,12 @@ class Engine:
             if run_id is None:
                 continue  # this fire time already had its run
             if new.status is RunStatus.QUEUED:
-                self.enqueued(run_id, new)
-            else:
-                self.publish(EventKind.RUN_SKIPPED, fire.job, run_id, note=new.note)
+                self.worker.take(QueuedRun.of(run_id, new))
 
     async def reload(self, name: str) -> None:
         """Read a job again after a change elsewhere: settings, pause, next fire time; a job
         added at run time is loaded, a removed one dropped."""
-        record = await self.writer.call(self.store.get_job, name)
+        record = await self.basis.writer.call(self.basis.store.get_job, name)
         state = self.jobs.get(name)
         if record is None:
             self.jobs.pop(name, None)  # removed: its heap entries find no state
@@ -347,65 +348,47 @@ class Engine:
         self._push(name, state)
         self._wake.set()
 
-    # -- for the worker -----------------------------------------------------------------------
-
-    def ready_at(self, state: JobState, run: QueuedRun) -> datetime:
-        """When a queued run may start: its not-before, and the job's start delay after boot."""
-        ready = run.not_before or self.started_at or self.clock.now()
-        delay = state.settings.start_delay
-        if delay is not None and self.started_at is not None:
-            ready = max(ready, self.started_at + delay)
-        return ready
-
-    def enqueued(self, run_id: int, new: NewRun) -> None:
-        """A queued run was created: hand it to the worker and announce it."""
-        assert self.worker is not None
-        state = self.jobs.get(new.job)
-        if state is not None and self.take_queued(state, QueuedRun.of(run_id, new)):
-            self.publish(EventKind.RUN_QUEUED, new.job, run_id, reason=new.reason.value)
-
-    def take_queued(self, state: JobState, run: QueuedRun) -> bool:
-        """Queue a run that the store holds as queued, unless this node holds it already,
-        queued or running: a notice, a poll and the node's own call may all report one run."""
-        assert self.worker is not None
-        if run.id in state.queued or self.worker.is_running(run.id):
-            return False
-        state.queued.add(run.id)
-        self.worker.add(run)
-        return True
-
-    def publish(self, kind: EventKind, job: str | None, run_id: int | None, **data: Any) -> None:
-        """Announce a committed change."""
-        self.bus.publish(Event(kind, self.clock.now(), job, run_id, data))
-
     def _cancelled(self, run_id: int, before: RunStatus | None, note: str) -> None:
-        assert self.worker is not None
         if before is RunStatus.RUNNING:
             self.worker.stop_run(run_id, RunStatus.CANCELLED, note)
         elif before is RunStatus.QUEUED:
-            run = self.worker.remove_queued(run_id)
-            if run is not None:
-                self.jobs[run.job].queued.discard(run_id)
-                self.publish(EventKind.RUN_FINISHED, run.job, run_id, status="cancelled", note=note)
+            self.worker.remove_queued(run_id)
 
     # -- notices from the store (admin actions, other nodes) ---------------------------------
 
-    def call_soon(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def heard(self, notice: str) -> None:
+        """A notice from the store (any thread), once its transaction committed: a run was
+        queued (``run:ID``), a job changed (``job:NAME``), a running run is to stop
+        (``cancel:ID:NOTE``); ``events:ID`` is for event followers."""
+        kind, _, value = notice.partition(":")
+        if kind == "run" and value.isdigit():
+            self._spawn_soon(self._run_queued(int(value)), "rota-notice")
+        elif kind == "job" and value:
+            self._spawn_soon(self.reload(value), "rota-notice")
+        elif kind == "cancel":
+            run_id, _, note = value.partition(":")
+            loop = self.loop
+            if run_id.isdigit() and loop is not None and not loop.is_closed():
+                stop = functools.partial(
+                    self.worker.stop_run, int(run_id), RunStatus.CANCELLED, note, again=False
+                )
+                loop.call_soon_threadsafe(stop)
+
+    def _spawn_soon(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a task on the engine's loop, from any thread."""
         loop = self.loop
         if loop is None or loop.is_closed():
             coroutine.close()
             return
-        loop.call_soon_threadsafe(self._spawn, coroutine, "rota-notification")
+        loop.call_soon_threadsafe(self._spawn, coroutine, name)
 
-    async def job_changed(self, name: str) -> None:
-        await self.reload(name)
-        self.publish(EventKind.JOB_CHANGED, name, None)
+    def _store_back(self) -> None:
+        """The store answers again after failing: put right what broken writes left."""
+        self.nodes.back()
 
-    async def run_queued(self, run_id: int) -> None:
-        assert self.worker is not None
-        run = await self.writer.call(self.store.get_run, run_id)
-        state = None if run is None else self.jobs.get(run.job)
-        if run is None or state is None or run.status is not RunStatus.QUEUED:
-            return
-        if self.take_queued(state, QueuedRun.of_record(run)):
-            self.publish(EventKind.RUN_QUEUED, run.job, run_id, reason=run.reason.value)
+    async def _run_queued(self, run_id: int) -> None:
+        """A run queued outside this node's own writes: hold it if it is still queued."""
+        basis = self.basis
+        run = await basis.writer.call(basis.store.get_run, run_id)
+        if run is not None and run.status is RunStatus.QUEUED:
+            self.worker.take(QueuedRun.of_record(run))

@@ -1,26 +1,26 @@
 """A node among others: its lease, finding dead nodes, hearing and polling for what other nodes
 changed, and putting right what a write that broke left behind (docs/decisions/0005).
 
-The engine owns one `NodeLife`; it holds the lease's state and acts through the engine's writer,
-worker and jobs.
+The engine owns one `NodeLife`; it holds the lease's state and acts through the node's basis, the
+worker, the job table and a `reload` of one job that the scheduler gives it.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
+from rota.engine.basis import Basis
+from rota.engine.jobs import JobDefinition, JobState
 from rota.engine.policies import retry_delay
 from rota.engine.runs import QueuedRun, retry_run
+from rota.engine.worker import Worker
 from rota.store.abc import Enqueue, Finish, InterruptRuns
 from rota.store.records import NodeRecord, RunRecord, RunStatus
-
-if TYPE_CHECKING:
-    from rota.engine.core import Engine
 
 __all__ = ["NodeLife"]
 
@@ -30,25 +30,45 @@ log = logging.getLogger("rota.engine")
 class NodeLife:
     """See the module docstring."""
 
-    def __init__(self, engine: Engine, heartbeat: timedelta, lease: timedelta) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        basis: Basis,
+        worker: Worker,
+        jobs: Mapping[str, JobState],
+        definitions: Mapping[str, JobDefinition],
+        *,
+        reload: Callable[[str], Awaitable[None]],
+        spawn: Callable[[Coroutine[Any, Any, None], str], None],
+        started_at: datetime,
+        heartbeat: timedelta,
+        lease: timedelta,
+    ) -> None:
+        """`reload` reads one job again into the scheduler; `spawn` runs a task the engine
+        looks after."""
+        self.basis = basis
+        self.worker = worker
+        self.jobs = jobs
+        self.definitions = definitions
+        self._reload = reload
+        self._spawn = spawn
+        self.started_at = started_at
         self.heartbeat = heartbeat
         self.lease = lease
-        self.renewed_at: datetime = engine.clock.now()
+        self.renewed_at: datetime = started_at
         self.others_alive = False
 
     async def register(self, now: datetime) -> None:
-        started = self.engine.started_at or now
-        node = NodeRecord(self.engine.node_id, socket.gethostname(), os.getpid(), started, now)
+        host, pid = socket.gethostname(), os.getpid()
+        node = NodeRecord(self.basis.node_id, host, pid, self.started_at, now)
         # The jobs this node's code defines: what "in code" means to every process.
-        names = sorted(self.engine.definitions)
-        await self.engine.writer.call(self.engine.store.register_node, node, names)
+        names = sorted(self.definitions)
+        await self.basis.writer.call(self.basis.store.register_node, node, names)
         self.renewed_at = now
 
     async def beat(self) -> None:
         while True:
-            await self.engine.clock.sleep_until(self.engine.clock.now() + self.heartbeat)
-            now = self.engine.clock.now()
+            await self.basis.clock.sleep_until(self.basis.clock.now() + self.heartbeat)
+            now = self.basis.clock.now()
             if not await self.renew(now):
                 continue
             try:
@@ -61,26 +81,25 @@ class NodeLife:
     async def renew(self, now: datetime) -> bool:
         """Renew this node's lease; whether the store answered. A node whose lease ran out
         holds its queued runs until it has one again."""
-        assert self.engine.worker is not None
         try:
-            renewed = await self.engine.writer.call(
-                self.engine.store.heartbeat, self.engine.node_id, now
+            renewed = await self.basis.writer.call(
+                self.basis.store.heartbeat, self.basis.node_id, now
             )
             if not renewed:
                 log.warning(
                     "rota node %s was found dead by another node (its lease ran out); its "
                     "running runs were recorded interrupted there; it registers again",
-                    self.engine.node_id,
+                    self.basis.node_id,
                 )
                 await self.register(now)
         except Exception as error:
-            self.engine.outage.failed("renewing its lease", error, now)
+            self.basis.outage.failed("renewing its lease", error, now)
             if now - self.renewed_at >= self.lease:
-                self.engine.worker.hold("its lease ran out while the store could not be reached")
+                self.worker.hold("its lease ran out while the store could not be reached")
             return False
-        self.engine.outage.answered(now)
+        self.basis.outage.answered(now)
         self.renewed_at = now
-        self.engine.worker.release()
+        self.worker.release()
         return True
 
     async def reap(self, now: datetime, *, everything: bool = False) -> None:
@@ -88,14 +107,14 @@ class NodeLife:
         the nodes stopped. A node is dead when its lease ran out (measured by the database's
         clock where it has one) or, on this host, its process is gone. With `everything` (at
         start), also the runs of nodes that stopped or were never recorded."""
-        database_now = await self.engine.writer.call(self.engine.store.database_now, now)
-        nodes = await self.engine.writer.call(self.engine.store.list_nodes)
-        alive = {n.id for n in nodes if n.id == self.engine.node_id or self.alive(n, database_now)}
+        database_now = await self.basis.writer.call(self.basis.store.database_now, now)
+        nodes = await self.basis.writer.call(self.basis.store.list_nodes)
+        alive = {n.id for n in nodes if n.id == self.basis.node_id or self.alive(n, database_now)}
         self.others_alive = len(alive) > 1
         dying = [n.id for n in nodes if n.id not in alive and n.stopped_at is None]
         if not dying and not everything:
             return
-        active = await self.engine.writer.call(self.engine.store.active_runs)
+        active = await self.basis.writer.call(self.basis.store.active_runs)
         lost = sorted(
             {
                 run.node or "?"
@@ -105,9 +124,9 @@ class NodeLife:
         )
         for node_id in lost:
             note = (
-                f"its node {node_id} stopped without finishing it (found by {self.engine.node_id})"
+                f"its node {node_id} stopped without finishing it (found by {self.basis.node_id})"
             )
-            (changed,) = await self.engine.writer.apply([InterruptRuns((node_id,), now, note)])
+            (changed,) = await self.basis.writer.apply([InterruptRuns((node_id,), now, note)])
             if not changed:
                 continue  # another node reaped it first
             log.warning("node %s died: %d runs recorded interrupted", node_id, len(changed))
@@ -117,44 +136,43 @@ class NodeLife:
             mine = set(changed)
             await self.retry_interrupted([r for r in active if r.id in mine], now)
         for node_id in dying:
-            await self.engine.writer.call(self.engine.store.stop_node, node_id, now)
+            await self.basis.writer.call(self.basis.store.stop_node, node_id, now)
 
     def back(self) -> None:
         """The store answers again after failing: put right what broken writes left."""
-        self.engine.call_soon(self.resync())
+        self._spawn(self.resync(), "rota-resync")
 
     async def resync(self) -> None:
         """A write that broke mid-commit may have committed: fire times whose runs this node
         does not hold, or a claim recorded that it does not know of. Queued runs are taken up;
         runs recorded running here that do not run here are recorded interrupted and retried."""
-        assert self.engine.worker is not None
-        now = self.engine.clock.now()
+        now = self.basis.clock.now()
         try:
-            await self.engine.load_queued()
+            await self.worker.take_stored()
             # Held when the read is sent: a run that ends later had its finish sent after it.
-            held = self.engine.worker.running_ids()
-            active = await self.engine.writer.call(self.engine.store.active_runs)
+            held = self.worker.running_ids()
+            active = await self.basis.writer.call(self.basis.store.active_runs)
         except Exception as error:
-            self.engine.outage.failed("reading what a broken write left", error, now)
+            self.basis.outage.failed("reading what a broken write left", error, now)
             return
         orphans = [
             run
             for run in active
             if run.status is RunStatus.RUNNING
-            and run.node == self.engine.node_id
+            and run.node == self.basis.node_id
             and run.id not in held
-            and not self.engine.worker.is_running(run.id)
+            and not self.worker.is_running(run.id)
         ]
         if not orphans:
             return
         note = "its claim was not confirmed when the store's connection broke; it did not run"
-        ended = await self.engine.writer.apply(
+        ended = await self.basis.writer.apply(
             [Finish(r.id, RunStatus.INTERRUPTED, now, note=note) for r in orphans]
         )
         mine = [run for run, done in zip(orphans, ended, strict=True) if done]
         log.warning(
             "rota node %s recorded %d unconfirmed claims interrupted",
-            self.engine.node_id,
+            self.basis.node_id,
             len(mine),
         )
         await self.retry_interrupted(mine, now)
@@ -162,44 +180,22 @@ class NodeLife:
     async def poll(self) -> None:
         """What wake-ups may have missed: jobs whose next fire time changed, queued runs this
         node does not hold, and cancels of runs it runs."""
-        assert self.engine.worker is not None
         stored = {
-            name: at
-            for at, name in await self.engine.writer.call(self.engine.store.next_fire_times)
+            name: at for at, name in await self.basis.writer.call(self.basis.store.next_fire_times)
         }
         changed = [
             name
-            for name, job in self.engine.jobs.items()
+            for name, job in self.jobs.items()
             if stored.get(name) != (None if job.paused else job.next_fire_at)
         ]
         for name in changed:
-            await self.engine.reload(name)
-        for run in await self.engine.writer.call(self.engine.store.active_runs):
-            state = self.engine.jobs.get(run.job)
-            if run.status is RunStatus.QUEUED and state is not None:
-                self.engine.take_queued(state, QueuedRun.of_record(run))
-            elif run.node == self.engine.node_id and run.cancel_requested:
+            await self._reload(name)
+        for run in await self.basis.writer.call(self.basis.store.active_runs):
+            if run.status is RunStatus.QUEUED:
+                self.worker.take(QueuedRun.of_record(run))
+            elif run.node == self.basis.node_id and run.cancel_requested:
                 note = run.note or "cancelled"
-                self.engine.worker.stop_run(run.id, RunStatus.CANCELLED, note, again=False)
-
-    def heard(self, notice: str) -> None:
-        """A notification from the store (any thread): another node queued a run, changed a
-        job, or asked for a run to be cancelled."""
-        kind, _, value = notice.partition(":")
-        loop = self.engine.loop
-        if loop is None or loop.is_closed():
-            return
-        if kind == "run" and value.isdigit():
-            self.engine.call_soon(self.engine.run_queued(int(value)))
-        elif kind == "job" and value:
-            self.engine.call_soon(self.engine.job_changed(value))
-        elif kind == "cancel" and self.engine.worker is not None:
-            run_id, _, note = value.partition(":")
-            if run_id.isdigit():
-                stop = functools.partial(
-                    self.engine.worker.stop_run, int(run_id), RunStatus.CANCELLED, note, again=False
-                )
-                loop.call_soon_threadsafe(stop)
+                self.worker.stop_run(run.id, RunStatus.CANCELLED, note, again=False)
 
     def alive(self, node: NodeRecord, now: datetime) -> bool:
         if node.stopped_at is not None or node.heartbeat_at < now - self.lease:
@@ -218,12 +214,12 @@ class NodeLife:
         """Queue a retry of each interrupted run whose job's retry policy allows one."""
         retries: list[Enqueue] = []
         for run in runs:
-            definition = self.engine.definitions.get(run.job)
-            if definition is None:
+            state = self.jobs.get(run.job)
+            if state is None:
                 continue
-            if retry_delay(definition.settings.retry, run.attempt, 0.0) is None:
+            if retry_delay(state.settings.retry, run.attempt, 0.0) is None:
                 continue
             retries.append(Enqueue(retry_run(run, now)))
-        for retry, run_id in zip(retries, await self.engine.writer.apply(retries), strict=True):
+        for retry, run_id in zip(retries, await self.basis.writer.apply(retries), strict=True):
             if run_id is not None:
-                self.engine.enqueued(run_id, retry.run)
+                self.worker.take(QueuedRun.of(run_id, retry.run))

@@ -34,7 +34,8 @@ def prune_job(engine: Callable[[], Engine | None]) -> JobDefinition:
         running = engine()
         if running is None:
             return
-        store, writer, now = running.store, running.writer, running.clock.now()
+        basis = running.basis
+        store, writer, now = basis.store, basis.writer, basis.clock.now()
         # A one-shot that has fired is finished: its history stays as it is, at no cost.
         names = [
             job.name

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from rota.engine.policies import CatchUp, Overlap, RetryPolicy
 from rota.errors import ScheduleError, SettingError
@@ -28,10 +28,37 @@ from rota.schedules import (
 )
 from rota.store.records import Retention
 
-__all__ = ["OVERRIDABLE", "SETTINGS", "JobSettings", "Setting", "duration_setting"]
+__all__ = [
+    "OVERRIDABLE",
+    "SETTINGS",
+    "JobSettings",
+    "Setting",
+    "SettingValues",
+    "duration_setting",
+]
 
 _Choice = TypeVar("_Choice", Overlap, CatchUp)
 MAX_ARGS_BYTES = 64 * 1024
+
+
+Duration = str | float | timedelta
+
+
+class SettingValues(TypedDict, total=False):
+    """A job's settings as code, an admin or JSON give them (each is read by its `Setting`;
+    None means the default)."""
+
+    schedule: Schedule | str | Mapping[str, Any] | None
+    description: str | None
+    args: Mapping[str, Any] | None
+    overlap: str | None
+    max_concurrent: int | None
+    catch_up: str | None
+    grace: Duration | None
+    retry: Retry | int | Mapping[str, Any] | None
+    timeout: Duration | None
+    start_delay: Duration | None
+    retention: Retention | Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,15 @@ import bisect
 import contextvars
 import functools
 import logging
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rota.engine.context import RunContext, RunInfo, current_run
-from rota.engine.events import EventKind
-from rota.engine.outage import pause_after
-from rota.engine.policies import Overlap, RetryPolicy, retry_delay
+from rota.engine.ending import STOPPED, finish_of, next_attempt, record_end
+from rota.engine.policies import Overlap
 from rota.engine.runs import (
     GIVEN_UP,
     Outcome,
@@ -30,16 +28,15 @@ from rota.engine.runs import (
     call_async_job,
     late_result,
     outcome_of,
-    retry_run,
 )
 from rota.engine.supervise import keep_running
-from rota.engine.texts import ERROR_LIMIT, NOTE_LIMIT, TRACEBACK_LIMIT, ascii_only, storable
+from rota.engine.texts import NOTE_LIMIT, storable
 from rota.errors import StoreUnavailableError
-from rota.store.abc import Claim, Enqueue, Finish, NewRun, Operation, Progress
+from rota.store.abc import Claim, Enqueue, Finish, Progress
 from rota.store.records import RunStatus
 
 if TYPE_CHECKING:
-    from rota.engine.core import Engine
+    from rota.engine.basis import Basis
     from rota.engine.jobs import JobState
 
 __all__ = ["PROGRESS_INTERVAL", "Worker"]
@@ -67,9 +64,19 @@ class _Active:
 class Worker:
     """See the module docstring."""
 
-    def __init__(self, engine: Engine, slots: int) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        basis: Basis,
+        jobs: Mapping[str, JobState],
+        slots: int,
+        started_at: datetime,
+    ) -> None:
+        """`jobs` is the node's live table of jobs (the engine adds and drops entries);
+        `started_at` is when the node started (a job's start delay counts from then)."""
+        self.basis = basis
+        self.jobs = jobs
         self.slots = slots
+        self.started_at = started_at
         self._queue: list[QueuedRun] = []
         self._active: dict[int, _Active] = {}
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="rota-job")
@@ -87,21 +94,48 @@ class Worker:
 
     def start(self) -> None:
         """Start taking runs from the queue."""
-        dispatch = keep_running("rota-dispatch", self._dispatch, self.engine.clock, self._stopping)
+        dispatch = keep_running("rota-dispatch", self._dispatch, self.basis.clock, self._stopping)
         self._dispatcher = asyncio.create_task(dispatch, name="rota-dispatch")
 
-    def add(self, run: QueuedRun) -> None:
-        """Queue a run the store holds as queued."""
+    def take(self, run: QueuedRun) -> bool:
+        """Hold a run the store has as queued, to start it when its job has room; False if
+        this node holds it already, queued or running (a notice, a poll and this node's own
+        write may all report one run), or has no such job."""
+        state = self.jobs.get(run.job)
+        if state is None or run.id in state.queued or run.id in self._active:
+            return False
+        state.queued.add(run.id)
+        self._insert(run)
+        return True
+
+    async def take_stored(self) -> None:
+        """Hold every run the store has as queued (at start, and after an outage)."""
+        for record in await self.basis.writer.call(self.basis.store.active_runs):
+            if record.status is RunStatus.QUEUED:
+                self.take(QueuedRun.of_record(record))
+
+    def ready_at(self, state: JobState, run: QueuedRun) -> datetime:
+        """When a queued run may start: its not-before, and the job's start delay after the
+        node started."""
+        ready = run.not_before or self.started_at
+        delay = state.settings.start_delay
+        if delay is not None:
+            ready = max(ready, self.started_at + delay)
+        return ready
+
+    def _insert(self, run: QueuedRun) -> None:
         bisect.insort(self._queue, run)
         self._kick.set()
 
-    def remove_queued(self, run_id: int) -> QueuedRun | None:
-        """Take a queued run out (it was cancelled in the store)."""
+    def remove_queued(self, run_id: int) -> None:
+        """Let go of a queued run (it was cancelled in the store)."""
         for index, run in enumerate(self._queue):
             if run.id == run_id:
                 del self._queue[index]
-                return run
-        return None
+                state = self.jobs.get(run.job)
+                if state is not None:
+                    state.queued.discard(run_id)
+                return
 
     def is_running(self, run_id: int) -> bool:
         """Whether this node is running the run (or claiming it)."""
@@ -143,7 +177,7 @@ class Worker:
         return len(self._queue)
 
     async def _dispatch(self) -> None:
-        clock = self.engine.clock
+        clock = self.basis.clock
         while not self._stopping.is_set():
             self._kick.clear()
             now = clock.now()
@@ -174,10 +208,10 @@ class Worker:
         for run in self._queue:
             if len(picked) >= free:
                 break
-            state = self.engine.jobs.get(run.job)
+            state = self.jobs.get(run.job)
             if state is None:
                 continue
-            ready_at = self.engine.ready_at(state, run)
+            ready_at = self.ready_at(state, run)
             if ready_at > now:
                 wake_at = ready_at if wake_at is None else min(wake_at, ready_at)
                 continue
@@ -194,7 +228,7 @@ class Worker:
         started: list[tuple[_Active, JobState]] = []
         for run in picked:
             self._queue.remove(run)
-            state = self.engine.jobs[run.job]
+            state = self.jobs[run.job]
             state.queued.discard(run.id)
             state.running.add(run.id)
             active = _Active(run, self._context(run), now)
@@ -207,18 +241,18 @@ class Worker:
         task.add_done_callback(self._claims.discard)
 
     async def _write_claim(self, started: list[tuple[_Active, JobState]], now: datetime) -> None:
-        engine, node = self.engine, self.engine.node_id
+        basis, node = self.basis, self.basis.node_id
         claims = [Claim(active.run.id, node, now, limit=state.limit) for active, state in started]
         results: list[bool | None] = [None] * len(claims)
         failures = 0
         while not self._stopping.is_set() or not failures:
             try:
-                results = await engine.writer.apply(claims)
+                results = await basis.writer.apply(claims)
                 break
             except StoreUnavailableError as error:  # the runs stay claimed here meanwhile
                 failures += 1
-                engine.outage.failed("claiming runs", error, engine.clock.now())
-                await self._pause(failures)
+                basis.outage.failed("claiming runs", error, basis.clock.now())
+                await basis.pause(failures, self._stopping)
             except Exception:
                 log.exception("rota could not claim %d runs; they stay queued", len(claims))
                 break
@@ -226,7 +260,7 @@ class Worker:
         for index, claim in enumerate(claims):
             if results[index] is not False:
                 continue
-            record = await engine.writer.call(engine.store.get_run, claim.run_id)
+            record = await basis.writer.call(basis.store.get_run, claim.run_id)
             if record is not None and record.status is RunStatus.QUEUED:
                 busy.add(claim.run_id)  # its job runs as often as it may, on other nodes
             elif record is not None and record.status is RunStatus.RUNNING:
@@ -241,29 +275,21 @@ class Worker:
                 if run.id in busy:
                     await self._busy_elsewhere(run, state, now)
                 elif claimed is None:  # not written: it is still queued
-                    state.queued.add(run.id)
-                    self.add(run)
+                    self.take(run)
                 continue
             active.task = asyncio.create_task(
                 self._execute(active, state), name=f"rota-run-{run.id}"
             )
-            self.engine.publish(EventKind.RUN_STARTED, run.job, run.id, attempt=run.attempt)
 
     async def _busy_elsewhere(self, run: QueuedRun, state: JobState, now: datetime) -> None:
         """A run whose job was already running as often as it may, on other nodes: skipped
         under ``overlap="skip"``, else left queued, to be claimed again a little later."""
         if state.settings.overlap is Overlap.SKIP:
             note = "another run of the job was running on another node (overlap=skip)"
-            ended = await self._written(
-                f"skipping run {run.id}", [Finish(run.id, RunStatus.SKIPPED, now, note=note)]
-            )
-            if ended and ended[0]:
-                self.engine.publish(
-                    EventKind.RUN_FINISHED, run.job, run.id, status="skipped", note=note
-                )
+            skip = [Finish(run.id, RunStatus.SKIPPED, now, note=note)]
+            await self.basis.persist(f"skipping run {run.id}", skip, self._stopping)
             return
-        state.queued.add(run.id)
-        self.add(replace(run, not_before=now + _BUSY_PAUSE))
+        self.take(replace(run, not_before=now + _BUSY_PAUSE))
 
     # -- one run ------------------------------------------------------------------------------
 
@@ -309,7 +335,7 @@ class Worker:
         timeout = state.settings.timeout
         timer: asyncio.Task[None] | None = None
         if timeout is not None:
-            timer = asyncio.create_task(self.engine.clock.sleep_until(active.started_at + timeout))
+            timer = asyncio.create_task(self.basis.clock.sleep_until(active.started_at + timeout))
             waiters.append(timer)
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -358,24 +384,10 @@ class Worker:
         late_result(run.id, run.job, job)
 
     async def _record(self, active: _Active, state: JobState, outcome: Outcome) -> None:
-        run, engine = active.run, self.engine
-        now = engine.clock.now()
-        (done, total, note), log_text = active.context.snapshot()
-        operations: list[Finish | Enqueue] = [
-            Finish(
-                run.id,
-                outcome.status,
-                now,
-                note=storable(outcome.note, NOTE_LIMIT),
-                error=storable(outcome.error, ERROR_LIMIT),
-                traceback=storable(outcome.traceback, TRACEBACK_LIMIT),
-                log=log_text,
-                progress_done=done,
-                progress_total=total,
-                progress_note=storable(note, NOTE_LIMIT),
-            )
-        ]
-        retry = self._retry(run, state.settings.retry, outcome, now)
+        run = active.run
+        now = self.basis.clock.now()
+        operations: list[Finish | Enqueue] = [finish_of(run, outcome, active.context, now)]
+        retry = next_attempt(run, state.settings.retry, outcome, now)
         if retry is not None:
             operations.append(Enqueue(retry))
         # The slot is free now: the next claim goes into the same transaction as this finish.
@@ -384,109 +396,11 @@ class Worker:
         self._kick.set()
         self._ending.add(run.id)
         try:
-            results = await self._write_end(run, operations)
+            results = await record_end(self.basis, run, operations, self._stopping)
         finally:
             self._ending.discard(run.id)
-        if results[0]:
-            engine.publish(
-                EventKind.RUN_FINISHED,
-                run.job,
-                run.id,
-                status=outcome.status.value,
-                note=outcome.note,
-            )
         if retry is not None and results[1] is not None:
-            engine.enqueued(results[1], retry)
-
-    async def _write_end(self, run: QueuedRun, operations: list[Finish | Enqueue]) -> list[Any]:
-        """Record a run's end and its retry, if any; one result each. While the store cannot
-        be reached, try again: a run's outcome is not given up because a database restarted."""
-        retry, what = operations[1:], f"recording the end of run {run.id}"
-        finish = operations[0]
-        assert isinstance(finish, Finish)
-        try:
-            results = await self._written(what, operations)
-        except Exception:
-            # The texts are clean for a UTF-8 store; one in another encoding may refuse some
-            # characters: escape every non-ASCII one, which loses nothing.
-            log.exception("rota failed %s; it tries again with its texts in ASCII", what)
-            texts = ("note", "error", "traceback", "log", "progress_note")
-            escaped = replace(finish, **{name: _ascii(getattr(finish, name)) for name in texts})
-            try:
-                results = await self._written(what, [escaped])  # the retry follows below
-            except Exception as error:
-                # Something else in the record the store refused: keep at least the outcome.
-                log.exception("rota failed %s; it records the outcome alone", what)
-                bare = Finish(
-                    finish.run_id,
-                    finish.status,
-                    finish.at,
-                    error=storable(
-                        f"rota could not record this run's details: {error}", ERROR_LIMIT
-                    ),
-                )
-                results = await self._written(what, [bare])
-        if results is None:
-            return [False, None]
-        if len(results) == len(operations):
-            return results
-        # The finish was written alone (an attempt broke, and may have committed both; or the
-        # details were refused): the retry is created only once the finish is, never twice.
-        if not results[0] or not retry:
-            return [results[0], None]
-        created = await self._written(f"queueing the retry of run {run.id}", retry)
-        return [True, None if not created else created[0]]
-
-    async def _pause(self, failures: int) -> None:
-        """Wait before trying the store again; a shutdown cuts the wait short."""
-        clock = self.engine.clock
-        pause = asyncio.ensure_future(clock.sleep_until(clock.now() + pause_after(failures)))
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait([pause, stopping], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            pause.cancel()
-            stopping.cancel()
-
-    async def _written(self, what: str, operations: Sequence[Operation]) -> list[Any] | None:
-        """Apply `operations`, trying again while the store cannot be reached; after a broken
-        attempt only the first operation is tried again (see `_write_end`). None if given up
-        (stopping, and the store stays away); another error propagates."""
-        engine, failures = self.engine, 0
-        while True:
-            try:
-                results = await engine.writer.apply(operations)
-            except StoreUnavailableError as error:
-                failures += 1
-                engine.outage.failed(what, error, engine.clock.now())
-                if self._stopping.is_set() and failures >= 3:
-                    log.error("rota stops without %s: the store cannot be reached", what)
-                    return None
-                await self._pause(failures)
-                operations = operations[:1]
-                continue
-            if failures:
-                engine.outage.answered(engine.clock.now())
-            return results
-
-    def _retry(
-        self, run: QueuedRun, policy: RetryPolicy, outcome: Outcome, now: datetime
-    ) -> NewRun | None:
-        if outcome.status not in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED):
-            return None
-        if outcome.status is RunStatus.INTERRUPTED and outcome.note == _STOPPED:
-            return None  # a stop is not the job's failure; the run is recorded interrupted
-        asked = outcome.retry
-        if asked is not None:
-            policy = RetryPolicy(
-                asked.attempts or max(policy.attempts, 3), asked.backoff, asked.max_delay
-            )
-        delay = retry_delay(policy, run.attempt, random.random())
-        if delay is None:
-            return None
-        if asked is not None and asked.after is not None:
-            delay = asked.after
-        return retry_run(run, now, not_before=now + delay)
+            self.take(QueuedRun.of(results[1], retry))
 
     # -- progress -----------------------------------------------------------------------------
 
@@ -499,7 +413,7 @@ class Worker:
     async def _write_progress(self, active: _Active) -> None:
         # One task per run writes until nothing changed during a whole interval: a change that
         # comes while a write is in flight finds this task still running and leaves it to it.
-        clock = self.engine.clock
+        clock = self.basis.clock
         while True:
             if active.progress_written is not None:
                 await clock.sleep_until(active.progress_written + PROGRESS_INTERVAL)
@@ -511,20 +425,10 @@ class Worker:
                 progress = Progress(
                     active.run.id, done, total, storable(note, NOTE_LIMIT), log=log_text
                 )
-                results = await self.engine.writer.apply([progress])
+                await self.basis.writer.apply([progress])
             except Exception as error:  # progress is not worth waiting for: the next one will do
-                self.engine.outage.failed("recording progress", error, clock.now())
+                self.basis.outage.failed("recording progress", error, clock.now())
                 active.context.touch()
-                continue
-            if results[0]:
-                self.engine.publish(
-                    EventKind.RUN_PROGRESS,
-                    active.run.job,
-                    active.run.id,
-                    done=done,
-                    total=total,
-                    note=note,
-                )
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -539,15 +443,14 @@ class Worker:
         await asyncio.gather(*self._claims)
         tasks = [a.task for a in self._active.values() if a.task is not None]
         if tasks:
-            timer = asyncio.create_task(
-                self.engine.clock.sleep_until(self.engine.clock.now() + grace)
-            )
+            clock = self.basis.clock
+            timer = asyncio.create_task(clock.sleep_until(clock.now() + grace))
             everything = asyncio.gather(*tasks, return_exceptions=True)
             waiters: list[asyncio.Future[Any]] = [timer, everything]
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             timer.cancel()
             for run_id in list(self._active):
-                self.stop_run(run_id, RunStatus.INTERRUPTED, _STOPPED)
+                self.stop_run(run_id, RunStatus.INTERRUPTED, STOPPED)
             await everything
         if self._lingering:
             log.warning(
@@ -567,11 +470,6 @@ def _unless_given_up(context: RunContext, call: Callable[[], Any]) -> Any:
     return call()
 
 
-def _ascii(value: Any) -> Any:
-    return ascii_only(value) if isinstance(value, str) else value
-
-
-_STOPPED = "rota stopped before the run finished"
 # How long (real seconds) a cancelled async job may take to end before the log says it goes on.
 _ASYNC_UNWIND = 1.0
 # How long a run whose job is busy on other nodes waits before it is claimed again.

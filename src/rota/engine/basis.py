@@ -1,0 +1,71 @@
+"""What every part of a node works with: its id, the store and the one writer to it, the clock,
+and the outage log; and writes that outlast an outage.
+
+The scheduler (`core.Engine`), the worker and the node's life among others (`nodes.NodeLife`)
+each take this and the few collaborators they need, never each other whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rota.clock import Clock
+from rota.engine.outage import Outage, pause_after
+from rota.engine.writer import Writer
+from rota.errors import StoreUnavailableError
+from rota.store.abc import Operation, Store
+
+__all__ = ["Basis"]
+
+log = logging.getLogger("rota.engine")
+
+
+@dataclass(frozen=True)
+class Basis:
+    """A node's id and means (see the module docstring)."""
+
+    node_id: str
+    store: Store
+    writer: Writer
+    clock: Clock
+    outage: Outage
+
+    async def pause(self, failures: int, stopping: asyncio.Event) -> None:
+        """Wait before trying the store again after `failures` failures; `stopping` cuts the
+        wait short."""
+        clock = self.clock
+        pause = asyncio.ensure_future(clock.sleep_until(clock.now() + pause_after(failures)))
+        stopped = asyncio.ensure_future(stopping.wait())
+        try:
+            await asyncio.wait([pause, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pause.cancel()
+            stopped.cancel()
+
+    async def persist(
+        self, what: str, operations: Sequence[Operation], stopping: asyncio.Event
+    ) -> list[Any] | None:
+        """Apply `operations`, trying again while the store cannot be reached. A broken attempt
+        may have committed, so after one only the first operation is tried again (its caller
+        writes what depends on it once it knows). None if given up (stopping, and the store
+        stays away); another error propagates."""
+        failures = 0
+        while True:
+            try:
+                results = await self.writer.apply(operations)
+            except StoreUnavailableError as error:
+                failures += 1
+                self.outage.failed(what, error, self.clock.now())
+                if stopping.is_set() and failures >= 3:
+                    log.error("rota stops without %s: the store cannot be reached", what)
+                    return None
+                await self.pause(failures, stopping)
+                operations = operations[:1]
+                continue
+            if failures:
+                self.outage.answered(self.clock.now())
+            return results

@@ -1,0 +1,113 @@
+"""How a run ended, recorded: its finish and its next attempt, written through an outage and
+past a store that refuses some of its text (the outcome is never the part that is lost)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rota.engine.context import RunContext
+from rota.engine.policies import RetryPolicy, retry_delay
+from rota.engine.runs import Outcome, QueuedRun, retry_run
+from rota.engine.texts import ERROR_LIMIT, NOTE_LIMIT, TRACEBACK_LIMIT, ascii_only, storable
+from rota.store.abc import Enqueue, Finish, NewRun
+from rota.store.records import RunStatus
+
+if TYPE_CHECKING:
+    from rota.engine.basis import Basis
+
+__all__ = ["STOPPED", "finish_of", "next_attempt", "record_end"]
+
+log = logging.getLogger("rota.engine")
+
+STOPPED = "rota stopped before the run finished"
+
+
+def finish_of(run: QueuedRun, outcome: Outcome, context: RunContext, now: datetime) -> Finish:
+    """The finish of a run as the store keeps it: outcome, progress and log, texts cleaned and
+    cut to their limits."""
+    (done, total, note), log_text = context.snapshot()
+    return Finish(
+        run.id,
+        outcome.status,
+        now,
+        note=storable(outcome.note, NOTE_LIMIT),
+        error=storable(outcome.error, ERROR_LIMIT),
+        traceback=storable(outcome.traceback, TRACEBACK_LIMIT),
+        log=log_text,
+        progress_done=done,
+        progress_total=total,
+        progress_note=storable(note, NOTE_LIMIT),
+    )
+
+
+def next_attempt(
+    run: QueuedRun, policy: RetryPolicy, outcome: Outcome, now: datetime
+) -> NewRun | None:
+    """The run's next attempt, if its outcome and the retry policy (or a `Retry` the job
+    raised) call for one."""
+    if outcome.status not in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED):
+        return None
+    if outcome.status is RunStatus.INTERRUPTED and outcome.note == STOPPED:
+        return None  # a stop is not the job's failure; the run is recorded interrupted
+    asked = outcome.retry
+    if asked is not None:
+        policy = RetryPolicy(
+            asked.attempts or max(policy.attempts, 3), asked.backoff, asked.max_delay
+        )
+    delay = retry_delay(policy, run.attempt, random.random())
+    if delay is None:
+        return None
+    if asked is not None and asked.after is not None:
+        delay = asked.after
+    return retry_run(run, now, not_before=now + delay)
+
+
+async def record_end(
+    basis: Basis, run: QueuedRun, operations: list[Finish | Enqueue], stopping: asyncio.Event
+) -> list[Any]:
+    """Record a run's end and its retry, if any; one result each. While the store cannot
+    be reached, try again: a run's outcome is not given up because a database restarted."""
+    retry, what = operations[1:], f"recording the end of run {run.id}"
+    finish = operations[0]
+    assert isinstance(finish, Finish)
+    try:
+        results = await basis.persist(what, operations, stopping)
+    except Exception:
+        # The texts are clean for a UTF-8 store; one in another encoding may refuse some
+        # characters: escape every non-ASCII one, which loses nothing.
+        log.exception("rota failed %s; it tries again with its texts in ASCII", what)
+        texts = ("note", "error", "traceback", "log", "progress_note")
+        escaped = replace(finish, **{name: _ascii(getattr(finish, name)) for name in texts})
+        try:
+            # The retry, if any, follows below.
+            results = await basis.persist(what, [escaped], stopping)
+        except Exception as error:
+            # Something else in the record the store refused: keep at least the outcome.
+            log.exception("rota failed %s; it records the outcome alone", what)
+            bare = Finish(
+                finish.run_id,
+                finish.status,
+                finish.at,
+                error=storable(f"rota could not record this run's details: {error}", ERROR_LIMIT),
+            )
+            results = await basis.persist(what, [bare], stopping)
+    if results is None:
+        return [False, None]
+    if len(results) == len(operations):
+        return results
+    # The finish was written alone (an attempt broke, and may have committed both; or the
+    # details were refused): the retry is created only once the finish is, never twice.
+    if not results[0] or not retry:
+        return [results[0], None]
+    what = f"queueing the retry of run {run.id}"
+    created = await basis.persist(what, retry, stopping)
+    return [True, None if not created else created[0]]
+
+
+def _ascii(value: Any) -> Any:
+    return ascii_only(value) if isinstance(value, str) else value
