@@ -65,7 +65,9 @@ async def follow(store: Store, after: int | None) -> AsyncIterator[EventRecord]:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), POLL_SECONDS)
     finally:
-        stop()
+        # Not on the caller's loop: a PostgreSQL listener's thread takes up to half a second
+        # to end (it waits for notices in spans of that length).
+        await asyncio.to_thread(stop)
 
 
 class Callbacks:
