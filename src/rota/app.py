@@ -13,7 +13,7 @@ import concurrent.futures
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine
+from collections.abc import AsyncGenerator, Callable, Collection, Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
@@ -310,9 +310,11 @@ class Rota:
     # -- admin actions ------------------------------------------------------------------------
 
     def run_now(self, name: str, /, **args: Any) -> int:
-        """Queue a manual run with keyword arguments (JSON values, checked against the job's
-        function), through the job's overlap policy: the id of the run, which may be recorded
-        skipped with the reason. It does not move the job's next scheduled run."""
+        """Queue a manual run with keyword arguments (JSON values), through the job's overlap
+        policy: the id of the run, which may be recorded skipped with the reason. It does not
+        move the job's next scheduled run. The arguments are checked against the job's
+        function where this process has it (SettingError names the parameter); otherwise the
+        node fails the run, naming it, without retrying."""
         return self._commands.run_now(name, args)
 
     def run_later(self, name: str, at: datetime, /, **args: Any) -> int:
@@ -439,7 +441,7 @@ class Rota:
 
     # -- events -------------------------------------------------------------------------------
 
-    async def events(self, after: int | None = None) -> AsyncIterator[EventRecord]:
+    async def events(self, after: int | None = None) -> AsyncGenerator[EventRecord]:
         """Every committed change from the store, in order, forever: ``async for event in
         rota.events(after=last_id)``. `after` None starts from now; 0 from the oldest kept."""
         store = await asyncio.to_thread(lambda: self.store)

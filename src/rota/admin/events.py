@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from rota.errors import SettingError
@@ -42,7 +42,7 @@ def check_pattern(pattern: object) -> str:
     raise SettingError("event kind", str(pattern), f"{pattern!r} is not one of {allowed}")
 
 
-async def follow(store: Store, after: int | None) -> AsyncIterator[EventRecord]:
+async def follow(store: Store, after: int | None) -> AsyncGenerator[EventRecord]:
     """Every event with an id above `after` (None: from now on), in id order, forever."""
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
@@ -103,6 +103,9 @@ class Callbacks:
             with self._lock:
                 if entry in self._callbacks:
                     self._callbacks.remove(entry)
+                idle = not self._callbacks
+            if idle:  # no callback left: the thread and its listener go too
+                self.close()
 
         return remove
 

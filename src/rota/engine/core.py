@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from datetime import datetime, timedelta
@@ -105,7 +106,8 @@ class Engine:
             await self._sync_jobs(now)
             await self.nodes.reap(now, everything=True)
             await self.worker.take_stored()
-            self._stop_listening = basis.store.listen(self.heard)
+            # Off the loop: a listener connects to its database, and that may take a while.
+            self._stop_listening = await asyncio.to_thread(basis.store.listen, self.heard)
         except BaseException:
             basis.writer.close()
             raise
@@ -124,7 +126,10 @@ class Engine:
         for task in list(self._tasks):
             task.cancel()
         if self._stop_listening is not None:
-            self._stop_listening()
+            # Off the loop too: PostgreSQL's listener finishes its current wait first. Not
+            # through the default executor, which is gone at interpreter exit (atexit).
+            stopper = threading.Thread(target=self._stop_listening, name="rota-unlisten")
+            stopper.start()
         basis = self.basis
         try:
             await self.worker.shutdown(grace)

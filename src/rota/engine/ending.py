@@ -25,6 +25,7 @@ __all__ = ["STOPPED", "finish_of", "next_attempt", "record_end"]
 log = logging.getLogger("rota.engine")
 
 STOPPED = "rota stopped before the run finished"
+RETRIED = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED})
 
 
 def finish_of(run: QueuedRun, outcome: Outcome, context: RunContext, now: datetime) -> Finish:
@@ -50,7 +51,7 @@ def next_attempt(
 ) -> NewRun | None:
     """The run's next attempt, if its outcome and the retry policy (or a `Retry` the job
     raised) call for one."""
-    if outcome.status not in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED):
+    if outcome.final or outcome.status not in RETRIED:
         return None
     if outcome.status is RunStatus.INTERRUPTED and outcome.note == STOPPED:
         return None  # a stop is not the job's failure; the run is recorded interrupted

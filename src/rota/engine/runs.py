@@ -79,6 +79,7 @@ class Outcome:
     error: str | None = None
     traceback: str | None = None
     retry: Retry | None = None  # a retry the job asked for
+    final: bool = False  # no attempt would do better (its arguments do not fit the job)
 
 
 def retry_run(

@@ -31,7 +31,7 @@ from rota.engine.runs import (
 )
 from rota.engine.supervise import keep_running
 from rota.engine.texts import NOTE_LIMIT, storable
-from rota.errors import StoreUnavailableError
+from rota.errors import SettingError, StoreUnavailableError
 from rota.store.abc import Claim, Enqueue, Finish, Progress
 from rota.store.records import RunStatus
 
@@ -307,6 +307,8 @@ class Worker:
         try:
             if active.stop.done():  # stopped while it was being claimed: never call the job
                 outcome = Outcome(active.stop_status, note=active.stop_note)
+            elif (unfit := _unfit_arguments(state, run)) is not None:
+                outcome = unfit
             else:
                 outcome = await self._call(active, state)
         except Exception as error:  # a bug in rota itself, not in the job
@@ -460,6 +462,16 @@ class Worker:
                 ", ".join(str(run_id) for run_id in sorted(self._lingering)),
             )
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _unfit_arguments(state: JobState, run: QueuedRun) -> Outcome | None:
+    """A run whose arguments the job cannot take (asked for by a process without the job's
+    code, or by older code): failed, naming the parameter, and not retried."""
+    try:
+        state.definition.check_arguments(run.args)
+    except SettingError as error:
+        return Outcome(RunStatus.FAILED, error=str(error), final=True)
+    return None
 
 
 def _unless_given_up(context: RunContext, call: Callable[[], Any]) -> Any:
