@@ -25,8 +25,11 @@ Every name `rota` exports, with its signature and docstring, written by
 - Every admin and reading call of `Rota` has an `_async` form with the same parameters and
   result (`run_now` / `run_now_async`); the async form runs the same code in a worker thread.
   `wait` and `stop` refuse to run on the engine's own loop and name their async form instead.
-- Every datetime rota returns is aware and in UTC; schedules read wall-clock times in their own
-  zone (the `Rota`'s `timezone` unless they name one).
+- Every datetime the `Rota` returns (jobs, runs, events) is aware and in UTC (`datetime.UTC`).
+  Two values are about wall clocks on purpose: `Preview.fire_times` are shown in the preview's
+  zone, and a schedule's `next_after` gives the instant with the UTC offset of its own zone at
+  that instant. Schedules read wall-clock times in their own zone (the `Rota`'s `timezone`
+  unless they name one).
 - Errors are `RotaError`s; `ScheduleError` and `SettingError` carry `field`, `value` and
   `reason`.
 """

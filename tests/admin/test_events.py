@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from datetime import UTC
 
 import pytest
 
@@ -54,6 +55,7 @@ async def test_a_run_and_an_admin_change_are_one_event_each_in_order(
         (EventKind.JOB_CHANGED, None),
     ]
     assert [e.id for e in events] == sorted(e.id for e in events)
+    assert {e.at.tzinfo for e in events} == {UTC}  # every time rota returns is in UTC
     assert events[2].data["status"] == "succeeded"
     assert events[3].data["note"] == "maintenance"
     assert {e.job for e in events} == {"sync"}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -204,3 +205,32 @@ async def test_every_admin_call_has_an_async_form_that_does_the_same(rotas: Make
         "wait",
     ):
         assert f"{name}_async" in sync_names, name
+
+
+def test_a_sync_job_that_never_returns_does_not_keep_a_stopped_app_alive(tmp_path: Path) -> None:
+    started = time.monotonic()
+    done = run_script(
+        tmp_path,
+        """
+        import threading, time
+        from rota import Rota
+        rota = Rota("sqlite:///stuck.db", shutdown_grace=0.5)
+        running = threading.Event()
+        @rota.job("stuck")
+        def stuck():
+            running.set()
+            time.sleep(3600)
+        rota.start()
+        rota.run_now("stuck")
+        running.wait(20)
+        rota.stop()
+        print("stopped")
+        """,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "stopped"
+    assert time.monotonic() - started < 30  # not the job's hour: the thread ends with the app
+    reader = Rota(f"sqlite:///{tmp_path}/stuck.db")
+    (run,) = reader.runs("stuck")
+    assert run.status is RunStatus.INTERRUPTED
+    reader.close()

@@ -13,7 +13,6 @@ import contextvars
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from rota.engine.runs import (
 )
 from rota.engine.supervise import keep_running
 from rota.engine.texts import NOTE_LIMIT, storable
+from rota.engine.threads import JobThreads
 from rota.errors import SettingError, StoreUnavailableError
 from rota.store.abc import Claim, Enqueue, Finish, Progress
 from rota.store.records import RunStatus
@@ -79,7 +79,7 @@ class Worker:
         self.started_at = started_at
         self._queue: list[QueuedRun] = []
         self._active: dict[int, _Active] = {}
-        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="rota-job")
+        self._pool = JobThreads(slots)
         self._kick = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._claims: set[asyncio.Task[None]] = set()
