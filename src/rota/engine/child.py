@@ -144,15 +144,17 @@ def portable(record: logging.LogRecord) -> dict[str, Any]:
 def main(call: ChildCall, messages: Connection, cancels: Connection) -> None:
     """The child process: call the job, send what it came to, exit."""
     terminated = threading.Event()
+    outbox = _Outbox(messages)
+    context = ChildContext(call.info, outbox)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        # The parent's "cancel" may still be in the pipe: the job's cleanup sees it anyway.
+        context.cancel()
         terminated.set()
         raise Terminated
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, on_sigterm)
-    outbox = _Outbox(messages)
-    context = ChildContext(call.info, outbox)
     root = logging.getLogger()
     root.handlers[:] = [_Forward(outbox)]  # before the job's module is imported
     root.setLevel(call.log_level)
