@@ -243,4 +243,6 @@ def ended_how(exitcode: int) -> str:
 def died(exitcode: int | None) -> Outcome:
     """A child that ended without saying what the call came to."""
     how = "no exit status" if exitcode is None else ended_how(exitcode)
+    if exitcode is not None and exitcode > 0:  # Python's own errors end a process with 1
+        how += " (its standard error may say why)"
     return Outcome(RunStatus.FAILED, error=f"the job's process ended before the job did: {how}")
