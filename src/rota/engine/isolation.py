@@ -11,13 +11,14 @@ The calling itself lives in `engine.process` (the parent's side) and `engine.chi
 from __future__ import annotations
 
 import inspect
+import multiprocessing
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from rota.errors import SettingError
+from rota.errors import RotaError, SettingError
 
-__all__ = ["Isolation", "check_isolable", "isolation_problem"]
+__all__ = ["Isolation", "check_isolable", "isolation_problem", "refuse_in_a_starting_child"]
 
 
 class Isolation(StrEnum):
@@ -57,3 +58,14 @@ def check_isolable(function: Callable[..., Any]) -> None:
     problem = isolation_problem(function)
     if problem is not None:
         raise SettingError("isolation", Isolation.PROCESS.value, problem)
+
+
+def refuse_in_a_starting_child() -> None:
+    """RotaError when rota is started by the import of the app's script in a starting job
+    process: spawn runs the parent's ``__main__`` script again there, and an engine started by it
+    would take runs from inside a job's process."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RotaError(
+            "rota was started while a job's process imported the app's script (as spawn does): "
+            'start rota under `if __name__ == "__main__":` when a job has isolation="process"'
+        )
