@@ -24,6 +24,7 @@ from rota.admin.views import JobInfo, RunPage, Views
 from rota.clock import Clock, SystemClock
 from rota.engine.context import current_run
 from rota.engine.core import Engine
+from rota.engine.isolation import refuse_in_a_starting_child
 from rota.engine.jobs import JobDefinition, import_path, load_target
 from rota.engine.retention import prune_job
 from rota.engine.settings import JobSettings, SettingValues, duration_setting
@@ -186,6 +187,7 @@ class Rota:
 
     async def start_async(self) -> None:
         """Start the engine on the running event loop."""
+        refuse_in_a_starting_child()
         if self._engine is not None:
             raise RotaError("rota is already running")
         store = await asyncio.to_thread(lambda: self.store)

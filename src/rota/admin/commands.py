@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from rota.clock import Clock
+from rota.engine.isolation import Isolation, check_isolable
 from rota.engine.jobs import JobDefinition, load_target
 from rota.engine.policies import decide_overlap
 from rota.engine.settings import OVERRIDABLE, JobSettings
@@ -148,6 +149,8 @@ class Commands:
                 allowed = ", ".join(sorted(OVERRIDABLE))
                 raise SettingError("setting", str(key), f"an admin may override {allowed}")
         changed = stored_settings(record).with_values(values, self._timezone)
+        if "isolation" in values and changed.isolation is Isolation.PROCESS:
+            check_isolable(self.definition(record).function)
         if "schedule" in values:
             self._refuse_past(changed.schedule)
         wanted = changed.to_json()

@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from rota.engine.isolation import Isolation, check_isolable
 from rota.engine.policies import Overlap
 from rota.engine.settings import JobSettings
 from rota.errors import SettingError
@@ -46,11 +47,14 @@ class JobDefinition:
         kind: JobKind = JobKind.CODE,
     ) -> JobDefinition:
         """Check the name and the function's signature; a job takes ``ctx`` or nothing, plus the
-        keyword arguments a run is given."""
+        keyword arguments a run is given. A process-isolated job's function must be importable
+        by its path (`isolation.isolation_problem`)."""
         if (problem := job_name_problem(name)) is not None:
             raise SettingError("job name", str(name), problem)
         if not callable(function):
             raise SettingError("job", name, f"{function!r} is not callable")
+        if settings.isolation is Isolation.PROCESS:
+            check_isolable(function)
         parameters = list(inspect.signature(function).parameters.values())
         takes_ctx = bool(parameters) and parameters[0].name == "ctx"
         positional = [p for p in parameters[int(takes_ctx) :] if p.kind in _POSITIONAL_ONLY]

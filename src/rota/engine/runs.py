@@ -22,6 +22,7 @@ __all__ = [
     "call_async_job",
     "late_result",
     "outcome_of",
+    "outcome_of_raised",
     "retry_run",
 ]
 
@@ -125,17 +126,22 @@ def outcome_of(job: asyncio.Future[Any]) -> Outcome:
     """What a finished call came to: its result, or what it raised."""
     try:
         job.result()
-    except JobRaised as raised:
-        return _failed(raised.error)
-    except Skip as skip:
-        return Outcome(RunStatus.SKIPPED, note=skip.reason)
-    except Retry as retry:
-        return Outcome(RunStatus.FAILED, error=str(retry), retry=retry)
-    except asyncio.CancelledError:
-        return Outcome(RunStatus.CANCELLED, note="the job was cancelled from inside")
     except BaseException as error:
-        return _failed(error)
+        return outcome_of_raised(error)
     return Outcome(RunStatus.SUCCEEDED)
+
+
+def outcome_of_raised(error: BaseException) -> Outcome:
+    """What a call that raised `error` came to (in this process, or in a job's own process)."""
+    if isinstance(error, JobRaised):
+        return _failed(error.error)
+    if isinstance(error, Skip):
+        return Outcome(RunStatus.SKIPPED, note=error.reason)
+    if isinstance(error, Retry):
+        return Outcome(RunStatus.FAILED, error=str(error), retry=error)
+    if isinstance(error, asyncio.CancelledError):
+        return Outcome(RunStatus.CANCELLED, note="the job was cancelled from inside")
+    return _failed(error)
 
 
 def _failed(error: BaseException) -> Outcome:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, TypeVar
 
+from rota.engine.isolation import Isolation
 from rota.engine.policies import CatchUp, Overlap, RetryPolicy
 from rota.errors import ScheduleError, SettingError
 from rota.outcomes import Retry
@@ -37,7 +38,7 @@ __all__ = [
     "duration_setting",
 ]
 
-_Choice = TypeVar("_Choice", Overlap, CatchUp)
+_Choice = TypeVar("_Choice", Overlap, CatchUp, Isolation)
 MAX_ARGS_BYTES = 64 * 1024
 
 
@@ -59,6 +60,7 @@ class SettingValues(TypedDict, total=False):
     timeout: Duration | None
     start_delay: Duration | None
     retention: Retention | Mapping[str, Any] | None
+    isolation: str | None
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class JobSettings:
     timeout: timedelta | None = None
     start_delay: timedelta | None = None
     retention: Retention = field(default_factory=Retention)
+    isolation: Isolation = Isolation.NONE
 
     @classmethod
     def build(cls, tz: str | None = None, **values: object) -> JobSettings:
@@ -330,6 +333,13 @@ SETTINGS: tuple[Setting, ...] = (
         "How much history the job keeps: keep_last runs always, failed_for, succeeded_for.",
         _retention,
         _dump_retention,
+    ),
+    Setting(
+        "isolation",
+        "Where a run is called: none (a thread, or the engine's loop) or process (a process of "
+        "its own, ended for real on timeout, cancel and stop).",
+        _choice(Isolation, "isolation"),
+        _value,
     ),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

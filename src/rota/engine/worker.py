@@ -2,7 +2,8 @@
 
 A fixed number of slots; queued runs start in fire-time order as soon as their job has room (one
 running run, or `max_concurrent` under ``overlap="allow"``). Async jobs run on the engine's loop,
-sync jobs in a bounded thread pool. A job raising never disturbs the engine or other jobs.
+sync jobs in a bounded thread pool, and jobs with ``isolation="process"`` each in a process of its
+own (`engine.process`). A job raising never disturbs the engine or other jobs.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from rota.engine.child import KILL_GRACE
 from rota.engine.context import RunContext, RunInfo, current_run
 from rota.engine.ending import STOPPED, finish_of, next_attempt, record_end
+from rota.engine.isolation import Isolation
 from rota.engine.policies import Overlap
+from rota.engine.process import JobProcess
 from rota.engine.runs import (
     GIVEN_UP,
     Outcome,
@@ -89,6 +93,7 @@ class Worker:
         # job's thread is still busy, so each keeps its slot until the call returns.
         self._lingering: dict[int, asyncio.Future[Any]] = {}
         self._stopping = asyncio.Event()  # set by `shutdown`; cuts backoff pauses short
+        self._processes: set[asyncio.Future[Any]] = set()  # process-isolated calls going on
 
     # -- the queue ----------------------------------------------------------------------------
 
@@ -325,7 +330,13 @@ class Worker:
         job_context.run(current_run.set, context)
         arguments = (context,) if definition.takes_ctx else ()
         job: asyncio.Future[Any]
-        if definition.is_async:
+        isolated: JobProcess | None = None
+        if state.settings.isolation is Isolation.PROCESS:
+            isolated = JobProcess.start(definition, context, run.args)
+            job = isolated.ended
+            self._processes.add(job)
+            job.add_done_callback(self._processes.discard)
+        elif definition.is_async:
             coroutine = call_async_job(definition.function, *arguments, **run.args)
             job = loop.create_task(coroutine, name=f"rota-job-{run.id}", context=job_context)
         else:
@@ -345,15 +356,17 @@ class Worker:
             if timer is not None:
                 timer.cancel()
         if job.done():
-            return outcome_of(job)
+            return outcome_of(job) if isolated is None else isolated.ended.result()
         context.cancel()
-        if definition.is_async:
+        if isolated is not None:  # SIGTERM, then SIGKILL: it ends for real
+            isolated.stop()
+        elif definition.is_async:
             job.cancel()
         if active.stop.done():
             outcome = Outcome(active.stop_status, note=active.stop_note)
         else:
             outcome = Outcome(RunStatus.TIMED_OUT, note=f"timed out after {timeout}")
-        self._linger(run, job, outcome.status, is_async=definition.is_async)
+        self._linger(run, job, outcome.status, is_async=definition.is_async or isolated is not None)
         return outcome
 
     def _linger(
@@ -454,6 +467,8 @@ class Worker:
             for run_id in list(self._active):
                 self.stop_run(run_id, RunStatus.INTERRUPTED, STOPPED)
             await everything
+        if self._processes:  # stopped: each ends within the kill grace, and leaves nothing
+            await asyncio.wait(self._processes, timeout=KILL_GRACE + _PROCESS_EXIT)
         if self._lingering:
             log.warning(
                 "rota stops while %d runs it gave up are still running (runs %s); a sync job "
@@ -484,5 +499,7 @@ def _unless_given_up(context: RunContext, call: Callable[[], Any]) -> Any:
 
 # How long (real seconds) a cancelled async job may take to end before the log says it goes on.
 _ASYNC_UNWIND = 1.0
+# How long (real seconds) a stop waits, past the kill grace, for killed job processes to be gone.
+_PROCESS_EXIT = 2.0
 # How long a run whose job is busy on other nodes waits before it is claimed again.
 _BUSY_PAUSE = timedelta(seconds=1)
