@@ -389,7 +389,7 @@ class Worker:
                 )
 
         if is_async:  # cancelled: most tasks end within moments
-            asyncio.get_running_loop().call_later(_ASYNC_UNWIND, still_running)
+            asyncio.get_running_loop().call_later(_UNWIND, still_running)
         else:
             still_running()
 
@@ -470,9 +470,13 @@ class Worker:
         if self._processes:  # stopped: each ends within the kill grace, and leaves nothing
             await asyncio.wait(self._processes, timeout=KILL_GRACE + _PROCESS_EXIT)
         if self._lingering:
+            # A job that looks at ctx.cancelled ends within moments: let it finish cleanly
+            # before the process, and its daemon threads with it, may end.
+            await asyncio.wait(list(self._lingering.values()), timeout=_UNWIND)
+        if self._lingering:
             log.warning(
-                "rota stops while %d runs it gave up are still running (runs %s); a sync job "
-                "keeps its thread until it returns, and the process may not exit before",
+                "rota stops while %d runs it gave up are still running (runs %s); their "
+                "threads end with the process",
                 len(self._lingering),
                 ", ".join(str(run_id) for run_id in sorted(self._lingering)),
             )
@@ -497,8 +501,9 @@ def _unless_given_up(context: RunContext, call: Callable[[], Any]) -> Any:
     return call()
 
 
-# How long (real seconds) a cancelled async job may take to end before the log says it goes on.
-_ASYNC_UNWIND = 1.0
+# How long (real seconds) a cancelled async job may take to end before the log says it goes on,
+# and how long a stop waits for the given-up jobs that look at ctx.cancelled to return.
+_UNWIND = 1.0
 # How long (real seconds) a stop waits, past the kill grace, for killed job processes to be gone.
 _PROCESS_EXIT = 2.0
 # How long a run whose job is busy on other nodes waits before it is claimed again.
