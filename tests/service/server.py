@@ -112,6 +112,17 @@ class Stream:
             fields[name] = value[1:] if value.startswith(" ") else value
         raise EOFError("the stream ended")
 
+    def comments_until(self, count: int) -> float:
+        """Read until `count` comments came (events may come between); the seconds it took."""
+        began = time.monotonic()
+        seen = self.comments + count
+        for line in self._lines:
+            if line.startswith(":"):
+                self.comments += 1
+                if self.comments >= seen:
+                    return time.monotonic() - began
+        raise EOFError("the stream ended")
+
     def until(self, check: Callable[[dict[str, str]], bool], what: str) -> dict[str, str]:
         """Read events until one passes `check` (the read timeout bounds the wait)."""
         deadline = time.monotonic() + DEADLINE

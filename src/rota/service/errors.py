@@ -71,8 +71,9 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors: list[dict[str, Any]] = list(exc.errors())
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "input": None}
     location = [str(part) for part in first.get("loc") or ()]
-    # ("body", "schedule") → "schedule"; ("query", "n") → "n"; a whole body → "body"
-    field = ".".join(location[1:]) or (location[0] if location else "request")
+    # ("body", "schedule") → "schedule"; ("query", "status", 0) → "status"; a whole body → "body"
+    inner = location[1:] if location[:1] == ["body"] else location[1:2]
+    field = ".".join(inner) or (location[0] if location else "request")
     value = first.get("input")
     reason = str(first.get("msg", "invalid"))
     if first.get("type") == "json_invalid":
