@@ -86,6 +86,11 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
+    if exc.status_code == 400:  # FastAPI's "error parsing the body" (bytes that are not text)
+        reason = "is not valid JSON"
+        return error_response(
+            422, "ValidationError", f"body: {reason}", field="body", reason=reason
+        )
     return error_response(
         exc.status_code, "HTTPError", str(exc.detail), reason=str(exc.detail), headers=headers
     )

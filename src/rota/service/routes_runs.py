@@ -24,7 +24,13 @@ _RETRY_409: Responses = {409: {"description": "The run has not failed, or was re
 _404: Responses = {404: {"description": "No run has this id."}}
 
 
-@router.get("/runs", response_model=RunPageOut, summary="List runs", tags=["runs"])
+@router.get(
+    "/runs",
+    response_model=RunPageOut,
+    summary="List runs",
+    tags=["runs"],
+    responses={404: {"description": "No job has the name given as `job`."}},
+)
 async def list_runs(
     rota: RotaDep,
     job: Annotated[str | None, Query(max_length=200, description="One job's runs.")] = None,
