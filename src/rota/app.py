@@ -16,7 +16,8 @@ import time
 from collections.abc import AsyncGenerator, Callable, Collection, Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, Unpack
 
 from rota.admin.commands import Commands
 from rota.admin.events import Callbacks, follow
@@ -34,6 +35,9 @@ from rota.schedules.zones import resolve_zone
 from rota.store import open_store
 from rota.store.abc import Store
 from rota.store.records import ACTIVE, EventRecord, JobKind, Reason, RunRecord
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["Rota"]
 
@@ -455,6 +459,37 @@ class Rota:
         family like ``"run."``, or a kind like ``"run.finished"``) committed from now on, by
         any process. Returns a function that stops it."""
         return self._callbacks.add(kind, callback)
+
+    # -- the service ----------------------------------------------------------------------------
+
+    def asgi(
+        self,
+        *,
+        start_engine: bool = False,
+        admin_token: str | None = None,
+        viewer_token: str | None = None,
+        token_file: str | Path | None = None,
+        heartbeat: float = 15.0,
+    ) -> FastAPI:
+        """The admin service as an ASGI app (FastAPI; the ``service`` extra): the REST API
+        under ``/api``, server-sent events, ``/healthz``, ``/readyz``, ``/metrics``. Run it
+        with uvicorn or mount it: ``app.mount("/jobs-admin", rota.asgi())``.
+
+        It starts the engine in its lifespan only with `start_engine`. Tokens: the arguments,
+        else ``ROTA_ADMIN_TOKEN`` / ``ROTA_VIEWER_TOKEN``; with no admin token, one is made,
+        logged once, and its hash kept in `token_file` (default: beside a SQLite database).
+        `heartbeat` is how often an idle event stream sends a comment, in seconds. See
+        docs/service.md."""
+        from rota.service import create_app
+
+        return create_app(
+            self,
+            start_engine=start_engine,
+            admin_token=admin_token,
+            viewer_token=viewer_token,
+            token_file=token_file,
+            heartbeat=heartbeat,
+        )
 
     # -- the async forms ----------------------------------------------------------------------
 

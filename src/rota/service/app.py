@@ -1,0 +1,86 @@
+"""The app factory: `asgi(rota)` is the whole service (REST API under ``/api``, server-sent
+events, health, metrics) as one FastAPI app, to run with uvicorn or to mount in an existing
+app under any path: ``app.mount("/jobs-admin", rota.asgi())``.
+
+The app does not start the engine unless asked (``start_engine=True`` starts it in the app's
+lifespan and stops it on the way out): an app that runs its engine elsewhere (`rota.start()`,
+another process, other nodes) serves the same API, since everything goes through the store.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+
+from rota.app import Rota
+from rota.errors import SettingError
+from rota.service import errors, events, health, metrics, routes_jobs, routes_runs
+from rota.service.auth import Tokens, default_token_file
+from rota.service.deps import authorize
+
+__all__ = ["create_app"]
+
+API_PREFIX = "/api"
+DESCRIPTION = """The admin API of a rota app: jobs, runs, nodes, live events, health, metrics.
+
+Every request but `/healthz` needs `Authorization: Bearer <token>`: the viewer token reads,
+the admin token does everything. Times are ISO 8601 with an offset (UTC). Errors are JSON
+naming the field and the value at fault (`ErrorOut`).
+"""
+
+
+def create_app(
+    rota: Rota,
+    *,
+    start_engine: bool = False,
+    admin_token: str | None = None,
+    viewer_token: str | None = None,
+    token_file: str | Path | None = None,
+    heartbeat: float = 15.0,
+) -> FastAPI:
+    """The service for `rota` (see `Rota.asgi`)."""
+    if isinstance(heartbeat, bool) or not isinstance(heartbeat, int | float):
+        raise SettingError("heartbeat", repr(heartbeat)[:40], "give seconds, a number above 0")
+    if not (math.isfinite(heartbeat) and heartbeat > 0):
+        raise SettingError("heartbeat", repr(heartbeat), "give seconds, a number above 0")
+    path = Path(token_file) if token_file is not None else default_token_file(rota.database_url)
+    tokens = Tokens.configure(admin_token, viewer_token, path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if start_engine:
+            await rota.start_async()
+        try:
+            yield
+        finally:
+            if start_engine:
+                await rota.stop_async()
+
+    app = FastAPI(
+        title="rota",
+        description=DESCRIPTION,
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        # These pages load their scripts from a CDN: off (decision in DESIGN.md).
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        lifespan=lifespan,
+    )
+    app.state.rota = rota
+    app.state.rota_tokens = tokens
+    app.state.rota_heartbeat = float(heartbeat)
+    app.state.rota_start_engine = start_engine
+    errors.install(app)
+    guarded = [Depends(authorize)]
+    app.include_router(health.open_router)
+    shared = errors.ERROR_RESPONSES
+    app.include_router(health.router, dependencies=guarded, responses=shared)
+    app.include_router(metrics.router, dependencies=guarded, responses=shared)
+    for router in (routes_jobs.router, routes_runs.router, events.router):
+        app.include_router(router, prefix=API_PREFIX, dependencies=guarded, responses=shared)
+    return app

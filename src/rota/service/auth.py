@@ -1,0 +1,146 @@
+"""Who may do what: closed by default (docs/decisions/0008).
+
+Two roles: ``admin`` (everything) and ``viewer`` (reads only). A client sends
+``Authorization: Bearer <token>``. Which role a route needs follows from its HTTP method, on the
+server, for every route: GET, HEAD and OPTIONS read; every other method changes something and
+needs the admin token. Only `/healthz` is open.
+
+Tokens come from the arguments of `asgi(...)`, else ``ROTA_ADMIN_TOKEN`` / ``ROTA_VIEWER_TOKEN``.
+With no admin token configured, the first start generates one, logs it once, and keeps only its
+SHA-256 in a file (`token_file`: beside a SQLite database, else ``rota-admin-token.sha256`` in
+the working directory); later starts accept the token whose hash is there. Tokens are compared
+by their hashes in constant time, and never logged (but that once) nor sent back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.security import HTTPBearer
+
+from rota.errors import SettingError
+
+__all__ = ["READ_METHODS", "Role", "Tokens", "bearer", "default_token_file"]
+
+log = logging.getLogger("rota.service")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Declares the scheme in the OpenAPI spec; the check itself is `Tokens.role_of`.
+bearer = HTTPBearer(auto_error=False, description="An admin or viewer token.")
+_MIN_LENGTH = 16
+
+
+class Role(StrEnum):
+    """What a token may do."""
+
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def default_token_file(database_url: str) -> Path:
+    """Where a generated admin token's hash is kept for a store: beside a SQLite file, else
+    in the working directory."""
+    prefix = "sqlite:///"
+    if database_url.startswith(prefix):
+        path = database_url[len(prefix) :].split("?", 1)[0]
+        if path and path != ":memory:":
+            return Path(path).with_name(Path(path).name + ".admin-token.sha256")
+    return Path("rota-admin-token.sha256")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """The hashes of the tokens this app accepts, by role."""
+
+    admin: bytes
+    viewer: bytes | None
+
+    @classmethod
+    def configure(
+        cls,
+        admin_token: str | None,
+        viewer_token: str | None,
+        token_file: Path,
+    ) -> Tokens:
+        """From the arguments, else the environment, else a generated admin token (see the
+        module's docstring)."""
+        admin_token = admin_token or os.environ.get("ROTA_ADMIN_TOKEN") or None
+        viewer_token = viewer_token or os.environ.get("ROTA_VIEWER_TOKEN") or None
+        for name, token in (("admin_token", admin_token), ("viewer_token", viewer_token)):
+            if token is not None and len(token) < _MIN_LENGTH:
+                # The value itself is a secret: never put it into the error.
+                raise SettingError(
+                    name, f"{len(token)} characters", f"a token needs {_MIN_LENGTH} or more"
+                )
+        if admin_token is not None and admin_token == viewer_token:
+            raise SettingError("viewer_token", "(hidden)", "must differ from the admin token")
+        admin = _digest(admin_token) if admin_token else _generated(token_file)
+        return cls(admin, _digest(viewer_token) if viewer_token else None)
+
+    def role_of(self, token: str | None) -> Role | None:
+        """The role of a presented token, or None: both hashes are compared, in constant time."""
+        if not token:
+            return None
+        presented = _digest(token)
+        is_admin = hmac.compare_digest(presented, self.admin)
+        is_viewer = self.viewer is not None and hmac.compare_digest(presented, self.viewer)
+        if is_admin:
+            return Role.ADMIN
+        return Role.VIEWER if is_viewer else None
+
+
+def _generated(path: Path) -> bytes:
+    """The hash kept in `path`, or a new token's, written there and the token logged once."""
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        text = ""
+    if text:
+        try:
+            digest = bytes.fromhex(text)
+        except ValueError:
+            digest = b""
+        if len(digest) != hashlib.sha256().digest_size:
+            raise SettingError("token_file", str(path), "does not hold a SHA-256 in hex")
+        return digest
+    token = secrets.token_urlsafe(32)
+    digest = _digest(token)
+    part = path.with_name(path.name + ".part")
+    part.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(digest.hex() + "\n")
+    try:
+        # Another process starting at once may have written one first: theirs wins.
+        os.link(part, path)
+    except FileExistsError:
+        part.unlink()
+        return _generated(path)
+    part.unlink()
+    log.warning(
+        "rota service: no admin token was configured, so one was generated (shown this once; "
+        "only its hash is kept, in %s): %s  Set ROTA_ADMIN_TOKEN to choose your own.",
+        path,
+        token,
+    )
+    return digest
+
+
+def presented_token(request: Request) -> str | None:
+    """The bearer token of a request, if it has one."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
