@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from rota.admin.views import JobInfo
+from rota.engine.isolation import Isolation
 from rota.engine.policies import CatchUp, Overlap
 from rota.engine.settings import SETTINGS
 from rota.schedules import Preview
@@ -49,6 +50,7 @@ _TYPES: dict[str, tuple[Any, Any]] = {
     "timeout": (_Duration | None, "2h"),
     "start_delay": (_Duration | None, "30s"),
     "retention": (dict[str, Any], {"keep_last": 100, "failed_for": "30d"}),
+    "isolation": (Literal[tuple(i.value for i in Isolation)], "none"),
 }
 _missing = {s.name for s in SETTINGS} ^ set(_TYPES)
 if _missing:  # pragma: no cover - a developer's error, found by any import
