@@ -229,3 +229,16 @@ def test_a_paused_job_keeps_its_stats(jobs: Store) -> None:
     run_for(jobs, "a", RunStatus.FAILED, 1)
     jobs.apply([UpdateJob("a", at(1), paused=True)])
     assert jobs.job_stats()["a"].consecutive_failures == 1
+
+
+def test_another_jobs_success_does_not_end_a_jobs_failures(jobs: Store) -> None:
+    # Found by trying rota: the success looked for was any job's, not the job's own.
+    for _ in range(3):
+        run_for(jobs, "a", RunStatus.FAILED, 1)
+    run_for(jobs, "b", RunStatus.SUCCEEDED, 1)
+    stats = jobs.job_stats()
+    assert (stats["a"].consecutive_failures, stats["b"].consecutive_failures) == (3, 0)
+    run_for(jobs, "a", RunStatus.SUCCEEDED, 1)
+    run_for(jobs, "b", RunStatus.FAILED, 1)
+    stats = jobs.job_stats()
+    assert (stats["a"].consecutive_failures, stats["b"].consecutive_failures) == (0, 1)

@@ -68,16 +68,19 @@ def count_runs(connection: Connection, wanted: RunFilter) -> int:
     return int(connection.execute(query).scalar_one())
 
 
-def _newest(statuses: list[str], offset: int = 0) -> ScalarSelect[Any]:
-    """The id of the job's (`jobs.name`'s) newest run in `statuses`, or the one `offset`
-    older."""
+def _newest(
+    statuses: list[str], offset: int = 0, job: ColumnElement[Any] | None = None
+) -> ScalarSelect[Any]:
+    """The id of the job's newest run in `statuses`, or the one `offset` older; the job is
+    `jobs.name`, or the `job` column of an enclosing query."""
     run = runs.alias()
+    job = jobs.c.name if job is None else job
     # A status spelled as an expression, not the column: with a single status SQLite would
     # otherwise walk the status index (all jobs' runs in id order) instead of the job's.
     status = run.c.status + literal("") if len(statuses) == 1 else run.c.status
     query = (
         select(run.c.id)
-        .where(run.c.job == jobs.c.name, status.in_(statuses))
+        .where(run.c.job == job, status.in_(statuses))
         .order_by(run.c.id.desc())
         .limit(1)
     )
@@ -91,13 +94,16 @@ def job_stats(connection: Connection, names: Collection[str] | None) -> dict[str
     and the durations of the newest succeeded runs."""
     last_success = _newest(_SUCCEEDED)
     failure = runs.alias()
+    # The success inside is the failure's own job's: a subquery of the job row's subquery
+    # does not see the job row.
+    since_success = _newest(_SUCCEEDED, job=failure.c.job)
     failures_since = (
         select(func.count())
         .select_from(failure)
         .where(
             failure.c.job == jobs.c.name,
             failure.c.status.in_(_FAILURE_LIKE),
-            failure.c.id > func.coalesce(last_success, 0),
+            failure.c.id > func.coalesce(since_success, 0),
         )
         .scalar_subquery()
     )
