@@ -234,3 +234,28 @@ def test_a_sync_job_that_never_returns_does_not_keep_a_stopped_app_alive(tmp_pat
     (run,) = reader.runs("stuck")
     assert run.status is RunStatus.INTERRUPTED
     reader.close()
+
+
+def test_an_app_that_never_configured_logging_still_sees_warnings(tmp_path: Path) -> None:
+    # Found by trying rota: a capture handler on the root logger switched off Python's
+    # last-resort handler, so warnings vanished while the engine ran.
+    done = run_script(
+        tmp_path,
+        """
+        import logging
+        from rota import Rota
+        rota = Rota("sqlite:///quiet.db")
+        @rota.job("noisy")
+        def noisy():
+            logging.getLogger("app.job").warning("inside the job")
+        rota.start()
+        logging.getLogger("app").warning("while rota runs")
+        run = rota.wait(rota.run_now("noisy"))
+        rota.stop()
+        print(run.status.value, "inside the job" in run.log)
+        """,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["succeeded", "True"]  # the job's record is in its log
+    assert "while rota runs" in done.stderr
+    assert "inside the job" in done.stderr

@@ -24,7 +24,7 @@ from rota.engine.texts import LOG_LIMIT, storable
 from rota.errors import SettingError
 from rota.store.records import Reason
 
-__all__ = ["LOG_LINES", "CaptureHandler", "RunContext", "RunInfo", "current_run"]
+__all__ = ["LOG_LINES", "RecordCapture", "RunContext", "RunInfo", "current_run"]
 
 LOG_LINES = LOG_LIMIT.lines
 current_run: ContextVar[RunContext | None] = ContextVar("rota_current_run", default=None)
@@ -55,14 +55,18 @@ class _RunLogger(logging.LoggerAdapter[logging.Logger]):
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")
-        record = self.logger.makeRecord(
-            self.logger.name, level, "(job)", 0, msg, args, _exc_info(exc_info)
-        )
-        self._context.capture(record)
-        if self.logger.isEnabledFor(level):
-            extra = dict(kwargs.pop("extra", None) or {})
-            extra["rota_captured"] = True
-            self.logger.log(level, msg, *args, extra=extra, **kwargs)
+        token = _by_ctx_log.set(True)
+        try:
+            record = self.logger.makeRecord(
+                self.logger.name, level, "(job)", 0, msg, args, _exc_info(exc_info)
+            )
+            self._context.capture(record)
+            if self.logger.isEnabledFor(level):
+                extra = dict(kwargs.pop("extra", None) or {})
+                extra["rota_captured"] = True
+                self.logger.log(level, msg, *args, extra=extra, **kwargs)
+        finally:
+            _by_ctx_log.reset(token)
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
         return msg, kwargs
@@ -195,10 +199,45 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else f"{text[:50]}...({len(text):,} characters)"
 
 
-class CaptureHandler(logging.Handler):
-    """On the root logger: copies records emitted inside a run into that run's log."""
+class RecordCapture:
+    """Copies every log record made inside a run into that run's log, from the moment it is
+    made (the log record factory), for as long as an engine of this process runs.
 
-    def emit(self, record: logging.LogRecord) -> None:
-        context = current_run.get()
-        if context is not None and not getattr(record, "rota_captured", False):
-            context.capture(record)
+    Not a handler on the root logger: one there switches off Python's last-resort handler (an
+    app that never configured logging would lose every warning, rota's own too) and makes
+    frameworks such as Flask and werkzeug think logging is set up, so they add no handlers.
+    """
+
+    _lock = threading.Lock()
+    _users = 0
+    _previous: Callable[..., logging.LogRecord] | None = None
+
+    @classmethod
+    def start(cls) -> None:
+        """An engine starts: capture (once, however many engines run)."""
+        with cls._lock:
+            cls._users += 1
+            if cls._users == 1 and logging.getLogRecordFactory() is not _make_record:
+                cls._previous = logging.getLogRecordFactory()
+                logging.setLogRecordFactory(_make_record)
+
+    @classmethod
+    def stop(cls) -> None:
+        """An engine stopped: the last one puts the factory back, unless another library
+        replaced it meanwhile (then ours stays, and passes records on unchanged)."""
+        with cls._lock:
+            cls._users = max(cls._users - 1, 0)
+            if cls._users == 0 and logging.getLogRecordFactory() is _make_record:
+                logging.setLogRecordFactory(cls._previous or logging.LogRecord)
+
+
+def _make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = (RecordCapture._previous or logging.LogRecord)(*args, **kwargs)
+    context = current_run.get()
+    if context is not None and RecordCapture._users and not _by_ctx_log.get():
+        context.capture(record)
+    return record
+
+
+# Set while `ctx.log` makes and passes on its records: it captures them itself, at any level.
+_by_ctx_log: ContextVar[bool] = ContextVar("rota_by_ctx_log", default=False)

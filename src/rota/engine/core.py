@@ -22,7 +22,7 @@ from typing import Any
 
 from rota.clock import Clock
 from rota.engine.basis import Basis
-from rota.engine.context import CaptureHandler
+from rota.engine.context import RecordCapture
 from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_target
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
@@ -85,7 +85,6 @@ class Engine:
         self._wake = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._capture = CaptureHandler()
         self._stop_listening: Callable[[], None] | None = None
         self._fire_failures = 0
 
@@ -111,7 +110,7 @@ class Engine:
         except BaseException:
             basis.writer.close()
             raise
-        logging.getLogger().addHandler(self._capture)
+        RecordCapture.start()
         # Syncing many jobs can take longer than a lease: renew it before any run starts, so
         # that no other node finds this one dead while it was starting.
         await self.nodes.renew(basis.clock.now())
@@ -136,7 +135,7 @@ class Engine:
             await basis.writer.drain()
             await basis.writer.call(basis.store.stop_node, basis.node_id, basis.clock.now())
         finally:
-            logging.getLogger().removeHandler(self._capture)
+            RecordCapture.stop()
             basis.writer.close()
             log.info("rota node %s stopped", self.node_id)
 
