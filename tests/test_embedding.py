@@ -69,6 +69,7 @@ def test_flask(example) -> None:  # type: ignore[no-untyped-def]
     client = module.create_app().test_client()
     assert client.post("/jobs/sync-users/run").get_json()["status"] == "succeeded"
     assert client.get("/jobs").get_json() == [{"name": "sync-users", "paused": False}]
+    assert client.post("/jobs/nope/run").status_code == 404
 
 
 def test_django(example) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from rota import EventRecord, Rota, RunContext, every
+from rota import EventRecord, Rota, RunContext, UnknownJobError, every
 
 log = logging.getLogger(__name__)
 rota = Rota(os.environ.get("ROTA_EXAMPLE_DATABASE", "sqlite:///flask-app.db"))
@@ -45,7 +45,11 @@ def create_app() -> Flask:
 
     @app.post("/jobs/<name>/run")
     def run(name: str) -> Any:
-        finished = rota.wait(rota.run_now(name), timeout=30)
+        try:
+            run_id = rota.run_now(name)
+        except UnknownJobError as error:
+            return jsonify({"error": str(error)}), 404
+        finished = rota.wait(run_id, timeout=30)
         return jsonify({"id": finished.id, "status": finished.status.value})
 
     return app

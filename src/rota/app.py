@@ -105,8 +105,14 @@ class Rota:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_lock = threading.Lock()
         self._synced = False
-        self._commands = Commands(self._synced_store, self.clock, self.timezone, self._definitions)
         self._views = Views(self._synced_store, self.clock, self.lease)
+        self._commands = Commands(
+            self._synced_store,
+            self.clock,
+            self.timezone,
+            self._definitions,
+            self._registered,
+        )
         self._callbacks = Callbacks(lambda: self.store)
         self._add(prune_job(lambda: self._engine))
 
@@ -281,7 +287,9 @@ class Rota:
             self.close()
 
     def close(self) -> None:
-        """Close the store (it reopens on the next use)."""
+        """Close the store (it reopens on the next use); not while the engine runs."""
+        if self._engine is not None:
+            raise RotaError("rota's engine runs on this store: stop it (stop/stop_async) first")
         self._callbacks.close()
         with self._store_lock:
             if self._store is not None and self._store_open:
@@ -387,8 +395,13 @@ class Rota:
     ) -> RunPage:
         """A page of runs, newest first: of one job, in some statuses, for some reasons,
         queued in [since, until), below an id; with the total matching (`RunPage.total`)."""
-        if before_id is not None:
-            before_id = _run_id(before_id)
+        if before_id is not None and (
+            isinstance(before_id, bool) or not isinstance(before_id, int) or before_id < 1
+        ):
+            raise SettingError("before_id", repr(before_id)[:40], "give a run id (a number >= 1)")
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+                raise SettingError(name, repr(value)[:60], "give an aware datetime")
         return self._views.runs(job, status, reason, since, until, limit, before_id)
 
     def get_run(self, run_id: int) -> RunRecord:
@@ -402,7 +415,7 @@ class Rota:
         _refuse_inside_a_run("wait")
         if self._loop is not None and _on_loop(self._loop):
             raise RotaError("rota.wait() would block the engine's loop: use 'await wait_async()'")
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + _seconds(timeout)
         while True:
             run = self.get_run(run_id)
             if run.status not in ACTIVE:
@@ -418,7 +431,7 @@ class Rota:
         self, run_id: int, timeout: float = 60.0, *, retries: bool = True
     ) -> RunRecord:
         """`wait` for async code: it never blocks the loop."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + _seconds(timeout)
         while True:
             run = await self.get_run_async(run_id)
             if run.status not in ACTIVE:
@@ -450,6 +463,10 @@ class Rota:
     async def events(self, after: int | None = None) -> AsyncGenerator[EventRecord]:
         """Every committed change from the store, in order, forever: ``async for event in
         rota.events(after=last_id)``. `after` None starts from now; 0 from the oldest kept."""
+        if after is not None and (
+            isinstance(after, bool) or not isinstance(after, int) or after < 0
+        ):
+            raise SettingError("after", repr(after)[:40], "give an event id (a number >= 0)")
         store = await asyncio.to_thread(lambda: self.store)
         async for event in follow(store, after):
             yield event
@@ -511,6 +528,14 @@ class Rota:
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def _registered(self) -> set[str] | None:
+        """The jobs live nodes have code for; this process's own while its engine runs (a job
+        registered after start is in its node's row moments later)."""
+        found = self._views.registered()
+        if self._engine is None:
+            return found
+        return (found or set()) | set(self._definitions)
+
     def _synced_store(self) -> Store:
         """The store, with this process's code jobs in it: a process without an engine only
         adds the rows its admin actions need, and never changes what running nodes report."""
@@ -558,6 +583,12 @@ def _refuse_inside_a_run(call: str) -> None:
             f"rota.{call}() cannot be called from inside a run: it would wait for the run "
             "itself. Return from the job, or start the work elsewhere"
         )
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise SettingError("timeout", repr(value)[:40], "give a number of seconds above 0")
+    return float(value)
 
 
 def _run_id(value: object) -> int:

@@ -59,7 +59,9 @@ def _class(name: str, cls: type) -> Iterator[str]:
         yield f"Values: {values}.\n"
         return
     if dataclasses.is_dataclass(cls):
-        fields = ", ".join(f"`{f.name}`" for f in dataclasses.fields(cls))
+        fields = ", ".join(
+            f"`{f.name}`" for f in dataclasses.fields(cls) if not f.name.startswith("_")
+        )
         yield f"```python\nclass {name}{_signature(cls)}\n```\n"
         yield _doc(cls)
         yield f"Fields: {fields}.\n"

@@ -7,7 +7,16 @@ from datetime import timedelta
 
 import pytest
 
-from rota import ConflictError, Rota, ScheduleError, SettingError, UnknownJobError, UnknownRunError
+from rota import (
+    ConflictError,
+    Retention,
+    Rota,
+    RotaError,
+    ScheduleError,
+    SettingError,
+    UnknownJobError,
+    UnknownRunError,
+)
 from rota.store.records import Reason, RunStatus
 from rota.testing import FakeClock
 from tests.admin import jobs_for_tests
@@ -287,3 +296,55 @@ async def test_bogus_ids_get_rotas_own_errors(rotas: MakeRota) -> None:
     for wrong in ("7", 1.5, True, None):
         with pytest.raises(SettingError, match="run id"):
             rota.get_run(wrong)  # type: ignore[arg-type]
+
+
+async def test_what_trying_rota_found_is_refused_with_a_clear_error(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas()
+    rota.job("scan", schedule="every 1h", args={"library": "films"})(scan)
+    # An override of the arguments is checked like the code's.
+    with pytest.raises(SettingError, match="no parameter 'zzz'"):
+        rota.override("scan", args={"zzz": 1})
+    with pytest.raises(SettingError, match="needs a value for parameter 'library'"):
+        rota.override("scan", args={})  # an override replaces the code's args
+    # A retention the engine could not read back is refused where it is given.
+    with pytest.raises(SettingError, match="retention fast"):
+        rota.job("fast", retention=Retention(fast=True))(nothing)
+    with pytest.raises(SettingError, match="'keepLast' is not one of keep_last"):
+        rota.override("scan", retention={"keepLast": 5})
+    assert rota.override("scan", retry=None).settings.retry.attempts == 1
+    # Builtins have no signature to check.
+    with pytest.raises(SettingError, match="no signature rota can check"):
+        rota.add_job("nap", "time:sleep")
+    for bad in (None, "5", 0, -1):
+        with pytest.raises(SettingError, match="timeout"):
+            rota.wait(1, timeout=bad)  # type: ignore[arg-type]
+    with pytest.raises(SettingError, match="before_id"):
+        rota.runs(before_id=-1)
+    with pytest.raises(SettingError, match="since"):
+        rota.runs(since=START.replace(tzinfo=None))
+    await rota.start_async()
+    with pytest.raises(RotaError, match="stop it"):
+        rota.close()
+
+
+async def test_a_one_shot_registered_after_its_time_is_refused_at_start(
+    rotas: MakeRota,
+) -> None:
+    rota = rotas()
+    rota.job("too-late", schedule=f"once {(START - timedelta(hours=1)).isoformat()}")(nothing)
+    rota.jobs()  # an admin call before start stores the row first
+    with pytest.raises(SettingError, match="would fire once at a time that has passed"):
+        await rota.start_async()
+
+
+async def test_an_orphaned_job_cannot_be_run(rotas: MakeRota, clock: FakeClock) -> None:
+    first = rotas()
+    first.job("transcode")(nothing)
+    await first.start_async()
+    await first.stop_async(grace=0)
+    second = rotas()
+    await second.start_async()  # its code has no "transcode"
+    with pytest.raises(ConflictError, match="orphaned"):
+        second.run_now("transcode")

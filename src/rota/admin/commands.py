@@ -50,7 +50,10 @@ class Commands:
         clock: Clock,
         timezone: str,
         definitions: Mapping[str, JobDefinition],
+        registered: Callable[[], set[str] | None],
     ) -> None:
+        """`registered` gives the jobs live nodes have code for (see `Views.registered`)."""
+        self._registered = registered
         self._store = store
         self._clock = clock
         self._timezone = timezone
@@ -61,6 +64,12 @@ class Commands:
     def run_now(self, name: str, args: Mapping[str, Any], at: datetime | None = None) -> int:
         """Queue a manual run (at once through the job's overlap policy, or at `at`); its id."""
         record = self.job(name)
+        registered = self._registered()
+        if record.kind is JobKind.CODE and registered is not None and name not in registered:
+            raise ConflictError(
+                f"job {name!r} is orphaned: no running node has its code, so a run would wait "
+                "forever; start a node whose code defines it, or remove the job"
+            )
         settings = stored_settings(record)
         merged = settings.with_values({"args": {**settings.args, **args}}).args
         self.definition(record).check_arguments(merged)
@@ -153,6 +162,10 @@ class Commands:
             check_isolable(self.definition(record).function)
         if "schedule" in values:
             self._refuse_past(changed.schedule)
+        if "args" in values or "schedule" in values:
+            # The runs get these arguments: a scheduled job's must be all its function needs.
+            scheduled = not isinstance(changed.schedule, Manual)
+            self.definition(record).check_arguments(changed.args, complete=scheduled)
         wanted = changed.to_json()
         override = {**record.override, **{key: wanted[key] for key in values}}
         return self._write_settings(record, override, reschedule="schedule" in values)

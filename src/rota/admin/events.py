@@ -86,7 +86,7 @@ class Callbacks:
         that stops it."""
         check_pattern(pattern)
         if not callable(callback):
-            raise SettingError("callback", repr(callback)[:60], "is not callable")
+            raise SettingError("callback", repr(callback)[:60], f"{callback!r} is not callable")
         entry = (pattern, callback)
         with self._lock:
             self._callbacks.append(entry)

@@ -169,7 +169,6 @@ class Engine:
             state = JobState(definition, settings, record.paused, record.next_fire_at)
             self.jobs[record.name] = state
             old = synced.replaced.get(record.name)
-            new = record.created_at == now
             moved = (
                 old is not None
                 and old.get("schedule") != defaults[record.name]["schedule"]
@@ -178,7 +177,11 @@ class Engine:
             if record.paused or (record.next_fire_at is not None and not moved):
                 continue
             first = settings.schedule.next_after(now)
-            if first is None and (new or moved) and isinstance(settings.schedule, Once):
+            if (
+                first is None
+                and isinstance(settings.schedule, Once)
+                and (moved or not await self._has_fired(record.name))
+            ):
                 raise SettingError(
                     "schedule",
                     settings.schedule.text,
@@ -193,6 +196,14 @@ class Engine:
         for state_name, state in self.jobs.items():
             if names is None or state_name in names:
                 self._push(state_name, state)
+
+    async def _has_fired(self, name: str) -> bool:
+        """Whether a job's schedule ever made a run (a one-shot that fired is finished; one
+        that never did, with its time gone, was registered too late)."""
+        basis = self.basis
+        reasons = {Reason.SCHEDULE, Reason.CATCH_UP}
+        count = functools.partial(basis.store.count_runs, name, reasons=reasons)
+        return bool(await basis.writer.call(count))
 
     def _definition_of(self, record: JobRecord) -> JobDefinition | None:
         """The function behind a stored job: this node's code, or a run-time job's import."""

@@ -55,7 +55,12 @@ class JobDefinition:
             raise SettingError("job", name, f"{function!r} is not callable")
         if settings.isolation is Isolation.PROCESS:
             check_isolable(function)
-        parameters = list(inspect.signature(function).parameters.values())
+        try:
+            parameters = list(inspect.signature(function).parameters.values())
+        except (TypeError, ValueError) as error:  # a builtin, a C function
+            raise SettingError(
+                "job", name, f"{function!r} has no signature rota can check: {error}"
+            ) from None
         takes_ctx = bool(parameters) and parameters[0].name == "ctx"
         positional = [p for p in parameters[int(takes_ctx) :] if p.kind in _POSITIONAL_ONLY]
         if any(p.default is inspect.Parameter.empty for p in positional):

@@ -203,6 +203,8 @@ def _args(value: object, tz: str | None) -> dict[str, Any]:
 
 
 def _retry(value: object, tz: str | None) -> RetryPolicy:
+    if value is None:  # an admin's "no retries"
+        return RetryPolicy()
     if isinstance(value, RetryPolicy):
         return value
     if isinstance(value, Retry):
@@ -232,26 +234,32 @@ def _dump_retry(value: RetryPolicy) -> dict[str, Any]:
 
 def _retention(value: object, tz: str | None) -> Retention:
     if isinstance(value, Retention):
+        if value.fast:
+            raise SettingError(
+                "retention fast",
+                "True",
+                "is rota's to set, from how often the job fires; give fast_failures instead",
+            )
         return value
     if not isinstance(value, Mapping):
         raise SettingError("retention", repr(value)[:60], "give a Retention or its JSON")
-    unknown = set(value) - {"keep_last", "failed_for", "succeeded_for", "fast_failures"}
+    allowed = ("keep_last", "failed_for", "succeeded_for", "fast_failures")
+    unknown = sorted(set(value) - set(allowed))
     if unknown:
-        raise SettingError("retention", str(sorted(unknown)), "is not a retention field")
+        raise SettingError(
+            "retention", str(unknown[0]), f"{unknown[0]!r} is not one of {', '.join(allowed)}"
+        )
     default = Retention()
+    # Counts as given (Retention checks them); durations from their text too.
     return Retention(
-        keep_last=_count("retention keep_last", 0, 1_000_000)(
-            value.get("keep_last", default.keep_last), tz
-        ),
+        keep_last=value.get("keep_last", default.keep_last),
         failed_for=duration_setting(
             value.get("failed_for", default.failed_for), "retention failed_for"
         ),
         succeeded_for=duration_setting(
             value.get("succeeded_for", default.succeeded_for), "retention succeeded_for"
         ),
-        fast_failures=_count("retention fast_failures", 0, 1_000_000)(
-            value.get("fast_failures", default.fast_failures), tz
-        ),
+        fast_failures=value.get("fast_failures", default.fast_failures),
     )
 
 

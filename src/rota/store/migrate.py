@@ -7,6 +7,7 @@ so the usual case (schema at head) reads one row with plain SQLAlchemy and stops
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,4 +79,12 @@ def upgrade(engine: Engine) -> None:
                     f"the database's schema is at revision {revision!r}, which this version of "
                     f"rota does not know (it knows up to {HEAD!r}); a newer rota wrote it"
                 )
-        command.upgrade(config, "head")
+        # Alembic tells of every plugin it sets up at INFO: noise in an app that logs INFO
+        # (its "Running upgrade" lines stay).
+        alembic_log = logging.getLogger("alembic.runtime.plugins")
+        level = alembic_log.level
+        alembic_log.setLevel(max(level, logging.WARNING))
+        try:
+            command.upgrade(config, "head")
+        finally:
+            alembic_log.setLevel(level)
