@@ -110,6 +110,7 @@ class Engine:
             self._stop_listening = await asyncio.to_thread(basis.store.listen, self.heard)
         except BaseException:
             basis.writer.close()
+            self.nodes.close()
             raise
         logging.getLogger().addHandler(self._capture)
         # Syncing many jobs can take longer than a lease: renew it before any run starts, so
@@ -138,6 +139,7 @@ class Engine:
         finally:
             logging.getLogger().removeHandler(self._capture)
             basis.writer.close()
+            self.nodes.close()
             log.info("rota node %s stopped", self.node_id)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
