@@ -101,11 +101,20 @@ def bridge() -> None:
 
 
 def job(ctx: Any) -> None:
-    """Every job: take a while, then leave its mark."""
+    """Every job: take a while, then leave its mark; a run rota stops (its node lost its
+    lease, say) leaves none. The while is counted in steps of 10 ms, not by the clock, so that
+    a process paused (SIGSTOP) mid-run has as much left to do when it resumes."""
     if ctx.run.job in bridges and ctx.run.attempt == 1:
         bridge()
         raise RuntimeError("the database did not go away")
-    time.sleep(pauses.get(ctx.run.job, pause))
+    seconds = pauses.get(ctx.run.job, pause)
+    for _ in range(int(seconds / 0.01)):
+        if ctx.cancelled:
+            return
+        time.sleep(0.01)
+    time.sleep(seconds % 0.01)
+    if ctx.cancelled:
+        return
     record_effect(ctx)
 
 
