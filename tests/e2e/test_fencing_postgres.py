@@ -35,9 +35,9 @@ def test_a_node_paused_past_its_lease_runs_nothing_twice(
     # Runs take 5 s (counted in 10 ms steps), so that a paused node has most of its runs'
     # work still to do when it resumes; the lease is short, so that it is reaped soon.
     shots = 12
-    plan = Plan.spread(shots=shots, over=0.5, lead=4, ticks=[], heartbeat=0.5, lease=4.0)
+    plan = Plan.spread(shots=shots, over=0.5, lead=8, ticks=[], heartbeat=0.5, lease=4.0)
     plan.sleeps = {name: 5.0 for name, _ in plan.shots}
-    started = nodes.start(plan.write(tmp_path / "plan.json"), count=2)
+    started = nodes.start(plan, tmp_path / "plan.json", count=2)
     wait_for(lambda: all(node.started() for node in started), 30, "nodes started", nodes, url)
 
     def running_by_pid() -> Counter[int]:
