@@ -181,3 +181,13 @@ async def test_a_node_whose_pid_lives_on_in_another_process_is_dead_at_once(
     await eventually(lambda: rota.get_run(run_id).status is RunStatus.INTERRUPTED)
     retry = [r for r in rota.runs("backup") if r.retry_of == run_id]
     assert [r.attempt for r in retry] == [2]
+
+
+def test_a_process_life_is_its_boot_and_start_time() -> None:
+    from rota.engine.nodes import OWN_LIFE, life_of
+
+    if OWN_LIFE is None:
+        pytest.skip("this OS does not tell a process's start time")
+    assert life_of(os.getpid()) == OWN_LIFE
+    assert life_of(1) not in (None, OWN_LIFE)  # another process
+    assert life_of(2**22 + 12345) is None  # no such process

@@ -173,3 +173,29 @@ def test_one_retry_per_attempt(jobs: Store, fire: float | None) -> None:
     assert isinstance(third, int)
     assert jobs.apply([Enqueue(retry)]) == [None]
     assert [r.retry_of for r in jobs.list_runs() if r.reason is Reason.RETRY] == [run_id]
+
+
+def test_claims_and_finishes_in_one_transaction_are_fenced_each(jobs: Store) -> None:
+    live = Lease("n1", register(jobs))
+    gone = Lease("n2", register(jobs, "n2"))
+    jobs.stop_node("n2", at(1))
+    ids = [enqueue(jobs) for _ in range(4)]
+    claims = [
+        Claim(ids[0], "n1", at(1), generation=live.generation),
+        Claim(ids[1], "n2", at(1), generation=gone.generation),
+        Claim(ids[2], "n1", at(1), generation=live.generation),
+        Claim(ids[3], "n1", at(1)),  # unfenced, as before
+    ]
+    assert jobs.apply(claims) == [True, LEASE_LOST, True, True]
+    assert [jobs.get_run(i).generation for i in ids] == [  # type: ignore[union-attr]
+        live.generation,
+        None,
+        live.generation,
+        None,
+    ]
+    finishes = [
+        Finish(ids[0], RunStatus.SUCCEEDED, at(2), owner=live),
+        Finish(ids[2], RunStatus.SUCCEEDED, at(2), owner=gone),
+        Finish(ids[3], RunStatus.SUCCEEDED, at(2), owner=live),  # not claimed under it
+    ]
+    assert jobs.apply(finishes) == [True, LEASE_LOST, False]
