@@ -4,7 +4,7 @@ changed, and putting right what a write that broke left behind (docs/decisions/0
 The engine owns one `NodeLife`; it holds the lease's state and acts through the node's basis, the
 worker, the job table and a `reload` of one job that the scheduler gives it.
 
-The lease is renewed, and dead nodes reaped, through a store thread of the node life's own, not
+The lease is renewed, and the nodes read, through a store thread of the node life's own, not
 the writer's queue: a burst of writes must not starve a live node's lease (decision 0007).
 """
 
@@ -165,7 +165,10 @@ class NodeLife:
             expired = node.stopped_at is not None or node.heartbeat_at < database_now - self.lease
             expired_before = database_now - self.lease if expired else None
             reap = ReapNode(node.id, node.generation, now, note, expired_before, attempts)
-            (reaped,) = await self.lease_writer.apply([reap])
+            # Through the writer, not the lease's thread: on PostgreSQL a reap waits for the
+            # dead node's open transaction, if it was paused in one, and this node's own
+            # renewals must not wait with it.
+            (reaped,) = await self.basis.writer.apply([reap])
             self._took(node.id, reaped)
         if not everything:
             return

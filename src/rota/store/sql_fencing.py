@@ -1,11 +1,11 @@
 """Fencing in SQL (decision 0007): whether a lease holds, and reaping a dead node in one
 transaction.
 
-A write made under a lease first reads its node's row with ``FOR SHARE`` (PostgreSQL; SQLite's
-write lock holds the whole database already), and `reap` takes the same row ``FOR UPDATE``:
-so a claim or a retry under a lease and the reaping of that lease's node take turns, and a
-claim that commits first is among the runs the reaper interrupts, one that waits finds the
-node stopped.
+A write made under a lease first reads its node's row with ``FOR KEY SHARE`` (PostgreSQL;
+SQLite's write lock holds the whole database already), and `reap` takes the same row ``FOR
+UPDATE``: so a claim or a retry under a lease and the reaping of that lease's node take turns,
+and a claim that commits first is among the runs the reaper interrupts, one that waits finds
+the node stopped. A heartbeat (an UPDATE of no key column) does not wait for such a write.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def lease_holds(connection: Connection, lease: Lease) -> bool:
     generation = connection.execute(
         select(nodes.c.generation)
         .where(nodes.c.id == lease.node, nodes.c.stopped_at.is_(None))
-        .with_for_update(read=True)
+        .with_for_update(read=True, key_share=True)
     ).scalar()
     return generation is not None and int(generation) == lease.generation
 
