@@ -2,7 +2,8 @@
 
     python tests/e2e/node_app.py URL PLAN.json
 
-URL is the store's (a schema named by libpq's options); PLAN.json says which jobs to register:
+URL is the store's (a schema named by libpq's options); PLAN.json, which the node waits for
+after it logged "ready", says which jobs to register:
 
     {"heartbeat": 0.5, "lease": 10, "workers": 10, "sleep": 0.01, "sleeps": {"shot-0": 2},
      "bridges": ["shot-1"],
@@ -39,13 +40,20 @@ from sqlalchemy.engine import make_url
 
 from rota import Retry, Rota, every, once
 
-url, plan = sys.argv[1], json.loads(Path(sys.argv[2]).read_text())
+url, plan_path = sys.argv[1], Path(sys.argv[2])
 logging.basicConfig(
     level=logging.INFO,
     stream=sys.stderr,
     format=f"%(asctime)s [{os.getpid()}] %(threadName)s %(levelname)s %(name)s: %(message)s",
 )
 logging.getLogger("alembic").setLevel(logging.WARNING)  # a node that migrates says so, in detail
+# The test writes the plan once every node it started is here (imports take a while on a busy
+# machine), so that the fire times lie ahead of every node's start.
+logging.getLogger("node_app").info("ready")
+deadline = time.monotonic() + 120
+while not plan_path.exists() and time.monotonic() < deadline:
+    time.sleep(0.02)
+plan = json.loads(plan_path.read_text())
 # libpq spells the URL without SQLAlchemy's driver name; the options (the schema) stay.
 conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 rota = Rota(
@@ -101,11 +109,20 @@ def bridge() -> None:
 
 
 def job(ctx: Any) -> None:
-    """Every job: take a while, then leave its mark."""
+    """Every job: take a while, then leave its mark; a run rota stops (its node lost its
+    lease, say) leaves none. The while is counted in steps of 10 ms, not by the clock, so that
+    a process paused (SIGSTOP) mid-run has as much left to do when it resumes."""
     if ctx.run.job in bridges and ctx.run.attempt == 1:
         bridge()
         raise RuntimeError("the database did not go away")
-    time.sleep(pauses.get(ctx.run.job, pause))
+    seconds = pauses.get(ctx.run.job, pause)
+    for _ in range(int(seconds / 0.01)):
+        if ctx.cancelled:
+            return
+        time.sleep(0.01)
+    time.sleep(seconds % 0.01)
+    if ctx.cancelled:
+        return
     record_effect(ctx)
 
 

@@ -103,7 +103,7 @@ async def test_a_node_that_cannot_reach_its_store_starts_no_runs_once_its_lease_
     store = rota.engine.basis.store
     heartbeat = store.heartbeat
 
-    def unreachable(node_id: str, at: object) -> bool:
+    def unreachable(node_id: str, at: object, generation: object = None) -> bool:
         raise StoreUnavailableError("the store cannot be reached: connection refused")
 
     store.heartbeat = unreachable  # type: ignore[assignment,method-assign]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from rota.errors import StoreError, StoreUnavailableError
-from rota.store import JobKind, RunStatus, dialect, migrate
+from rota.store import Enqueue, JobKind, NewRun, Reason, RunStatus, dialect, migrate
 from rota.store.sql import SqlStore
 
 from .conftest import T0, at, enqueue
@@ -67,7 +67,7 @@ def test_a_0001_database_with_jobs_and_runs_is_upgraded(empty_url: str) -> None:
     store.open()
     try:
         with store._reading() as connection:
-            assert migrate.current_revision(connection) == migrate.HEAD == "0002"
+            assert migrate.current_revision(connection) == migrate.HEAD == "0003"
         kinds = {job.name: (job.kind, job.target, job.defaults) for job in store.list_jobs()}
         assert kinds == {
             "a": (JobKind.CODE, None, {"v": 1}),
@@ -122,5 +122,59 @@ def test_upgrading_an_empty_database_writes_no_events(empty_url: str) -> None:
         assert store.events_after(0) == []
         store.sync_jobs({"a": {}}, T0)
         assert [event.job for event in store.events_after(0)] == ["a"]
+    finally:
+        store.close()
+
+
+def test_a_0002_database_with_two_retries_of_one_attempt_is_upgraded(empty_url: str) -> None:
+    # The bug 0003 fixes could leave two retries of one run: the later one stops naming it.
+    at_revision(empty_url, "0002")
+    engine = dialect.create_engine(dialect.parse_url(empty_url))
+    t = "2026-11-23 10:00:00.000000"
+    with dialect.write_transaction(engine) as connection:
+        connection.execute(
+            text(
+                "INSERT INTO jobs (name, defaults, override, paused, kind, created_at, "
+                "updated_at) VALUES ('a', '{}', '{}', false, 'code', :t, :t)"
+            ),
+            {"t": t},
+        )
+        for status, attempt, retry_of in (
+            ("interrupted", 1, None),
+            ("succeeded", 2, 1),
+            ("running", 2, 1),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO runs (job, reason, status, queued_at, attempt, args, node, "
+                    "retry_of) VALUES ('a', 'manual', :status, :t, :attempt, '{}', 'n1', "
+                    ":retry_of)"
+                ),
+                {"status": status, "t": t, "attempt": attempt, "retry_of": retry_of},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO nodes (id, host, pid, started_at, heartbeat_at) "
+                "VALUES ('n1', 'h', 1, :t, :t)"
+            ),
+            {"t": t},
+        )
+    engine.dispose()
+
+    store = SqlStore(empty_url)
+    store.open()
+    try:
+        with store._reading() as connection:
+            assert migrate.current_revision(connection) == "0003"
+        runs = sorted(store.list_runs(), key=lambda run: run.id)
+        assert [(run.status, run.retry_of, run.generation) for run in runs] == [
+            (RunStatus.INTERRUPTED, None, None),
+            (RunStatus.SUCCEEDED, runs[0].id, None),
+            (RunStatus.RUNNING, None, None),
+        ]
+        (node,) = store.list_nodes()
+        assert (node.id, node.generation, node.life) == ("n1", 0, None)
+        # A second retry of the first run is not created now.
+        assert store.apply([Enqueue(NewRun("a", Reason.RETRY, T0, retry_of=runs[0].id))]) == [None]
     finally:
         store.close()

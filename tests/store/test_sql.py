@@ -118,10 +118,10 @@ def test_columns_are_in_record_field_order() -> None:
     pairs = ((jobs_table, JobRecord), (runs, RunRecord), (events, EventRecord))
     for table, record in pairs:
         assert [column.name for column in table.columns] == [f.name for f in fields(record)]
-    # Nodes have one more, last, read apart: the jobs each registered.
-    assert [column.name for column in nodes.columns] == [f.name for f in fields(NodeRecord)] + [
-        "jobs"
-    ]
+    # Nodes have one more, read apart: the jobs each registered (0003's columns follow it).
+    names = [f.name for f in fields(NodeRecord)]
+    at = names.index("stopped_at") + 1
+    assert [column.name for column in nodes.columns] == [*names[:at], "jobs", *names[at:]]
 
 
 def test_first_open_creates_the_schema_at_head(new_url: str) -> None:
@@ -143,6 +143,7 @@ def test_head_is_alembics_head() -> None:
     assert script.get_heads() == [migrate.HEAD]
     assert (migrate.MIGRATIONS / "versions" / "0001_initial.py").is_file()
     assert (migrate.MIGRATIONS / "versions" / "0002_events_kinds_registrations.py").is_file()
+    assert (migrate.MIGRATIONS / "versions" / "0003_fencing.py").is_file()
 
 
 def test_the_migrations_create_exactly_the_tables_in_schema(sql: SqlStore) -> None:
@@ -160,7 +161,12 @@ def test_the_migrations_create_exactly_the_tables_in_schema(sql: SqlStore) -> No
             for index in found.get_indexes(table.name)
             if str(index["name"]).startswith("ix_")
         )
-        assert indexes == ["ix_jobs_next_fire_at", "ix_runs_job_id", "ix_runs_status"]
+        assert indexes == [
+            "ix_jobs_next_fire_at",
+            "ix_runs_job_id",
+            "ix_runs_retry_of",
+            "ix_runs_status",
+        ]
         if connection.dialect.name != "sqlite":
             return  # PostgreSQL's DDL is compared in test_postgres.py
         # Alembic's comparison leaves out defaults (and misreads '' on SQLite): compare the DDL

@@ -10,18 +10,34 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from rota.clock import Clock
 from rota.engine.outage import Outage, pause_after
 from rota.engine.writer import Writer
 from rota.errors import StoreUnavailableError
-from rota.store.abc import Operation, Store
+from rota.store.abc import Lease, Operation, Store
 
-__all__ = ["Basis"]
+__all__ = ["Basis", "Tenure"]
 
 log = logging.getLogger("rota.engine")
+
+
+@dataclass
+class Tenure:
+    """This node's lease as it knows it (decision 0007): the generation its registration got
+    (0 before the first), and when it last renewed it, by the engine's clock."""
+
+    generation: int = 0
+    renewed_at: datetime | None = None
+    lease: timedelta = timedelta(seconds=60)
+
+    def stale(self, now: datetime) -> bool:
+        """Whether a whole lease passed since it was last renewed (a pause, a stepped clock):
+        other nodes may have taken its runs, so it starts none before it renews."""
+        return self.renewed_at is not None and now - self.renewed_at >= self.lease
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,12 @@ class Basis:
     writer: Writer
     clock: Clock
     outage: Outage
+    tenure: Tenure = field(default_factory=Tenure)
+
+    def lease(self) -> Lease | None:
+        """The fencing token of the node's current life (None before it registered)."""
+        generation = self.tenure.generation
+        return Lease(self.node_id, generation) if generation else None
 
     async def pause(self, failures: int, stopping: asyncio.Event) -> None:
         """Wait before trying the store again after `failures` failures; `stopping` cuts the

@@ -109,6 +109,7 @@ class Engine:
             self._stop_listening = await asyncio.to_thread(basis.store.listen, self.heard)
         except BaseException:
             basis.writer.close()
+            self.nodes.close()
             raise
         RecordCapture.start()
         # Syncing many jobs can take longer than a lease: renew it before any run starts, so
@@ -137,6 +138,7 @@ class Engine:
         finally:
             RecordCapture.stop()
             basis.writer.close()
+            self.nodes.close()
             log.info("rota node %s stopped", self.node_id)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:

@@ -20,11 +20,12 @@ from rota.store.records import RunStatus
 if TYPE_CHECKING:
     from rota.engine.basis import Basis
 
-__all__ = ["STOPPED", "finish_of", "next_attempt", "record_end"]
+__all__ = ["LEASE_GONE", "STOPPED", "finish_of", "next_attempt", "record_end"]
 
 log = logging.getLogger("rota.engine")
 
 STOPPED = "rota stopped before the run finished"
+LEASE_GONE = "its node lost its lease; another node recorded the run interrupted"
 RETRIED = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED})
 
 
@@ -53,8 +54,10 @@ def next_attempt(
     raised) call for one."""
     if outcome.final or outcome.status not in RETRIED:
         return None
-    if outcome.status is RunStatus.INTERRUPTED and outcome.note == STOPPED:
-        return None  # a stop is not the job's failure; the run is recorded interrupted
+    if outcome.status is RunStatus.INTERRUPTED and outcome.note in (STOPPED, LEASE_GONE):
+        # A stop is not the job's failure; a run whose lease was lost is retried by the node
+        # that took it.
+        return None
     asked = outcome.retry
     if asked is not None:
         policy = RetryPolicy(
@@ -95,6 +98,7 @@ async def record_end(
                 finish.status,
                 finish.at,
                 error=storable(f"rota could not record this run's details: {error}", ERROR_LIMIT),
+                owner=finish.owner,
             )
             results = await basis.persist(what, [bare], stopping)
     if results is None:

@@ -1,17 +1,22 @@
 """A node among others: its lease, finding dead nodes, hearing and polling for what other nodes
-changed, and putting right what a write that broke left behind (docs/decisions/0005).
+changed, and putting right what a write that broke left behind (docs/decisions/0005, 0007).
 
 The engine owns one `NodeLife`; it holds the lease's state and acts through the node's basis, the
 worker, the job table and a `reload` of one job that the scheduler gives it.
+
+The lease is renewed, and the nodes read, through a store thread of the node life's own, not
+the writer's queue: a burst of writes must not starve a live node's lease (decision 0007).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rota.engine.basis import Basis
@@ -19,10 +24,11 @@ from rota.engine.jobs import JobDefinition, JobState
 from rota.engine.policies import retry_delay
 from rota.engine.runs import QueuedRun, retry_run
 from rota.engine.worker import Worker
-from rota.store.abc import Enqueue, Finish, InterruptRuns
+from rota.engine.writer import Writer
+from rota.store.abc import Enqueue, Finish, InterruptRuns, Reaped, ReapNode
 from rota.store.records import NodeRecord, RunRecord, RunStatus
 
-__all__ = ["NodeLife"]
+__all__ = ["NodeLife", "life_of"]
 
 log = logging.getLogger("rota.engine")
 
@@ -56,20 +62,51 @@ class NodeLife:
         self.lease = lease
         self.renewed_at: datetime = started_at
         self.others_alive = False
+        basis.tenure.lease = lease
+        # The lease's own path to the store: renewals and reaping wait for no burst of writes.
+        self.lease_writer = Writer(basis.store, name="rota-lease")
+        self._checking = asyncio.Lock()
+        worker.lease_doubted = self.doubt
+
+    def close(self) -> None:
+        """Stop the lease's store thread."""
+        self.lease_writer.close()
 
     async def register(self, now: datetime) -> None:
+        """Register this node (again); a new life gets a new lease generation, and the runs of
+        the life before, if any, are no longer this node's."""
         host, pid = socket.gethostname(), os.getpid()
-        node = NodeRecord(self.basis.node_id, host, pid, self.started_at, now)
+        node = NodeRecord(self.basis.node_id, host, pid, self.started_at, now, life=OWN_LIFE)
         # The jobs this node's code defines: what "in code" means to every process.
         names = sorted(self.definitions)
-        await self.basis.writer.call(self.basis.store.register_node, node, names)
-        self.renewed_at = now
+        tenure = self.basis.tenure
+        before = tenure.generation
+        tenure.generation = await self.lease_writer.call(
+            self.basis.store.register_node, node, names
+        )
+        if before and tenure.generation != before:
+            self.worker.abandon(before)
+        tenure.renewed_at = self.renewed_at = now
+
+    def doubt(self) -> None:
+        """The worker found the lease gone or stale: check it with the store now."""
+        if not self._checking.locked():
+            self._spawn(self.check(), "rota-lease-check")
+
+    async def check(self) -> None:
+        """Renew the lease now (once, however many ask at once)."""
+        if self._checking.locked():
+            return
+        async with self._checking:
+            await self.renew(self.basis.clock.now())
 
     async def beat(self) -> None:
         while True:
             await self.basis.clock.sleep_until(self.basis.clock.now() + self.heartbeat)
             now = self.basis.clock.now()
-            if not await self.renew(now):
+            async with self._checking:
+                renewed = await self.renew(now)
+            if not renewed:
                 continue
             try:
                 await self.reap(now)
@@ -81,16 +118,19 @@ class NodeLife:
     async def renew(self, now: datetime) -> bool:
         """Renew this node's lease; whether the store answered. A node whose lease ran out
         holds its queued runs until it has one again."""
+        tenure = self.basis.tenure
         try:
-            renewed = await self.basis.writer.call(
-                self.basis.store.heartbeat, self.basis.node_id, now
+            renewed = await self.lease_writer.call(
+                self.basis.store.heartbeat, self.basis.node_id, now, tenure.generation or None
             )
             if not renewed:
                 log.warning(
                     "rota node %s was found dead by another node (its lease ran out); its "
-                    "running runs were recorded interrupted there; it registers again",
+                    "running runs were recorded interrupted there; it stops them and "
+                    "registers again",
                     self.basis.node_id,
                 )
+                self.worker.abandon(tenure.generation)
                 await self.register(now)
         except Exception as error:
             self.basis.outage.failed("renewing its lease", error, now)
@@ -98,8 +138,9 @@ class NodeLife:
                 self.worker.hold("its lease ran out while the store could not be reached")
             return False
         self.basis.outage.answered(now)
-        self.renewed_at = now
+        tenure.renewed_at = self.renewed_at = now
         self.worker.release()
+        self.worker.renewed()
         return True
 
     async def reap(self, now: datetime, *, everything: bool = False) -> None:
@@ -107,19 +148,38 @@ class NodeLife:
         the nodes stopped. A node is dead when its lease ran out (measured by the database's
         clock where it has one) or, on this host, its process is gone. With `everything` (at
         start), also the runs of nodes that stopped or were never recorded."""
-        database_now = await self.basis.writer.call(self.basis.store.database_now, now)
-        nodes = await self.basis.writer.call(self.basis.store.list_nodes)
+        store = self.basis.store
+        database_now = await self.lease_writer.call(store.database_now, now)
+        nodes = await self.lease_writer.call(store.list_nodes)
         alive = {n.id for n in nodes if n.id == self.basis.node_id or self.alive(n, database_now)}
         self.others_alive = len(alive) > 1
-        dying = [n.id for n in nodes if n.id not in alive and n.stopped_at is None]
-        if not dying and not everything:
+        dying = [n for n in nodes if n.id not in alive and n.stopped_at is None]
+        attempts = {name: state.settings.retry.attempts for name, state in self.jobs.items()}
+        for node in dying:
+            note = (
+                f"its node {node.id} stopped without finishing it (found by {self.basis.node_id})"
+            )
+            # Judged again in the reaping transaction: a node that renewed its lease since it
+            # was read here (busy, not dead) is left alone. A process found gone is dead
+            # whatever its lease says.
+            expired = node.stopped_at is not None or node.heartbeat_at < database_now - self.lease
+            expired_before = database_now - self.lease if expired else None
+            reap = ReapNode(node.id, node.generation, now, note, expired_before, attempts)
+            # Through the writer, not the lease's thread: on PostgreSQL a reap waits for the
+            # dead node's open transaction, if it was paused in one, and this node's own
+            # renewals must not wait with it.
+            (reaped,) = await self.basis.writer.apply([reap])
+            self._took(node.id, reaped)
+        if not everything:
             return
-        active = await self.basis.writer.call(self.basis.store.active_runs)
+        # At start: the runs of nodes that stopped, or were never recorded.
+        active = await self.basis.writer.call(store.active_runs)
+        known = {n.id for n in nodes if n.stopped_at is None}
         lost = sorted(
             {
                 run.node or "?"
                 for run in active
-                if run.status is RunStatus.RUNNING and run.node not in alive
+                if run.status is RunStatus.RUNNING and run.node not in alive | known
             }
         )
         for node_id in lost:
@@ -135,8 +195,19 @@ class NodeLife:
             # stay interrupted without a retry.)
             mine = set(changed)
             await self.retry_interrupted([r for r in active if r.id in mine], now)
-        for node_id in dying:
-            await self.basis.writer.call(self.basis.store.stop_node, node_id, now)
+
+    def _took(self, node_id: str, reaped: Reaped) -> None:
+        """Take up the retries of a node this node reaped."""
+        if not reaped.interrupted:
+            return  # another node reaped it first, or it renewed its lease meanwhile
+        log.warning(
+            "node %s died: %d runs recorded interrupted, %d retried",
+            node_id,
+            len(reaped.interrupted),
+            len(reaped.retries),
+        )
+        for run_id, run in reaped.retries:
+            self.worker.take(QueuedRun.of(run_id, run))
 
     def back(self) -> None:
         """The store answers again after failing: put right what broken writes left."""
@@ -202,13 +273,18 @@ class NodeLife:
             return False
         if node.host != socket.gethostname():
             return True
+        if node.pid == os.getpid():
+            # This process, or an earlier one with its pid (pid 1 in a container restarted).
+            return node.life is None or OWN_LIFE is None or node.life == OWN_LIFE
         try:
             os.kill(node.pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:
-            return True
-        return True
+            pass
+        # The pid lives; is it still the node's process, or a new one that reuses the pid?
+        current = life_of(node.pid)
+        return node.life is None or current is None or current == node.life
 
     async def retry_interrupted(self, runs: list[RunRecord], now: datetime) -> None:
         """Queue a retry of each interrupted run whose job's retry policy allows one."""
@@ -223,3 +299,23 @@ class NodeLife:
         for retry, run_id in zip(retries, await self.basis.writer.apply(retries), strict=True):
             if run_id is not None:
                 self.worker.take(QueuedRun.of(run_id, retry.run))
+
+
+def life_of(pid: int) -> str | None:
+    """Which process `pid` is, beyond its number: the host's boot id and the process's start
+    time (Linux's /proc); None where the OS does not tell. Two processes with one pid on one
+    host differ in it, as a container's pid 1 before and after a restart does."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count after its last ")".
+    fields = stat.rpartition(")")[2].split()
+    if len(fields) < 20:
+        return None
+    return f"{boot}:{fields[19]}"  # field 22, the start time in clock ticks since boot
+
+
+OWN_LIFE = life_of(os.getpid())
+"""This process's life (see `life_of`), written on its node's row."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from rota.engine.child import KILL_GRACE
 from rota.engine.context import RunContext, RunInfo, current_run
-from rota.engine.ending import STOPPED, finish_of, next_attempt, record_end
+from rota.engine.ending import LEASE_GONE, STOPPED, finish_of, next_attempt, record_end
 from rota.engine.isolation import Isolation
 from rota.engine.policies import Overlap
 from rota.engine.process import JobProcess
@@ -36,7 +36,7 @@ from rota.engine.supervise import keep_running
 from rota.engine.texts import NOTE_LIMIT, storable
 from rota.engine.threads import JobThreads
 from rota.errors import SettingError, StoreUnavailableError
-from rota.store.abc import Claim, Enqueue, Finish, Progress
+from rota.store.abc import LEASE_LOST, Claim, Enqueue, Finish, Lease, Progress
 from rota.store.records import RunStatus
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ class _Active:
     task: asyncio.Task[None] | None = None
     progress_written: datetime | None = None
     progress_task: asyncio.Task[None] | None = None
+    owner: Lease | None = None  # the lease it was claimed under: every write about it carries it
 
 
 class Worker:
@@ -94,6 +95,9 @@ class Worker:
         self._lingering: dict[int, asyncio.Future[Any]] = {}
         self._stopping = asyncio.Event()  # set by `shutdown`; cuts backoff pauses short
         self._processes: set[asyncio.Future[Any]] = set()  # process-isolated calls going on
+        # Called when this node finds its lease gone or stale (a write refused, a long pause):
+        # the node's life checks with the store at once (`NodeLife.check`).
+        self.lease_doubted: Callable[[], None] = lambda: None
 
     # -- the queue ----------------------------------------------------------------------------
 
@@ -176,6 +180,26 @@ class Worker:
             self._held = None
             self._kick.set()
 
+    def abandon(self, generation: int) -> int:
+        """Stop the runs claimed under lease `generation`, which this node no longer holds:
+        another node recorded them interrupted and retries them. How many it stopped."""
+        stopped = 0
+        for run_id, active in list(self._active.items()):
+            if active.owner is not None and active.owner.generation == generation:
+                stopped += self.stop_run(run_id, RunStatus.INTERRUPTED, LEASE_GONE, again=False)
+        if stopped:
+            log.warning(
+                "rota node %s lost its lease: it stops the %d runs it was running, which "
+                "another node took",
+                self.basis.node_id,
+                stopped,
+            )
+        return stopped
+
+    def renewed(self) -> None:
+        """The lease was renewed: runs may start again."""
+        self._kick.set()
+
     @property
     def queued_count(self) -> int:
         """How many runs wait for a slot."""
@@ -207,6 +231,9 @@ class Worker:
         """Runs that may start now (up to the free slots), and when to look again otherwise."""
         taken_slots = len(self._active) + len(self._lingering)
         free = 0 if self._held is not None else self.slots - taken_slots
+        if free > 0 and self._queue and self.basis.tenure.stale(now):
+            self.lease_doubted()  # renewed first; `renewed` kicks the dispatcher again
+            free = 0
         picked: list[QueuedRun] = []
         wake_at: datetime | None = None
         taken: dict[str, int] = {}
@@ -236,7 +263,7 @@ class Worker:
             state = self.jobs[run.job]
             state.queued.discard(run.id)
             state.running.add(run.id)
-            active = _Active(run, self._context(run), now)
+            active = _Active(run, self._context(run), now, owner=self.basis.lease())
             self._active[run.id] = active
             started.append((active, state))
         # Not awaited by the dispatcher: a slot freed while this claim is written is claimed at
@@ -247,8 +274,17 @@ class Worker:
 
     async def _write_claim(self, started: list[tuple[_Active, JobState]], now: datetime) -> None:
         basis, node = self.basis, self.basis.node_id
-        claims = [Claim(active.run.id, node, now, limit=state.limit) for active, state in started]
-        results: list[bool | None] = [None] * len(claims)
+        claims = [
+            Claim(
+                active.run.id,
+                node,
+                now,
+                limit=state.limit,
+                generation=None if active.owner is None else active.owner.generation,
+            )
+            for active, state in started
+        ]
+        results: list[Any] = [None] * len(claims)
         failures = 0
         while not self._stopping.is_set() or not failures:
             try:
@@ -271,6 +307,10 @@ class Worker:
             elif record is not None and record.status is RunStatus.RUNNING:
                 # Ours, if an attempt that broke had committed; else another node's.
                 results[index] = record.node == node
+        if LEASE_LOST in results:
+            # Another node took this node's runs: it may take none before it renews its lease.
+            self.hold("its lease was lost (another node found it dead)")
+            self.lease_doubted()
         for (active, state), claimed in zip(started, results, strict=True):
             run = active.run
             if not claimed:  # cancelled, taken by another node, or its job busy elsewhere
@@ -279,7 +319,7 @@ class Worker:
                 self._kick.set()  # its slot is free again for the runs still queued here
                 if run.id in busy:
                     await self._busy_elsewhere(run, state, now)
-                elif claimed is None:  # not written: it is still queued
+                elif claimed is None or claimed is LEASE_LOST:  # not written: still queued
                     self.take(run)
                 continue
             active.task = asyncio.create_task(
@@ -401,10 +441,11 @@ class Worker:
     async def _record(self, active: _Active, state: JobState, outcome: Outcome) -> None:
         run = active.run
         now = self.basis.clock.now()
-        operations: list[Finish | Enqueue] = [finish_of(run, outcome, active.context, now)]
+        finish = replace(finish_of(run, outcome, active.context, now), owner=active.owner)
+        operations: list[Finish | Enqueue] = [finish]
         retry = next_attempt(run, state.settings.retry, outcome, now)
         if retry is not None:
-            operations.append(Enqueue(retry))
+            operations.append(Enqueue(retry, owner=active.owner))
         # The slot is free now: the next claim goes into the same transaction as this finish.
         self._active.pop(run.id, None)
         state.running.discard(run.id)
@@ -414,7 +455,16 @@ class Worker:
             results = await record_end(self.basis, run, operations, self._stopping)
         finally:
             self._ending.discard(run.id)
-        if retry is not None and results[1] is not None:
+        if results[0] is LEASE_LOST:
+            log.warning(
+                "rota did not record run %s of %s %s: another node took it when this node's "
+                "lease ran out (it was recorded interrupted there, and retried per policy)",
+                run.id,
+                run.job,
+                outcome.status.value,
+            )
+            self.lease_doubted()
+        elif retry is not None and isinstance(results[1], int):
             self.take(QueuedRun.of(results[1], retry))
 
     # -- progress -----------------------------------------------------------------------------
@@ -438,9 +488,23 @@ class Worker:
             (done, total, note), log_text = active.context.snapshot()
             try:
                 progress = Progress(
-                    active.run.id, done, total, storable(note, NOTE_LIMIT), log=log_text
+                    active.run.id,
+                    done,
+                    total,
+                    storable(note, NOTE_LIMIT),
+                    log=log_text,
+                    owner=active.owner,
                 )
-                await self.basis.writer.apply([progress])
+                (written,) = await self.basis.writer.apply([progress])
+                if written is LEASE_LOST:
+                    log.warning(
+                        "rota did not record the progress of run %s of %s: another node took "
+                        "it when this node's lease ran out",
+                        active.run.id,
+                        active.run.job,
+                    )
+                    self.lease_doubted()
+                    return
             except Exception as error:  # progress is not worth waiting for: the next one will do
                 self.basis.outage.failed("recording progress", error, clock.now())
                 active.context.touch()

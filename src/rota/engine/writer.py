@@ -41,12 +41,12 @@ class _Item:
 class Writer:
     """Serialises the engine's store access on one thread; see the module docstring."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, name: str = "rota-store") -> None:
         self.store = store
         self._items: deque[_Item] = deque()
         self._ready = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="rota-store", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     async def apply(self, operations: Sequence[Operation]) -> list[Any]:

@@ -28,6 +28,7 @@ from rota.store.records import (
 )
 
 __all__ = [
+    "LEASE_LOST",
     "UNSET",
     "AddJob",
     "Claim",
@@ -36,9 +37,13 @@ __all__ = [
     "Fire",
     "FireResult",
     "InterruptRuns",
+    "Lease",
+    "LeaseLost",
     "NewRun",
     "Operation",
     "Progress",
+    "ReapNode",
+    "Reaped",
     "Removal",
     "RemoveJob",
     "RequestCancel",
@@ -46,6 +51,7 @@ __all__ = [
     "SyncResult",
     "UpdateJob",
     "notices_of",
+    "reaped_retry",
 ]
 
 
@@ -54,6 +60,28 @@ class _Unset(Enum):
 
 
 UNSET: Final = _Unset.UNSET
+
+
+class LeaseLost(Enum):
+    """The result of a write made under a lease that no longer holds (decision 0007): its node
+    was reaped by another, or registered anew since. Falsy, like a write that found nothing."""
+
+    LEASE_LOST = "lease lost"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+LEASE_LOST: Final = LeaseLost.LEASE_LOST
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A node life's fencing token: the node's id and the generation `register_node` gave it.
+    A run claimed under a lease is written about only under that lease."""
+
+    node: str
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -99,9 +127,14 @@ class FireResult:
 @dataclass(frozen=True)
 class Enqueue:
     """Create one run without touching the job (manual, retry, dependency, spawned).
-    Result: the new id, or None if its (job, fire_time, reason, attempt) key already existed."""
+    Result: the new id, or None if its (job, fire_time, reason, attempt) key already existed
+    or it is a retry (`retry_of`) of a run that has one already: one retry per attempt.
+
+    With an `owner`, only while that lease holds; else `LEASE_LOST` and nothing is created.
+    """
 
     run: NewRun
+    owner: Lease | None = None
 
 
 @dataclass(frozen=True)
@@ -117,13 +150,18 @@ class Claim:
     node: str
     at: datetime
     limit: int | None = None
+    generation: int | None = None
+    """With a generation: only while `node`'s lease has it (else `LEASE_LOST`); the run
+    records it, and later writes about the run carry it as their `owner`."""
 
 
 @dataclass(frozen=True)
 class Finish:
     """Finish an active (queued or running) run. Result: True if it was active.
 
-    Fields left as UNSET keep their stored value; `log` replaces the stored log.
+    Fields left as UNSET keep their stored value; `log` replaces the stored log. With an
+    `owner`, only a run running under that lease: False if it is not, while the lease holds;
+    `LEASE_LOST` once it does not (the run was taken from its node).
     """
 
     run_id: int
@@ -136,17 +174,20 @@ class Finish:
     progress_done: float | _Unset | None = UNSET
     progress_total: float | _Unset | None = UNSET
     progress_note: str | _Unset | None = UNSET
+    owner: Lease | None = None
 
 
 @dataclass(frozen=True)
 class Progress:
-    """Record a running run's progress and log so far. Result: True if it is running."""
+    """Record a running run's progress and log so far. Result: True if it is running; with an
+    `owner`, as `Finish`."""
 
     run_id: int
     done: float | None
     total: float | None
     note: str | None
     log: str | _Unset = UNSET
+    owner: Lease | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +210,33 @@ class InterruptRuns:
     nodes: tuple[str, ...]
     at: datetime
     note: str
+
+
+@dataclass(frozen=True)
+class ReapNode:
+    """Take a dead node's runs from it, in one transaction: if `node` still has `generation`,
+    is not stopped, and (with `expired_before`) last renewed its lease before that instant,
+    record it stopped at `at`, its RUNNING runs INTERRUPTED with `note`, and queue at once the
+    retry of each whose attempt is below its job's entry in `attempts` (the attempts its retry
+    policy allows; a job not named gets none). Without `expired_before` the node is dead
+    whatever its lease says (its process is gone). Result: `Reaped` (empty if the node renewed
+    its lease, or was reaped, meanwhile)."""
+
+    node: str
+    generation: int
+    at: datetime
+    note: str
+    expired_before: datetime | None
+    attempts: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reaped:
+    """What `ReapNode` did: the runs it interrupted (ascending) and the retries it created,
+    each with its id."""
+
+    interrupted: tuple[int, ...] = ()
+    retries: tuple[tuple[int, NewRun], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -227,6 +295,20 @@ class SyncResult:
     replaced: dict[str, dict[str, Any]]
 
 
+def reaped_retry(run: RunRecord, at: datetime) -> NewRun:
+    """The retry `ReapNode` queues of an interrupted run: at once, with the same job, fire time
+    and arguments (as the engine's own retries are)."""
+    return NewRun(
+        job=run.job,
+        reason=Reason.RETRY,
+        queued_at=at,
+        fire_time=run.fire_time,
+        attempt=run.attempt + 1,
+        args=run.args,
+        retry_of=run.id,
+    )
+
+
 def _nothing() -> None:
     """Stop listening where nothing was listened to."""
 
@@ -239,8 +321,10 @@ def notices_of(
     notices: list[str] = []
     for operation, result in zip(operations, results, strict=True):
         if isinstance(operation, Enqueue):
-            if result is not None and operation.run.status is RunStatus.QUEUED:
+            if isinstance(result, int) and operation.run.status is RunStatus.QUEUED:
                 notices.append(f"run:{result}")
+        elif isinstance(operation, ReapNode):
+            notices.extend(f"run:{run_id}" for run_id, _ in result.retries)
         elif isinstance(operation, UpdateJob | AddJob):
             if result is not None:
                 notices.append(f"job:{operation.name}")
@@ -262,6 +346,7 @@ Operation = (
     | Progress
     | RequestCancel
     | InterruptRuns
+    | ReapNode
     | UpdateJob
     | AddJob
     | RemoveJob
@@ -391,17 +476,20 @@ class Store(ABC):
     # -- nodes ------------------------------------------------------------------------------
 
     @abstractmethod
-    def register_node(self, node: NodeRecord, jobs: Collection[str] = ()) -> None:
+    def register_node(self, node: NodeRecord, jobs: Collection[str] = ()) -> int:
         """Add a node (or replace the row of the same id) with the names of the jobs its code
-        defines."""
+        defines; its lease generation (`node.generation` is ignored). A node that is new, or
+        whose row was stopped (reaped), gets a new generation, higher than any before; one
+        registering again while it lives keeps its own."""
 
     @abstractmethod
     def registered_jobs(self, node_ids: Collection[str]) -> set[str]:
         """The names of the jobs any of the given nodes registered."""
 
     @abstractmethod
-    def heartbeat(self, node_id: str, at: datetime) -> bool:
-        """Renew a node's lease; False if the node is unknown or stopped."""
+    def heartbeat(self, node_id: str, at: datetime, generation: int | None = None) -> bool:
+        """Renew a node's lease; False if the node is unknown or stopped, or (given a
+        `generation`) has registered anew since: that life lost its lease."""
 
     @abstractmethod
     def stop_node(self, node_id: str, at: datetime) -> None:

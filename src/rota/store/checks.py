@@ -24,9 +24,11 @@ from rota.store.abc import (
     Finish,
     Fire,
     InterruptRuns,
+    Lease,
     NewRun,
     Operation,
     Progress,
+    ReapNode,
     RemoveJob,
     RequestCancel,
     UpdateJob,
@@ -213,9 +215,21 @@ def check_operation(operation: Operation, index: int) -> None:
             _new_run(run, f"{name}.runs[{position}]")
     elif isinstance(operation, Enqueue):
         _new_run(operation.run, f"{name}.run")
+        _lease(operation.owner, f"{name}.owner")
     elif isinstance(operation, Claim | Finish | Progress | RequestCancel):
         _int(operation.run_id, f"{name}.run_id", 1)
         _check_run_change(operation, name)
+        if isinstance(operation, Finish | Progress):
+            _lease(operation.owner, f"{name}.owner")
+    elif isinstance(operation, ReapNode):
+        _text(operation.node, f"{name}.node")
+        _int(operation.generation, f"{name}.generation", 0)
+        aware(operation.at, f"{name}.at")
+        _text(operation.note, f"{name}.note")
+        _optional_time(operation.expired_before, f"{name}.expired_before")
+        for job, attempts in operation.attempts.items():
+            _text(job, f"{name}.attempts key")
+            _int(attempts, f"{name}.attempts[{job!r}]", 0)
     elif isinstance(operation, InterruptRuns):
         aware(operation.at, f"{name}.at")
         if isinstance(operation.nodes, str):
@@ -246,12 +260,23 @@ def check_operation(operation: Operation, index: int) -> None:
         raise StoreError(f"operation {index}: {_short(operation)} is not a store operation")
 
 
+def _lease(lease: Lease | None, where: str) -> None:
+    if lease is None:
+        return
+    if not isinstance(lease, Lease):
+        raise StoreError(f"{where}: {lease!r} is not a Lease")
+    _text(lease.node, f"{where}.node")
+    _int(lease.generation, f"{where}.generation", 0)
+
+
 def _check_run_change(operation: Claim | Finish | Progress | RequestCancel, name: str) -> None:
     if isinstance(operation, Claim):
         _text(operation.node, f"{name}.node")
         aware(operation.at, f"{name}.at")
         if operation.limit is not None:
             _int(operation.limit, f"{name}.limit", 1)
+        if operation.generation is not None:
+            _int(operation.generation, f"{name}.generation", 0)
     elif isinstance(operation, Finish):
         _enum(RunStatus, operation.status, f"{name}.status")
         if RunStatus(operation.status) not in FINISHED:

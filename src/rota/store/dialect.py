@@ -294,24 +294,28 @@ def _driver(connection: Connection) -> Any:
     return connection.connection.driver_connection
 
 
-def claim_many(connection: Connection, ids: list[int], node: str, started_at: str) -> set[int]:
-    """Queued runs among `ids` set running on `node`; the ids that were claimed."""
+def claim_many(
+    connection: Connection, ids: list[int], node: str, started_at: str, generation: int | None
+) -> set[int]:
+    """Queued runs among `ids` set running on `node` under `generation`; the ids claimed."""
     marks = ",".join("?" * len(ids))
     rows = _driver(connection).execute(
-        f"UPDATE runs SET status = 'running', node = ?, started_at = ? "
+        f"UPDATE runs SET status = 'running', node = ?, started_at = ?, generation = ? "
         f"WHERE id IN ({marks}) AND status = 'queued' RETURNING id",
-        [node, started_at, *ids],
+        [node, started_at, generation, *ids],
     )
     return {row[0] for row in rows.fetchall()}
 
 
-def active_among(connection: Connection, ids: list[int]) -> set[int]:
-    """The ids among `ids` whose runs are queued or running."""
+def active_among(connection: Connection, ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    """(status, node, generation) of each run among `ids` that is queued or running."""
     marks = ",".join("?" * len(ids))
     rows = _driver(connection).execute(
-        f"SELECT id FROM runs WHERE id IN ({marks}) AND status IN ('queued', 'running')", ids
+        f"SELECT id, status, node, generation FROM runs "
+        f"WHERE id IN ({marks}) AND status IN ('queued', 'running')",
+        ids,
     )
-    return {row[0] for row in rows.fetchall()}
+    return {row[0]: tuple(row[1:]) for row in rows.fetchall()}
 
 
 def update_many(connection: Connection, columns: tuple[str, ...], rows: list[list[Any]]) -> None:
@@ -355,7 +359,8 @@ def insert_runs(
     connection: Connection, columns: tuple[str, ...], rows: list[list[Any]]
 ) -> list[tuple[Any, ...]]:
     """Insert runs (`columns` of each row, written values) skipping those whose key exists;
-    (id, job, fire_time, reason, attempt) of each inserted one, in no particular order."""
+    (id, job, fire_time, reason, attempt, retry_of) of each inserted one, in no particular
+    order."""
     driver = _driver(connection)
     marks = "(" + ",".join("?" * len(columns)) + ")"
     returned: list[tuple[Any, ...]] = []
@@ -363,7 +368,7 @@ def insert_runs(
         chunk = rows[start : start + _ROWS_PER_INSERT]
         cursor = driver.execute(
             f"INSERT INTO runs ({', '.join(columns)}) VALUES {','.join([marks] * len(chunk))} "
-            "ON CONFLICT DO NOTHING RETURNING id, job, fire_time, reason, attempt",
+            "ON CONFLICT DO NOTHING RETURNING id, job, fire_time, reason, attempt, retry_of",
             [value for row in chunk for value in row],
         )
         returned.extend(cursor.fetchall())
@@ -386,7 +391,12 @@ def database_clock(connection: Connection) -> ColumnElement[datetime] | None:
 
 
 def claim_within_limit(
-    connection: Connection, run_id: int, node: str, started_at: Any, limit: int
+    connection: Connection,
+    run_id: int,
+    node: str,
+    started_at: Any,
+    limit: int,
+    generation: int | None = None,
 ) -> bool:
     """Claim a queued run only while fewer than `limit` runs of its job are running.
 
@@ -404,17 +414,24 @@ def claim_within_limit(
         )
         changed = connection.execute(
             text(
-                "UPDATE runs SET status = 'running', node = :node, started_at = :at "
+                "UPDATE runs SET status = 'running', node = :node, started_at = :at, "
+                "generation = :generation "
                 "WHERE id = :id AND status = 'queued' AND (SELECT count(*) FROM runs AS r "
                 "WHERE r.status = 'running' AND r.job = runs.job) < :limit"
             ),
-            {"node": node, "at": started_at, "id": run_id, "limit": limit},
+            {
+                "node": node,
+                "at": started_at,
+                "id": run_id,
+                "limit": limit,
+                "generation": generation,
+            },
         ).rowcount
         return bool(changed == 1)
     cursor = _driver(connection).execute(
-        "UPDATE runs SET status = 'running', node = ?, started_at = ? "
+        "UPDATE runs SET status = 'running', node = ?, started_at = ?, generation = ? "
         "WHERE id = ? AND status = 'queued' AND (SELECT count(*) FROM runs AS r "
         "WHERE r.status = 'running' AND +r.job = runs.job) < ?",
-        [node, started_at, run_id, limit],
+        [node, started_at, generation, run_id, limit],
     )
     return bool(cursor.rowcount == 1)

@@ -26,6 +26,8 @@ from rota.store.abc import (
     NewRun,
     Operation,
     Progress,
+    Reaped,
+    ReapNode,
     Removal,
     RemoveJob,
     RequestCancel,
@@ -129,8 +131,8 @@ def events_of(
 
     `facts` has one entry per operation, as the store read it right after that operation:
     a `RunFacts` (or None) for `Claim`, `Finish`, `Progress` and `RequestCancel`; a mapping of
-    run id to `RunFacts` for `InterruptRuns`; the number of runs deleted for `RemoveJob`;
-    None for the others.
+    run id to `RunFacts` for `InterruptRuns` and `ReapNode`; the number of runs deleted for
+    `RemoveJob`; None for the others.
     """
     events: list[NewEvent] = []
     for operation, result, fact in zip(operations, results, facts, strict=True):
@@ -140,7 +142,7 @@ def events_of(
                 if run_id is not None:
                     events.append(_created(run, run_id))
         elif isinstance(operation, Enqueue):
-            if result is not None:
+            if isinstance(result, int):
                 events.append(_created(operation.run, result))
         elif isinstance(operation, Claim):
             if result:
@@ -178,6 +180,15 @@ def events_of(
                 job = fact[run_id].job
                 data = {"note": operation.note}
                 events.append(NewEvent(at, EventKind.RUN_INTERRUPTED, job, run_id, data))
+        elif isinstance(operation, ReapNode):
+            reaped: Reaped = result
+            at = operation.at.astimezone(UTC)
+            for run_id in reaped.interrupted:
+                data = {"note": operation.note}
+                events.append(
+                    NewEvent(at, EventKind.RUN_INTERRUPTED, fact[run_id].job, run_id, data)
+                )
+            events.extend(_created(run, run_id) for run_id, run in reaped.retries)
         elif isinstance(operation, UpdateJob):
             if result is not None:
                 events.append(_job_changed(operation))

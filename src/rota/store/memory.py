@@ -79,6 +79,7 @@ class MemoryStore(MemoryOperations, Store):
         # In id order, as ids only grow and a failed apply removes its runs again.
         self._runs: dict[int, RunRecord] = {}
         self._keys: dict[RunKey, int] = {}
+        self._retries: dict[int, int] = {}  # retry_of: the id of the retry (one per attempt)
         self._nodes: dict[str, NodeRecord] = {}
         self._last_id = 0
         self._events: dict[int, EventRecord] = {}
@@ -233,6 +234,8 @@ class MemoryStore(MemoryOperations, Store):
                 del self._runs[run.id]
                 if run.fire_time is not None:
                     self._keys.pop((run.job, run.fire_time, run.reason.value, run.attempt), None)
+                if run.retry_of is not None and self._retries.get(run.retry_of) == run.id:
+                    del self._retries[run.retry_of]
             return len(doomed)
 
     # -- reads ------------------------------------------------------------------------------
@@ -384,19 +387,26 @@ class MemoryStore(MemoryOperations, Store):
 
     # -- nodes ------------------------------------------------------------------------------
 
-    def register_node(self, node: NodeRecord, jobs: Collection[str] = ()) -> None:
-        """Add a node, or replace the one of the same id, with the job names it registers."""
+    def register_node(self, node: NodeRecord, jobs: Collection[str] = ()) -> int:
+        """Add a node, or replace the one of the same id, with the job names it registers; its
+        lease generation (new unless the node's row is there and not stopped)."""
         checks.check_node(node)
         names = sorted(checks.check_names(jobs, "register_node.jobs"))
-        stored = replace(
-            node,
-            started_at=node.started_at.astimezone(UTC),
-            heartbeat_at=node.heartbeat_at.astimezone(UTC),
-            stopped_at=utc(node.stopped_at),
-        )
         with self._using():
-            self._nodes[node.id] = stored
+            before = self._nodes.get(node.id)
+            if before is not None and before.stopped_at is None:
+                generation = before.generation
+            else:
+                generation = max((n.generation for n in self._nodes.values()), default=0) + 1
+            self._nodes[node.id] = replace(
+                node,
+                started_at=node.started_at.astimezone(UTC),
+                heartbeat_at=node.heartbeat_at.astimezone(UTC),
+                stopped_at=utc(node.stopped_at),
+                generation=generation,
+            )
             self._registered[node.id] = names
+            return generation
 
     def registered_jobs(self, node_ids: Collection[str]) -> set[str]:
         """The job names any of the given nodes registered."""
@@ -404,12 +414,15 @@ class MemoryStore(MemoryOperations, Store):
         with self._using():
             return {name for node_id in ids for name in self._registered.get(node_id, ())}
 
-    def heartbeat(self, node_id: str, at: datetime) -> bool:
-        """Renew a node's lease; False if it is unknown or stopped."""
+    def heartbeat(self, node_id: str, at: datetime, generation: int | None = None) -> bool:
+        """Renew a node's lease; False if it is unknown or stopped, or has another
+        generation."""
         checks.aware(at, "heartbeat.at")
         with self._using():
             node = self._nodes.get(node_id)
             if node is None or node.stopped_at is not None:
+                return False
+            if generation is not None and node.generation != generation:
                 return False
             self._nodes[node_id] = replace(node, heartbeat_at=at.astimezone(UTC))
             return True

@@ -14,6 +14,7 @@ from typing import Any, Final
 from rota.errors import UnknownJobError
 from rota.store import checks
 from rota.store.abc import (
+    LEASE_LOST,
     UNSET,
     AddJob,
     Claim,
@@ -22,13 +23,18 @@ from rota.store.abc import (
     Fire,
     FireResult,
     InterruptRuns,
+    Lease,
+    LeaseLost,
     NewRun,
     Operation,
     Progress,
+    Reaped,
+    ReapNode,
     Removal,
     RemoveJob,
     RequestCancel,
     UpdateJob,
+    reaped_retry,
 )
 from rota.store.events import NewEvent, RunFacts
 from rota.store.records import (
@@ -36,6 +42,7 @@ from rota.store.records import (
     EventRecord,
     JobKind,
     JobRecord,
+    NodeRecord,
     Reason,
     RunRecord,
     RunStatus,
@@ -79,6 +86,8 @@ class MemoryOperations:
     _jobs: dict[str, JobRecord]
     _runs: dict[int, RunRecord]  # in id order
     _keys: dict[RunKey, int]
+    _retries: dict[int, int]
+    _nodes: dict[str, NodeRecord]
     _events: dict[int, EventRecord]
     _last_id: int
     _last_event: int
@@ -104,6 +113,8 @@ class MemoryOperations:
             return None if result is None else self._run_facts(operation.run_id)
         if isinstance(operation, InterruptRuns):
             return {run_id: self._run_facts(run_id) for run_id in result}
+        if isinstance(operation, ReapNode):
+            return {run_id: self._run_facts(run_id) for run_id in result.interrupted}
         if isinstance(operation, RemoveJob):
             return self._removed_runs
         return None
@@ -132,6 +143,8 @@ class MemoryOperations:
         if isinstance(operation, Fire):
             return self._fire(operation)
         if isinstance(operation, Enqueue):
+            if operation.owner is not None and not self._holds(operation.owner):
+                return LEASE_LOST
             return self._insert(operation.run)
         if isinstance(operation, Claim):
             return self._claim(operation)
@@ -143,6 +156,8 @@ class MemoryOperations:
             return self._request_cancel(operation)
         if isinstance(operation, InterruptRuns):
             return self._interrupt(operation)
+        if isinstance(operation, ReapNode):
+            return self._reap(operation)
         if isinstance(operation, AddJob):
             return self._add_job(operation)
         if isinstance(operation, RemoveJob):
@@ -168,6 +183,8 @@ class MemoryOperations:
             key = (new.job, fire_time, reason.value, new.attempt)
             if key in self._keys:
                 return None
+        if new.retry_of is not None and new.retry_of in self._retries:
+            return None
         run = RunRecord(
             id=self._last_id,
             job=new.job,
@@ -194,9 +211,30 @@ class MemoryOperations:
         self._put(self._runs, run.id, run)
         if key is not None:
             self._put(self._keys, key, run.id)
+        if new.retry_of is not None:
+            self._put(self._retries, new.retry_of, run.id)
         return run.id
 
-    def _claim(self, claim: Claim) -> bool:
+    def _holds(self, lease: Lease) -> bool:
+        """Whether `lease` is its node's current one."""
+        node = self._nodes.get(lease.node)
+        return node is not None and node.stopped_at is None and node.generation == lease.generation
+
+    def _owned(self, run: RunRecord | None, owner: Lease | None) -> bool | LeaseLost | None:
+        """For a write with `owner`: None if the run runs under it (go on), else the result."""
+        if owner is None:
+            return None
+        if (
+            run is not None
+            and run.status is RunStatus.RUNNING
+            and (run.node, run.generation) == (owner.node, owner.generation)
+        ):
+            return None
+        return False if self._holds(owner) else LEASE_LOST
+
+    def _claim(self, claim: Claim) -> bool | LeaseLost:
+        if claim.generation is not None and not self._holds(Lease(claim.node, claim.generation)):
+            return LEASE_LOST
         run = self._runs.get(claim.run_id)
         if run is None or run.status is not RunStatus.QUEUED:
             return False
@@ -207,13 +245,20 @@ class MemoryOperations:
             if running >= claim.limit:
                 return False
         started = replace(
-            run, status=RunStatus.RUNNING, node=claim.node, started_at=claim.at.astimezone(UTC)
+            run,
+            status=RunStatus.RUNNING,
+            node=claim.node,
+            started_at=claim.at.astimezone(UTC),
+            generation=claim.generation,
         )
         self._put(self._runs, run.id, started)
         return True
 
-    def _finish(self, finish: Finish) -> bool:
+    def _finish(self, finish: Finish) -> bool | LeaseLost:
         run = self._runs.get(finish.run_id)
+        refused = self._owned(run, finish.owner)
+        if refused is not None:
+            return refused
         if run is None or run.status not in ACTIVE:
             return False
         changes: dict[str, Any] = {
@@ -231,8 +276,11 @@ class MemoryOperations:
         self._put(self._runs, run.id, replace(run, **changes))
         return True
 
-    def _progress(self, progress: Progress) -> bool:
+    def _progress(self, progress: Progress) -> bool | LeaseLost:
         run = self._runs.get(progress.run_id)
+        refused = self._owned(run, progress.owner)
+        if refused is not None:
+            return refused
         if run is None or run.status is not RunStatus.RUNNING:
             return False
         changed = replace(
@@ -275,6 +323,25 @@ class MemoryOperations:
                 self._put(self._runs, run.id, interrupted)
                 changed.append(run.id)
         return changed
+
+    def _reap(self, reap: ReapNode) -> Reaped:
+        node = self._nodes.get(reap.node)
+        if node is None or not self._holds(Lease(reap.node, reap.generation)):
+            return Reaped()
+        if reap.expired_before is not None and node.heartbeat_at >= reap.expired_before:
+            return Reaped()  # it renewed its lease since it was found dead
+        at = reap.at.astimezone(UTC)
+        self._put(self._nodes, node.id, replace(node, stopped_at=at))
+        interrupted = self._interrupt(InterruptRuns((reap.node,), reap.at, reap.note))
+        retries: list[tuple[int, NewRun]] = []
+        for run_id in interrupted:
+            run = self._runs[run_id]
+            if run.attempt < reap.attempts.get(run.job, 1):
+                new = reaped_retry(run, reap.at)
+                retry_id = self._insert(new)
+                if retry_id is not None:
+                    retries.append((retry_id, new))
+        return Reaped(tuple(interrupted), tuple(retries))
 
     def _update_job(self, change: UpdateJob) -> JobRecord | None:
         job = self._jobs.get(change.name)
@@ -324,6 +391,8 @@ class MemoryOperations:
                 key = (run.job, run.fire_time, run.reason.value, run.attempt)
                 if self._keys.get(key) == run.id:
                     self._delete(self._keys, key)
+            if run.retry_of is not None and self._retries.get(run.retry_of) == run.id:
+                self._delete(self._retries, run.retry_of)
         self._delete(self._jobs, remove.name)
         self._removed_runs = len(doomed)
         return Removal.REMOVED

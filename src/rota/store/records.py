@@ -115,6 +115,8 @@ class RunRecord:
     log: str
     retry_of: int | None
     cancel_requested: bool
+    generation: int | None = None
+    """The lease generation of the node life that claimed it (decision 0007)."""
 
     @property
     def duration(self) -> timedelta | None:
@@ -134,6 +136,11 @@ class NodeRecord:
     started_at: datetime
     heartbeat_at: datetime
     stopped_at: datetime | None = None
+    generation: int = 0
+    """Its lease generation: a fencing token, new for each life (`Store.register_node`)."""
+    life: str | None = None
+    """Which process this is, beside host and pid (a pid is reused, as pid 1 in a container
+    that restarts): the host's boot id and the process's start time, where the OS tells."""
 
 
 @dataclass(frozen=True)

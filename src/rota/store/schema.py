@@ -1,10 +1,10 @@
 """The tables: jobs, runs, nodes and events, column for column the fields of the records.
 
 The column order of each table is the field order of its record (a test guards this), so a row
-becomes a record positionally; the nodes table has one more, last: the job names a node
-registered, read apart (`list_nodes` leaves the possibly long list out). Migrations in
-`migrations/versions/` create exactly this schema (columns a migration added come last in the
-database's own order; rows are always read by naming the columns).
+becomes a record positionally; the nodes table has one more (before the columns 0003 added):
+the job names a node registered, read apart (`list_nodes` leaves the possibly long list out).
+Migrations in `migrations/versions/` create exactly this schema (columns a migration added
+come last in the database's own order; rows are always read by naming the columns).
 """
 
 from __future__ import annotations
@@ -152,9 +152,13 @@ runs = Table(
     # No foreign key: pruning may delete the run retried, and the retry keeps its history.
     Column("retry_of", BigInteger),
     Column("cancel_requested", Boolean, nullable=False, server_default=false()),
+    # The lease generation of the node life that claimed the run: its fencing token.
+    Column("generation", BigInteger),
     # Exactly once per fire time: a second insert of the same key creates nothing. Runs without
     # a fire time (manual ones) never collide, since NULLs are distinct in a unique constraint.
     UniqueConstraint("job", "fire_time", "reason", "attempt"),
+    # One retry per attempt, whoever queues it (a reaper, or a node that finishes late).
+    Index(None, "retry_of", unique=True),
     # A job's history, newest first, and paging by id.
     Index(None, "job", "id"),
     # Active runs (queued, running) are few among many finished ones.
@@ -173,6 +177,8 @@ nodes = Table(
     Column("stopped_at", UtcDateTime),
     # The names of the jobs the node's code defines (a JSON list): what is "in code".
     Column("jobs", JSON, nullable=False, server_default=text("'[]'")),
+    Column("generation", BigInteger, nullable=False, server_default=text("0")),
+    Column("life", Text),
 )
 
 events = Table(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     delete,
     false,
+    func,
     insert,
     select,
     update,
@@ -133,7 +134,12 @@ class SqlStore(Store):
                 engine.dispose()
                 raise
             insert_runs = insert_ignoring_conflicts(runs, engine).returning(
-                runs.c.id, runs.c.job, runs.c.fire_time, runs.c.reason, runs.c.attempt
+                runs.c.id,
+                runs.c.job,
+                runs.c.fire_time,
+                runs.c.reason,
+                runs.c.attempt,
+                runs.c.retry_of,
             )
             insert_job = insert_ignoring_conflicts(jobs, engine).returning(*jobs.c)
             channel = None
@@ -373,13 +379,23 @@ class SqlStore(Store):
 
     # -- nodes ------------------------------------------------------------------------------
 
-    def register_node(self, node: NodeRecord, jobs: Collection[str] = ()) -> None:
+    def register_node(self, node: NodeRecord, jobs: Collection[str] = ()) -> int:
         """Add a node, or replace the row of the same id, with the job names it registers;
         its lease starts by the database's clock where it has one (see `database_now`)."""
         checks.check_node(node)
         names = sorted(checks.check_names(jobs, "register_node.jobs"))
         with self._writing() as connection:
             clock = database_clock(connection)
+            before = connection.execute(
+                select(nodes.c.generation, nodes.c.stopped_at)
+                .where(nodes.c.id == node.id)
+                .with_for_update()
+            ).first()
+            if before is not None and before.stopped_at is None:
+                generation = int(before.generation)
+            else:
+                latest = connection.execute(select(func.max(nodes.c.generation))).scalar()
+                generation = int(latest or 0) + 1
             connection.execute(delete(nodes).where(nodes.c.id == node.id))
             connection.execute(
                 insert(nodes).values(
@@ -390,8 +406,11 @@ class SqlStore(Store):
                     heartbeat_at=node.heartbeat_at if clock is None else clock,
                     stopped_at=node.stopped_at,
                     jobs=names,
+                    generation=generation,
+                    life=node.life,
                 )
             )
+        return generation
 
     def registered_jobs(self, node_ids: Collection[str]) -> set[str]:
         """The job names any of the given nodes registered."""
@@ -403,16 +422,17 @@ class SqlStore(Store):
             lists = connection.execute(select(nodes.c.jobs).where(nodes.c.id.in_(ids)))
             return {name for (names,) in lists for name in names}
 
-    def heartbeat(self, node_id: str, at: datetime) -> bool:
+    def heartbeat(self, node_id: str, at: datetime, generation: int | None = None) -> bool:
         """Renew a node's lease (by the database's clock where it has one, else at `at`);
-        False if the node is unknown or stopped."""
+        False if the node is unknown or stopped, or has another generation."""
         checks.aware(at, "heartbeat.at")
         with self._writing() as connection:
             clock = database_clock(connection)
+            row = update(nodes).where(nodes.c.id == node_id, nodes.c.stopped_at.is_(None))
+            if generation is not None:
+                row = row.where(nodes.c.generation == generation)
             changed = connection.execute(
-                update(nodes)
-                .where(nodes.c.id == node_id, nodes.c.stopped_at.is_(None))
-                .values(heartbeat_at=at if clock is None else clock)
+                row.values(heartbeat_at=at if clock is None else clock)
             ).rowcount
         return changed == 1
 

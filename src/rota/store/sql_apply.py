@@ -20,8 +20,9 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import StoreError, UnknownJobError
-from rota.store import dialect, sql_events, sql_jobs
+from rota.store import dialect, sql_events, sql_fencing, sql_jobs
 from rota.store.abc import (
+    LEASE_LOST,
     UNSET,
     AddJob,
     Claim,
@@ -30,9 +31,12 @@ from rota.store.abc import (
     Fire,
     FireResult,
     InterruptRuns,
+    Lease,
+    LeaseLost,
     NewRun,
     Operation,
     Progress,
+    ReapNode,
     Removal,
     RemoveJob,
     RequestCancel,
@@ -55,8 +59,9 @@ _FINISH_FIELDS = (
     "progress_note",
 )
 
-# (job, fire time as given or as the column writes it, reason, attempt)
-RunKey = tuple[str, Any, str, int]
+# (job, fire time as given or as the column writes it, reason, attempt), or ("", retry_of) for
+# a retry without a fire time: what makes a new run unique.
+RunKey = tuple[Any, ...]
 
 
 def new_run_row(run: NewRun) -> dict[str, Any]:
@@ -103,6 +108,7 @@ class Transaction:
         self.removed: set[str] = set()
         self.last_event: int | None = None  # the id of the last event written, if any
         self._removed_runs = 0
+        self._leases: dict[Lease, bool] = {}  # leases read in this transaction
         self._pending: list[NewRun] = []
         self._processors: dict[str, Callable[[Any], Any] | None] = {}
         # Where each pending run's id goes: (operation index, position in a Fire's runs or -1).
@@ -124,6 +130,9 @@ class Transaction:
                 results[start:end] = self._fires(start, group)
             elif kind is Enqueue:
                 for offset, enqueue in enumerate(group):
+                    if enqueue.owner is not None and not self._holds(enqueue.owner):
+                        results[start + offset] = LEASE_LOST
+                        continue
                     self._gather(start + offset, -1, enqueue.run)
             else:
                 self._write_runs(results)  # runs gathered so far exist before they change
@@ -149,7 +158,9 @@ class Transaction:
     def _run_facts(self, ids: Sequence[int]) -> dict[int, RunFacts]:
         return sql_events.run_facts(self.connection, ids)
 
-    def _facts_of_group(self, group: Sequence[Claim | Finish], done: Sequence[bool]) -> list[Any]:
+    def _facts_of_group(
+        self, group: Sequence[Claim | Finish], done: Sequence[bool | LeaseLost]
+    ) -> list[Any]:
         found = self._run_facts([op.run_id for op, ok in zip(group, done, strict=True) if ok])
         return [found[op.run_id] if ok else None for op, ok in zip(group, done, strict=True)]
 
@@ -162,6 +173,8 @@ class Transaction:
             return self._run_facts([operation.run_id]).get(operation.run_id)
         if isinstance(operation, InterruptRuns):
             return self._run_facts(result)
+        if isinstance(operation, ReapNode):
+            return self._run_facts(result.interrupted)
         if isinstance(operation, RemoveJob):
             return self._removed_runs
         return None
@@ -254,20 +267,23 @@ class Transaction:
             returned = dialect.insert_runs(self.connection, columns, values)
             fire_time = columns.index("fire_time")
             keys = [
-                _key(row["job"], written[fire_time], row["reason"], row["attempt"])
+                _key(row["job"], written[fire_time], row["reason"], row["attempt"], row["retry_of"])
                 for row, written in zip(rows, values, strict=True)
             ]
         else:
             returned = list(self.connection.execute(self._insert_runs, rows))
-            keys = [_key(r["job"], r["fire_time"], r["reason"], r["attempt"]) for r in rows]
+            keys = [
+                _key(r["job"], r["fire_time"], r["reason"], r["attempt"], r["retry_of"])
+                for r in rows
+            ]
         # Rows are inserted in the order given, so ids ascend in that order; the rows a
         # conflict skipped are recognised by their key (RETURNING reports only inserted rows).
         returned = sorted(returned, key=lambda row: int(row[0]))
-        created_keys = {_key(*row[1:]) for row in returned if row[2] is not None}
+        created_keys = {_key(*row[1:]) for row in returned}
         inserted: list[int] = []
         claimed: set[RunKey] = set()
         for position, run in enumerate(pending):
-            if run.fire_time is None:
+            if run.fire_time is None and run.retry_of is None:
                 inserted.append(position)
                 continue
             key = keys[position]
@@ -320,6 +336,9 @@ class Transaction:
             return self._request_cancel(operation)
         if isinstance(operation, InterruptRuns):
             return self._interrupt(operation)
+        if isinstance(operation, ReapNode):
+            self._leases.clear()
+            return sql_fencing.reap(self.connection, operation, self._interrupt, self.insert_runs)
         if isinstance(operation, UpdateJob):
             return self._update_job(operation)
         if isinstance(operation, AddJob):
@@ -328,41 +347,64 @@ class Transaction:
             return self._remove_job(operation)
         raise StoreError(f"{operation!r} is not a store operation")
 
-    def _claims(self, claims: Sequence[Claim]) -> list[bool]:
-        if any(claim.limit is not None for claim in claims):
+    def _holds(self, lease: Lease) -> bool:
+        if lease not in self._leases:
+            self._leases[lease] = sql_fencing.lease_holds(self.connection, lease)
+        return self._leases[lease]
+
+    def _fenced(self, claim: Claim) -> bool:
+        """Whether a claim is refused: made under a lease that no longer holds."""
+        return claim.generation is not None and not self._holds(Lease(claim.node, claim.generation))
+
+    def _claims(self, claims: Sequence[Claim]) -> list[bool | LeaseLost]:
+        results: list[bool | LeaseLost] = [LEASE_LOST] * len(claims)
+        allowed = [(i, claim) for i, claim in enumerate(claims) if not self._fenced(claim)]
+        if any(claim.limit is not None for _, claim in allowed):
             # Each against its job's running runs, one after another: a claim earlier in this
             # transaction counts for the next one of the same job.
-            return [self._claim(claim) for claim in claims]
+            for index, claim in allowed:
+                results[index] = self._claim(claim)
+            return results
         fast = dialect.driver_batches(self.connection)
-        if len(claims) == 1 and not fast:
-            return [self._claim(claims[0])]
-        # One statement per (node, instant): a dispatcher claims its picks together.
+        if len(allowed) == 1 and not fast:
+            index, claim = allowed[0]
+            results[index] = self._claim(claim)
+            return results
+        # One statement per (node, instant, generation): a dispatcher claims its picks together.
         claimed: set[int] = set()
-        groups: dict[tuple[str, datetime], list[int]] = {}
-        for claim in claims:
-            groups.setdefault((claim.node, claim.at), []).append(claim.run_id)
-        for (node, at), ids in groups.items():
+        groups: dict[tuple[str, datetime, int | None], list[int]] = {}
+        for _, claim in allowed:
+            groups.setdefault((claim.node, claim.at, claim.generation), []).append(claim.run_id)
+        for (node, at, generation), ids in groups.items():
             if fast:
-                claimed |= dialect.claim_many(self.connection, ids, node, self._time(at))
+                claimed |= dialect.claim_many(
+                    self.connection, ids, node, self._time(at), generation
+                )
                 continue
             rows = self.connection.execute(
                 update(runs)
                 .where(runs.c.id.in_(ids), runs.c.status == RunStatus.QUEUED.value)
-                .values(status=RunStatus.RUNNING.value, node=node, started_at=at)
+                .values(
+                    status=RunStatus.RUNNING.value,
+                    node=node,
+                    started_at=at,
+                    generation=generation,
+                )
                 .returning(runs.c.id)
             )
             claimed.update(row[0] for row in rows)
-        results: list[bool] = []
-        for claim in claims:
-            results.append(claim.run_id in claimed)
+        for index, claim in allowed:
+            results[index] = claim.run_id in claimed
             claimed.discard(claim.run_id)  # a second claim of the same run finds it running
         return results
 
-    def _finishes(self, finishes: Sequence[Finish]) -> list[bool]:
+    def _finishes(self, finishes: Sequence[Finish]) -> list[bool | LeaseLost]:
         fast = dialect.driver_batches(self.connection)
         if len(finishes) == 1 and not fast:
             return [self._finish(finishes[0])]
         ids = [finish.run_id for finish in finishes]
+        # (status, node, generation) of each active run among them.
+        active: dict[int, tuple[Any, ...]]
         if fast:
             active = dialect.active_among(self.connection, ids)
         else:
@@ -370,18 +412,24 @@ class Transaction:
             # then: FOR UPDATE on PostgreSQL (another node may finish or interrupt one
             # meanwhile); SQLite's write lock holds the whole database already.
             active = {
-                row[0]
+                row[0]: tuple(row[1:])
                 for row in self.connection.execute(
-                    select(runs.c.id)
+                    select(runs.c.id, runs.c.status, runs.c.node, runs.c.generation)
                     .where(runs.c.id.in_(ids), runs.c.status.in_(_ACTIVE))
                     .with_for_update()
                 )
             }
-        results: list[bool] = []
+        results: list[bool | LeaseLost] = []
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for finish in finishes:
-            ok = finish.run_id in active
-            active.discard(finish.run_id)  # a second finish of the same run finds it finished
+            found = active.pop(finish.run_id, None)  # a second finish finds it finished
+            owner = finish.owner
+            ok: bool | LeaseLost = found is not None
+            if owner is not None and (
+                found is None
+                or tuple(found) != (RunStatus.RUNNING.value, owner.node, owner.generation)
+            ):
+                ok = False if self._holds(owner) else LEASE_LOST
             results.append(ok)
             if ok:
                 # Bind names must differ from column names in an UPDATE's SET clause.
@@ -420,27 +468,52 @@ class Transaction:
         processor = self._processors[column]
         return value if processor is None else processor(value)
 
-    def _claim(self, claim: Claim) -> bool:
+    def _claim(self, claim: Claim) -> bool | LeaseLost:
+        if self._fenced(claim):
+            return LEASE_LOST
         if claim.limit is not None:
             return dialect.claim_within_limit(
-                self.connection, claim.run_id, claim.node, self._time(claim.at), claim.limit
+                self.connection,
+                claim.run_id,
+                claim.node,
+                self._time(claim.at),
+                claim.limit,
+                claim.generation,
             )
         changed = self.connection.execute(
             update(runs)
             .where(runs.c.id == claim.run_id, runs.c.status == RunStatus.QUEUED.value)
-            .values(status=RunStatus.RUNNING.value, node=claim.node, started_at=claim.at)
+            .values(
+                status=RunStatus.RUNNING.value,
+                node=claim.node,
+                started_at=claim.at,
+                generation=claim.generation,
+            )
         ).rowcount
         return changed == 1
 
-    def _finish(self, finish: Finish) -> bool:
+    def _owned(self, row: Any, owner: Lease | None) -> Any:
+        """`row` (an UPDATE of one run) limited to a run running under `owner`, if given."""
+        if owner is None:
+            return row
+        return row.where(
+            runs.c.status == RunStatus.RUNNING.value,
+            runs.c.node == owner.node,
+            runs.c.generation == owner.generation,
+        )
+
+    def _refused(self, owner: Lease | None) -> bool | LeaseLost:
+        """The result of a write under `owner` that changed nothing."""
+        return False if owner is None or self._holds(owner) else LEASE_LOST
+
+    def _finish(self, finish: Finish) -> bool | LeaseLost:
+        row = update(runs).where(runs.c.id == finish.run_id, runs.c.status.in_(_ACTIVE))
         changed = self.connection.execute(
-            update(runs)
-            .where(runs.c.id == finish.run_id, runs.c.status.in_(_ACTIVE))
-            .values(**_finish_values(finish))
+            self._owned(row, finish.owner).values(**_finish_values(finish))
         ).rowcount
-        return changed == 1
+        return True if changed == 1 else self._refused(finish.owner)
 
-    def _progress(self, progress: Progress) -> bool:
+    def _progress(self, progress: Progress) -> bool | LeaseLost:
         values: dict[str, Any] = {
             "progress_done": progress.done,
             "progress_total": progress.total,
@@ -448,12 +521,13 @@ class Transaction:
         }
         if progress.log is not UNSET:
             values["log"] = progress.log
+        row = update(runs).where(
+            runs.c.id == progress.run_id, runs.c.status == RunStatus.RUNNING.value
+        )
         changed = self.connection.execute(
-            update(runs)
-            .where(runs.c.id == progress.run_id, runs.c.status == RunStatus.RUNNING.value)
-            .values(**values)
+            self._owned(row, progress.owner).values(**values)
         ).rowcount
-        return changed == 1
+        return True if changed == 1 else self._refused(progress.owner)
 
     def _request_cancel(self, cancel: RequestCancel) -> RunStatus | None:
         # FOR UPDATE holds the row on PostgreSQL until the update below (SQLite holds the whole
@@ -517,7 +591,11 @@ class Transaction:
         return removal
 
 
-def _key(job: str, fire_time: Any, reason: str, attempt: int) -> RunKey:
+def _key(job: str, fire_time: Any, reason: str, attempt: int, retry_of: Any) -> RunKey:
+    """What makes a new run unique: its fire-time key, else the run it retries (a run with
+    neither never collides)."""
+    if fire_time is None and retry_of is not None:
+        return ("", int(retry_of))
     return (job, fire_time, reason, attempt)
 
 
