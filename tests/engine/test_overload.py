@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -48,3 +49,35 @@ async def test_many_due_fire_times_are_written_in_bounded_transactions(
     assert len(sizes) >= 4
     for index in range(35):
         assert rota.job_info(f"j{index:02}").next_fire_at == clock.now() + timedelta(minutes=1)
+
+
+async def test_a_job_with_many_waiting_runs_does_not_starve_the_others(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas(workers=1)
+    gate = asyncio.Event()
+    order: list[str] = []
+
+    @rota.job("gate")
+    async def hold() -> None:
+        await gate.wait()
+
+    @rota.job("busy", overlap="allow", max_concurrent=10)
+    async def busy() -> None:
+        order.append("busy")
+
+    @rota.job("quiet")
+    async def quiet() -> None:
+        order.append("quiet")
+
+    await rota.start_async()
+    rota.run_now("gate")
+    await eventually(lambda: rota.runs("gate", status="running"))
+    for _ in range(3):
+        rota.run_now("busy")
+    rota.run_now("quiet")
+    await eventually(lambda: len(rota.runs(status="queued")) == 4)
+    await asyncio.sleep(0.05)  # the notices of the queued runs reach the engine
+    gate.set()
+    await eventually(lambda: len(order) == 4)
+    assert order == ["busy", "quiet", "busy", "busy"]

@@ -1,14 +1,13 @@
 """Runs queued runs: claim → prepare context → call → record → announce.
 
-A fixed number of slots; queued runs start in fire-time order as soon as their job has room (one
-running run, or `max_concurrent` under ``overlap="allow"``). Async jobs run on the engine's loop,
+A fixed number of slots; queued runs start as soon as their job has room (one running run, or
+`max_concurrent` under ``overlap="allow"``), the jobs taking turns (`WaitingRuns`). Async jobs run on the engine's loop,
 sync jobs in a bounded thread pool. A job raising never disturbs the engine or other jobs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextvars
 import functools
 import logging
@@ -31,6 +30,7 @@ from rota.engine.runs import (
 )
 from rota.engine.supervise import keep_running
 from rota.engine.texts import NOTE_LIMIT, storable
+from rota.engine.waiting import WaitingRuns
 from rota.errors import SettingError, StoreUnavailableError
 from rota.store.abc import Claim, Enqueue, Finish, Progress
 from rota.store.records import RunStatus
@@ -77,7 +77,7 @@ class Worker:
         self.jobs = jobs
         self.slots = slots
         self.started_at = started_at
-        self._queue: list[QueuedRun] = []
+        self._queue = WaitingRuns()
         self._active: dict[int, _Active] = {}
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="rota-job")
         self._kick = asyncio.Event()
@@ -124,14 +124,14 @@ class Worker:
         return ready
 
     def _insert(self, run: QueuedRun) -> None:
-        bisect.insort(self._queue, run)
+        self._queue.add(run)
         self._kick.set()
 
     def remove_queued(self, run_id: int) -> None:
         """Let go of a queued run (it was cancelled in the store)."""
-        for index, run in enumerate(self._queue):
+        for run in self._queue:
             if run.id == run_id:
-                del self._queue[index]
+                self._queue.remove(run.job, run_id)
                 state = self.jobs.get(run.job)
                 if state is not None:
                     state.queued.discard(run_id)
@@ -202,24 +202,7 @@ class Worker:
         """Runs that may start now (up to the free slots), and when to look again otherwise."""
         taken_slots = len(self._active) + len(self._lingering)
         free = 0 if self._held is not None else self.slots - taken_slots
-        picked: list[QueuedRun] = []
-        wake_at: datetime | None = None
-        taken: dict[str, int] = {}
-        for run in self._queue:
-            if len(picked) >= free:
-                break
-            state = self.jobs.get(run.job)
-            if state is None:
-                continue
-            ready_at = self.ready_at(state, run)
-            if ready_at > now:
-                wake_at = ready_at if wake_at is None else min(wake_at, ready_at)
-                continue
-            if len(state.running) + taken.get(run.job, 0) >= state.limit:
-                continue
-            taken[run.job] = taken.get(run.job, 0) + 1
-            picked.append(run)
-        return picked, wake_at
+        return self._queue.pick(free, now, self.jobs, self.ready_at)
 
     def _claim(self, picked: list[QueuedRun], now: datetime) -> None:
         # The runs count as running from here, before the claim is written: a fire time or a
@@ -227,7 +210,7 @@ class Worker:
         # dispatcher does not pick them again.
         started: list[tuple[_Active, JobState]] = []
         for run in picked:
-            self._queue.remove(run)
+            self._queue.served(run)
             state = self.jobs[run.job]
             state.queued.discard(run.id)
             state.running.add(run.id)
