@@ -1,4 +1,4 @@
-"""Under overload: bounded fire transactions, fair starts, one skipped row per streak, visible lag."""
+"""Under overload: bounded fire transactions, fair starts, a row per streak of skips, lag shown."""
 
 from __future__ import annotations
 
@@ -81,3 +81,37 @@ async def test_a_job_with_many_waiting_runs_does_not_starve_the_others(
     gate.set()
     await eventually(lambda: len(order) == 4)
     assert order == ["busy", "quiet", "busy", "busy"]
+
+
+async def test_a_streak_of_skipped_fire_times_is_one_run(rotas: MakeRota, clock: FakeClock) -> None:
+    rota = rotas()
+    release = asyncio.Event()
+
+    @rota.job("scan", schedule="every 1h")
+    async def scan() -> None:
+        await release.wait()
+
+    await rota.start_async()
+    clock.advance(timedelta(hours=1))
+    await eventually(lambda: rota.runs("scan", status="running"))
+    first_skip = clock.now() + timedelta(hours=1)
+    for _ in range(3):
+        clock.advance(timedelta(hours=1))
+        await eventually(lambda: rota.job_info("scan").next_fire_at > clock.now())  # type: ignore[operator]
+    (skipped,) = rota.runs("scan", status="skipped")
+    assert (skipped.fire_time, skipped.fire_count, skipped.last_fire_time) == (
+        first_skip,
+        3,
+        clock.now(),
+    )
+    assert len(rota.runs("scan")) == 2
+    release.set()
+    await eventually(lambda: not rota.runs("scan", status="running"))
+    release.clear()
+    # The streak ended with the run it waited on: the next streak is a run of its own.
+    clock.advance(timedelta(hours=1))
+    await eventually(lambda: rota.runs("scan", status="running"))
+    clock.advance(timedelta(hours=1))
+    await eventually(lambda: len(rota.runs("scan", status="skipped")) == 2)
+    assert rota.runs("scan", status="skipped")[0].fire_count == 1
+    release.set()

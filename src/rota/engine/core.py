@@ -310,6 +310,7 @@ class Engine:
                 runs.append(NewRun(name, reason, now, RunStatus.SKIPPED, fire_at, note=note))
         running = sorted(state.running)
         queued: list[int | None] = [*sorted(state.queued)]
+        streak = state.streak if reason is Reason.SCHEDULE else None
         for fire_time in fire_times:
             decision = decide_overlap(settings.overlap, settings.max_concurrent, running, queued)
             for run_id in decision.cancel:
@@ -321,9 +322,18 @@ class Engine:
                 runs.append(NewRun(name, reason, now, fire_time=fire_time, args=settings.args))
                 queued.append(None)
             else:
-                runs.append(
-                    NewRun(name, reason, now, RunStatus.SKIPPED, fire_time, note=decision.reason)
+                # A streak of skipped fire times is one run, counted up (decision 0007).
+                skipped = NewRun(
+                    name,
+                    reason,
+                    now,
+                    RunStatus.SKIPPED,
+                    fire_time,
+                    note=decision.reason,
+                    streak_of=streak,
                 )
+                runs.append(skipped)
+                streak = None
         return Fire(name, fire_at, following, tuple(runs)), cancels
 
     async def _fired(self, fire: Fire, result: FireResult) -> None:
@@ -337,7 +347,10 @@ class Engine:
             if run_id is None:
                 continue  # this fire time already had its run
             if new.status is RunStatus.QUEUED:
+                state.streak = None
                 self.worker.take(QueuedRun.of(run_id, new))
+            elif new.reason is Reason.SCHEDULE:
+                state.streak = run_id
 
     async def reload(self, name: str) -> None:
         """Read a job again after a change elsewhere: settings, pause, next fire time; a job

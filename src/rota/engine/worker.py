@@ -1,8 +1,9 @@
 """Runs queued runs: claim → prepare context → call → record → announce.
 
 A fixed number of slots; queued runs start as soon as their job has room (one running run, or
-`max_concurrent` under ``overlap="allow"``), the jobs taking turns (`WaitingRuns`). Async jobs run on the engine's loop,
-sync jobs in a bounded thread pool. A job raising never disturbs the engine or other jobs.
+`max_concurrent` under ``overlap="allow"``), the jobs taking turns (`WaitingRuns`). Async jobs run
+on the engine's loop, sync jobs in a bounded thread pool. A job raising never disturbs the engine
+or other jobs.
 """
 
 from __future__ import annotations
