@@ -115,3 +115,32 @@ async def test_a_streak_of_skipped_fire_times_is_one_run(rotas: MakeRota, clock:
     await eventually(lambda: len(rota.runs("scan", status="skipped")) == 2)
     assert rota.runs("scan", status="skipped")[0].fire_count == 1
     release.set()
+
+
+async def test_falling_behind_is_logged_once_per_episode_and_counted(
+    rotas: MakeRota, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    rota = rotas()
+
+    @rota.job("tick", schedule="every 1s", overlap="allow", max_concurrent=100, grace="1h")
+    async def tick() -> None:
+        pass
+
+    await rota.start_async()
+    engine = rota.engine
+    assert engine is not None
+    assert (engine.lag.behind, engine.lag.episodes) == (False, 0)
+    caplog.set_level("INFO", logger="rota.engine")
+    clock.advance(5)
+    await eventually(lambda: len(rota.runs("tick")) == 5)
+    await eventually(lambda: not engine.lag.behind)
+    behind = [r.getMessage() for r in caplog.records if "is behind" in r.getMessage()]
+    assert behind == ["rota is behind: fire times fire 4.0 s late"]
+    assert [r for r in caplog.records if "caught up" in r.getMessage()]
+    assert engine.lag.episodes == 1
+    assert engine.lag.worst >= timedelta(seconds=4)
+    for _ in range(3):  # on time again: nothing more is said
+        clock.advance(1)
+        await eventually(lambda: rota.job_info("tick").next_fire_at > clock.now())  # type: ignore[operator]
+    assert len([r for r in caplog.records if "is behind" in r.getMessage()]) == 1
+    assert engine.lag.lateness == timedelta(0)

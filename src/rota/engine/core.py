@@ -24,6 +24,7 @@ from rota.clock import Clock
 from rota.engine.basis import Basis
 from rota.engine.context import CaptureHandler
 from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_target
+from rota.engine.lag import Lag
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
 from rota.engine.policies import CatchUp, decide_overlap, plan_catch_up
@@ -93,6 +94,7 @@ class Engine:
         self._capture = CaptureHandler()
         self._stop_listening: Callable[[], None] | None = None
         self._fire_failures = 0
+        self.lag = Lag()  # how far behind its fire times the scheduler is
 
     @property
     def node_id(self) -> str:
@@ -244,6 +246,10 @@ class Engine:
                 if state is not None and state.next_fire_at == fire_at and not state.paused:
                     due.append((name, fire_at))
             if due:
+                backlog = 0
+                if len(due) == FIRE_BATCH:  # counted only when more may be waiting
+                    backlog = sum(entry[0] <= now for entry in self._heap)
+                self.lag.batch(min(fire_at for _, fire_at in due), len(due), backlog, now)
                 try:
                     await self._fire(due, now)
                 except Exception as error:  # the scheduler must outlive anything a fire meets
