@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from rota.clock import Clock
+from rota.clock import Clock, StepAware
 from rota.engine.basis import Basis
 from rota.engine.context import CaptureHandler
 from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_target
@@ -34,7 +34,7 @@ from rota.engine.supervise import keep_running
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
 from rota.errors import RotaError, SettingError
-from rota.schedules import Once
+from rota.schedules import Interval, Once
 from rota.store.abc import (
     Fire,
     FireResult,
@@ -95,6 +95,8 @@ class Engine:
         self._stop_listening: Callable[[], None] | None = None
         self._fire_failures = 0
         self.lag = Lag()  # how far behind its fire times the scheduler is
+        self._stepped = False  # the wall clock was stepped: interval schedules re-plan
+        self._stop_step_watch: Callable[[], None] | None = None
 
     @property
     def node_id(self) -> str:
@@ -123,6 +125,8 @@ class Engine:
         # that no other node finds this one dead while it was starting.
         await self.nodes.renew(basis.clock.now())
         self.worker.start()
+        if isinstance(basis.clock, StepAware):
+            self._stop_step_watch = basis.clock.on_step(self._clock_stepped)
         self._spawn(keep_running("rota-scheduler", self._schedule, basis.clock), "rota-scheduler")
         self._spawn(keep_running("rota-heartbeat", self.nodes.beat, basis.clock), "rota-heartbeat")
         log.info("rota node %s started with %d jobs", self.node_id, len(self.jobs))
@@ -132,6 +136,8 @@ class Engine:
         interrupted. The store stays open (its owner closes it)."""
         for task in list(self._tasks):
             task.cancel()
+        if self._stop_step_watch is not None:
+            self._stop_step_watch()
         if self._stop_listening is not None:
             # Off the loop too: PostgreSQL's listener finishes its current wait first. Not
             # through the default executor, which is gone at interpreter exit (atexit).
@@ -239,6 +245,9 @@ class Engine:
         while True:
             self._wake.clear()
             now = clock.now()
+            if self._stepped:
+                self._stepped = False
+                await self._replan(now)
             due: list[tuple[str, datetime]] = []
             while self._heap and self._heap[0][0] <= now and len(due) < FIRE_BATCH:
                 fire_at, _, name = heapq.heappop(self._heap)
@@ -273,6 +282,33 @@ class Engine:
             finally:
                 for waiter in waiters:
                     waiter.cancel()
+
+    def _clock_stepped(self, step: float) -> None:
+        self._stepped = True
+        self._wake.set()
+
+    async def _replan(self, now: datetime) -> None:
+        """After a step of the wall clock: an interval schedule (elapsed time) fires next at its
+        first fire time after `now`, within one period, instead of waiting out a step back or
+        catching up a step forward. Wall-clock schedules (cron, daily, once) keep their wall
+        times: the fire times a step forward passed over are caught up as after downtime."""
+        fires: list[Fire] = []
+        for name, state in self.jobs.items():
+            schedule = state.settings.schedule
+            if state.paused or state.next_fire_at is None or not isinstance(schedule, Interval):
+                continue
+            following = schedule.next_after(now)
+            if following != state.next_fire_at:
+                fires.append(Fire(name, state.next_fire_at, following))
+        for fire, result in zip(fires, await self.basis.writer.apply(fires), strict=True):
+            if result.advanced:
+                state = self.jobs[fire.job]
+                state.next_fire_at = fire.next_fire_at
+                self._push(fire.job, state)
+            else:
+                await self.reload(fire.job)
+        if fires:
+            log.info("rota re-planned %d interval jobs after a wall-clock step", len(fires))
 
     async def _fire(self, due: list[tuple[str, datetime]], now: datetime) -> None:
         """Create the runs for due fire times, advancing each job in the same transaction."""

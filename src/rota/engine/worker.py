@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rota.engine.context import RunContext, RunInfo, current_run
@@ -118,7 +118,9 @@ class Worker:
     def ready_at(self, state: JobState, run: QueuedRun) -> datetime:
         """When a queued run may start: its not-before, and the job's start delay after the
         node started."""
-        ready = run.not_before or self.started_at
+        # Not the node's start itself: after the wall clock was stepped back past it, every run
+        # would wait out the step.
+        ready = run.not_before or _LONG_AGO
         delay = state.settings.start_delay
         if delay is not None:
             ready = max(ready, self.started_at + delay)
@@ -468,5 +470,6 @@ def _unless_given_up(context: RunContext, call: Callable[[], Any]) -> Any:
 
 # How long (real seconds) a cancelled async job may take to end before the log says it goes on.
 _ASYNC_UNWIND = 1.0
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 # How long a run whose job is busy on other nodes waits before it is claimed again.
 _BUSY_PAUSE = timedelta(seconds=1)
