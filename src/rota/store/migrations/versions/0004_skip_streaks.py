@@ -1,7 +1,7 @@
 """A streak of skipped fire times is one run: runs.fire_count and runs.last_fire_time.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-03
 
 Under overload (or with a job that runs longer than its period) every fire time of a job that
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
