@@ -42,6 +42,16 @@ def full() -> list[Task]:
         )
         for n in (1, 3)
     ]
+    tasks.append(
+        Task(
+            "W6",
+            "10,000 jobs every 1 s, 60 s",
+            "overload",
+            ("--jobs", "10000", "--seconds", "60"),
+            300,
+            systems=("rota",),
+        )
+    )
     tasks.append(Task("floor", "no scheduler", "floor", (), 180, systems=("floor",)))
     return tasks
 
@@ -66,6 +76,14 @@ def quick() -> list[Task]:
             "cluster",
             ("--jobs", "200", "--nodes", "2", "--lead", "3"),
             90,
+            systems=("rota",),
+        ),
+        Task(
+            "W6",
+            "2,000 jobs every 1 s, 4 s",
+            "overload",
+            ("--jobs", "2000", "--seconds", "4"),
+            60,
             systems=("rota",),
         ),
         Task("floor", "no scheduler", "floor", ("--scale", "0.2"), 60, systems=("floor",)),

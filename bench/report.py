@@ -31,6 +31,7 @@ TITLES = {
     "W3": "W3 precision: one-shot jobs due 20 ms apart among idle schedules",
     "W4": "W4 idle: CPU while nothing is due",
     "W5": "W5 cluster: W2's burst on PostgreSQL, by one node or several sharing it (rota only)",
+    "W6": "W6 overload: many jobs every second on SQLite, more than can run (rota only)",
     "floor": "Floor: this machine without a scheduler",
 }
 METRICS = {
@@ -65,6 +66,17 @@ METRICS = {
         Metric("recorded_late_p99_ms", "recorded late p99 ms", ratio=False),
         Metric("nodes_that_ran", "nodes that ran runs", ratio=False),
         Metric("exactly_once", "exactly once", ratio=False),
+    ],
+    "W6": [
+        Metric("fire_times_due", "fire times due", ratio=False),
+        Metric("fire_times_run", "fire times run", ratio=False),
+        Metric("late_first_p99_ms", "late p99 ms, first third", ratio=False),
+        Metric("late_last_p99_ms", "late p99 ms, last third", ratio=False),
+        Metric("rows_per_job", "rows per job", ratio=False),
+        Metric("db_growth_mb", "DB growth, MB", ratio=False),
+        Metric("runs_per_job_min", "fewest runs of a job", ratio=False),
+        Metric("longest_tx_ms", "longest transaction ms", ratio=False),
+        Metric("prune_s", "prune s", ratio=False),
     ],
     "floor": [
         Metric("sqlite_1_per_tx_rows_per_s", "SQLite rows/s, 1 per tx"),

@@ -7,9 +7,9 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "SystemClock"]
+__all__ = ["Clock", "StepAware", "SystemClock"]
 
 log = logging.getLogger("rota.clock")
 
@@ -35,6 +35,16 @@ class Clock(Protocol):
         ...
 
 
+@runtime_checkable
+class StepAware(Protocol):
+    """A clock that tells of steps of its wall clock (the engine then re-plans its schedules)."""
+
+    def on_step(self, callback: Callable[[float], None]) -> Callable[[], None]:
+        """Call `callback` with the step in seconds (negative: back) when a step is noticed;
+        returns a function that stops calling it."""
+        ...
+
+
 class SystemClock:
     """The real clock. `now()` is the system's wall clock; a wait goes by elapsed (monotonic)
     time, so that a wall clock stepped while it waits (NTP, an admin, a VM resumed) neither
@@ -55,6 +65,17 @@ class SystemClock:
         self._monotonic = monotonic
         self._check_every = check_every
         self._offset = wall() - monotonic()  # wall minus monotonic, as last seen
+        self._step_callbacks: list[Callable[[float], None]] = []
+
+    def on_step(self, callback: Callable[[float], None]) -> Callable[[], None]:
+        """Call `callback` (on the waiting loop's thread) with each step noticed, in seconds."""
+        self._step_callbacks.append(callback)
+
+        def remove() -> None:
+            if callback in self._step_callbacks:
+                self._step_callbacks.remove(callback)
+
+        return remove
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._wall(), UTC)
@@ -92,3 +113,5 @@ class SystemClock:
                 way,
                 abs(step),
             )
+            for callback in list(self._step_callbacks):
+                callback(step)

@@ -67,7 +67,7 @@ def test_a_0001_database_with_jobs_and_runs_is_upgraded(empty_url: str) -> None:
     store.open()
     try:
         with store._reading() as connection:
-            assert migrate.current_revision(connection) == migrate.HEAD == "0003"
+            assert migrate.current_revision(connection) == migrate.HEAD == "0004"
         kinds = {job.name: (job.kind, job.target, job.defaults) for job in store.list_jobs()}
         assert kinds == {
             "a": (JobKind.CODE, None, {"v": 1}),
@@ -80,6 +80,7 @@ def test_a_0001_database_with_jobs_and_runs_is_upgraded(empty_url: str) -> None:
             ("gone", RunStatus.FAILED),
             ("a", RunStatus.SUCCEEDED),
         ]
+        assert [(run.fire_count, run.last_fire_time) for run in runs] == [(1, None)] * 3
         assert [node.id for node in store.list_nodes()] == ["n1"]
         assert store.registered_jobs(["n1"]) == set()
         assert store.last_event_id() == 0

@@ -20,10 +20,11 @@ from collections.abc import Callable, Collection, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from rota.clock import Clock
+from rota.clock import Clock, StepAware
 from rota.engine.basis import Basis
 from rota.engine.context import RecordCapture
 from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_target
+from rota.engine.lag import Lag
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
 from rota.engine.policies import CatchUp, decide_overlap, plan_catch_up
@@ -33,7 +34,7 @@ from rota.engine.supervise import keep_running
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
 from rota.errors import RotaError, SettingError
-from rota.schedules import Once
+from rota.schedules import Interval, Once
 from rota.store.abc import (
     Fire,
     FireResult,
@@ -47,6 +48,11 @@ from rota.store.records import JobKind, JobRecord, Reason, RunStatus
 __all__ = ["Engine"]
 
 log = logging.getLogger("rota.engine")
+
+# At most this many fire times are written in one transaction. More that are due wait for the
+# next one, so that claims and finishes queued meanwhile are written in between (10,000 fires
+# in one transaction held every claim and finish back for more than a second on SQLite).
+FIRE_BATCH = 200
 
 
 class Engine:
@@ -87,6 +93,9 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_listening: Callable[[], None] | None = None
         self._fire_failures = 0
+        self.lag = Lag()  # how far behind its fire times the scheduler is
+        self._stepped = False  # the wall clock was stepped: interval schedules re-plan
+        self._stop_step_watch: Callable[[], None] | None = None
 
     @property
     def node_id(self) -> str:
@@ -116,6 +125,8 @@ class Engine:
         # that no other node finds this one dead while it was starting.
         await self.nodes.renew(basis.clock.now())
         self.worker.start()
+        if isinstance(basis.clock, StepAware):
+            self._stop_step_watch = basis.clock.on_step(self._clock_stepped)
         self._spawn(keep_running("rota-scheduler", self._schedule, basis.clock), "rota-scheduler")
         self._spawn(keep_running("rota-heartbeat", self.nodes.beat, basis.clock), "rota-heartbeat")
         log.info("rota node %s started with %d jobs", self.node_id, len(self.jobs))
@@ -125,6 +136,8 @@ class Engine:
         interrupted. The store stays open (its owner closes it)."""
         for task in list(self._tasks):
             task.cancel()
+        if self._stop_step_watch is not None:
+            self._stop_step_watch()
         if self._stop_listening is not None:
             # Off the loop too: PostgreSQL's listener finishes its current wait first. Not
             # through the default executor, which is gone at interpreter exit (atexit).
@@ -244,13 +257,20 @@ class Engine:
         while True:
             self._wake.clear()
             now = clock.now()
+            if self._stepped:
+                self._stepped = False
+                await self._replan(now)
             due: list[tuple[str, datetime]] = []
-            while self._heap and self._heap[0][0] <= now:
+            while self._heap and self._heap[0][0] <= now and len(due) < FIRE_BATCH:
                 fire_at, _, name = heapq.heappop(self._heap)
                 state = self.jobs.get(name)
                 if state is not None and state.next_fire_at == fire_at and not state.paused:
                     due.append((name, fire_at))
             if due:
+                backlog = 0
+                if len(due) == FIRE_BATCH:  # counted only when more may be waiting
+                    backlog = sum(entry[0] <= now for entry in self._heap)
+                self.lag.batch(min(fire_at for _, fire_at in due), len(due), backlog, now)
                 try:
                     await self._fire(due, now)
                 except Exception as error:  # the scheduler must outlive anything a fire meets
@@ -263,6 +283,8 @@ class Engine:
                 else:
                     self._fire_failures = 0
                     outage.answered(now)
+                # Let the dispatcher submit its claims before the next batch of fire times.
+                await asyncio.sleep(0)
                 continue
             waiters: list[asyncio.Task[Any]] = [asyncio.create_task(self._wake.wait())]
             if self._heap:
@@ -272,6 +294,33 @@ class Engine:
             finally:
                 for waiter in waiters:
                     waiter.cancel()
+
+    def _clock_stepped(self, step: float) -> None:
+        self._stepped = True
+        self._wake.set()
+
+    async def _replan(self, now: datetime) -> None:
+        """After a step of the wall clock: an interval schedule (elapsed time) fires next at its
+        first fire time after `now`, within one period, instead of waiting out a step back or
+        catching up a step forward. Wall-clock schedules (cron, daily, once) keep their wall
+        times: the fire times a step forward passed over are caught up as after downtime."""
+        fires: list[Fire] = []
+        for name, state in self.jobs.items():
+            schedule = state.settings.schedule
+            if state.paused or state.next_fire_at is None or not isinstance(schedule, Interval):
+                continue
+            following = schedule.next_after(now)
+            if following != state.next_fire_at:
+                fires.append(Fire(name, state.next_fire_at, following))
+        for fire, result in zip(fires, await self.basis.writer.apply(fires), strict=True):
+            if result.advanced:
+                state = self.jobs[fire.job]
+                state.next_fire_at = fire.next_fire_at
+                self._push(fire.job, state)
+            else:
+                await self.reload(fire.job)
+        if fires:
+            log.info("rota re-planned %d interval jobs after a wall-clock step", len(fires))
 
     async def _fire(self, due: list[tuple[str, datetime]], now: datetime) -> None:
         """Create the runs for due fire times, advancing each job in the same transaction."""
@@ -315,6 +364,7 @@ class Engine:
                 runs.append(NewRun(name, reason, now, RunStatus.SKIPPED, fire_at, note=note))
         running = sorted(state.running)
         queued: list[int | None] = [*sorted(state.queued)]
+        streak = state.streak if reason is Reason.SCHEDULE else None
         for fire_time in fire_times:
             decision = decide_overlap(settings.overlap, settings.max_concurrent, running, queued)
             for run_id in decision.cancel:
@@ -326,9 +376,18 @@ class Engine:
                 runs.append(NewRun(name, reason, now, fire_time=fire_time, args=settings.args))
                 queued.append(None)
             else:
-                runs.append(
-                    NewRun(name, reason, now, RunStatus.SKIPPED, fire_time, note=decision.reason)
+                # A streak of skipped fire times is one run, counted up (decision 0007).
+                skipped = NewRun(
+                    name,
+                    reason,
+                    now,
+                    RunStatus.SKIPPED,
+                    fire_time,
+                    note=decision.reason,
+                    streak_of=streak,
                 )
+                runs.append(skipped)
+                streak = None
         return Fire(name, fire_at, following, tuple(runs)), cancels
 
     async def _fired(self, fire: Fire, result: FireResult) -> None:
@@ -342,7 +401,10 @@ class Engine:
             if run_id is None:
                 continue  # this fire time already had its run
             if new.status is RunStatus.QUEUED:
+                state.streak = None
                 self.worker.take(QueuedRun.of(run_id, new))
+            elif new.reason is Reason.SCHEDULE:
+                state.streak = run_id
 
     async def reload(self, name: str) -> None:
         """Read a job again after a change elsewhere: settings, pause, next fire time; a job

@@ -121,6 +121,8 @@ class JobState:
     next_fire_at: datetime | None
     running: set[int] = field(default_factory=set)
     queued: set[int] = field(default_factory=set)
+    # The skipped run that records the job's current streak of skipped fire times, if any.
+    streak: int | None = None
 
     @property
     def limit(self) -> int:

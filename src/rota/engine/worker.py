@@ -1,21 +1,21 @@
 """Runs queued runs: claim → prepare context → call → record → announce.
 
-A fixed number of slots; queued runs start in fire-time order as soon as their job has room (one
-running run, or `max_concurrent` under ``overlap="allow"``). Async jobs run on the engine's loop,
-sync jobs in a bounded thread pool, and jobs with ``isolation="process"`` each in a process of its
-own (`engine.process`). A job raising never disturbs the engine or other jobs.
+A fixed number of slots; queued runs start as soon as their job has room (one running run, or
+`max_concurrent` under ``overlap="allow"``), the jobs taking turns (`WaitingRuns`). Async jobs run
+on the engine's loop, sync jobs in a bounded pool of daemon threads, and jobs with
+``isolation="process"`` each in a process of its own (`engine.process`). A job raising never
+disturbs the engine or other jobs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextvars
 import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rota.engine.child import KILL_GRACE
@@ -35,6 +35,7 @@ from rota.engine.runs import (
 from rota.engine.supervise import keep_running
 from rota.engine.texts import NOTE_LIMIT, storable
 from rota.engine.threads import JobThreads
+from rota.engine.waiting import WaitingRuns
 from rota.errors import SettingError, StoreUnavailableError
 from rota.store.abc import LEASE_LOST, Claim, Enqueue, Finish, Lease, Progress
 from rota.store.records import RunStatus
@@ -82,7 +83,7 @@ class Worker:
         self.jobs = jobs
         self.slots = slots
         self.started_at = started_at
-        self._queue: list[QueuedRun] = []
+        self._queue = WaitingRuns()
         self._active: dict[int, _Active] = {}
         self._pool = JobThreads(slots)
         self._kick = asyncio.Event()
@@ -126,21 +127,23 @@ class Worker:
     def ready_at(self, state: JobState, run: QueuedRun) -> datetime:
         """When a queued run may start: its not-before, and the job's start delay after the
         node started."""
-        ready = run.not_before or self.started_at
+        # Not the node's start itself: after the wall clock was stepped back past it, every run
+        # would wait out the step.
+        ready = run.not_before or _LONG_AGO
         delay = state.settings.start_delay
         if delay is not None:
             ready = max(ready, self.started_at + delay)
         return ready
 
     def _insert(self, run: QueuedRun) -> None:
-        bisect.insort(self._queue, run)
+        self._queue.add(run)
         self._kick.set()
 
     def remove_queued(self, run_id: int) -> None:
         """Let go of a queued run (it was cancelled in the store)."""
-        for index, run in enumerate(self._queue):
+        for run in self._queue:
             if run.id == run_id:
-                del self._queue[index]
+                self._queue.remove(run.job, run_id)
                 state = self.jobs.get(run.job)
                 if state is not None:
                     state.queued.discard(run_id)
@@ -234,24 +237,7 @@ class Worker:
         if free > 0 and self._queue and self.basis.tenure.stale(now):
             self.lease_doubted()  # renewed first; `renewed` kicks the dispatcher again
             free = 0
-        picked: list[QueuedRun] = []
-        wake_at: datetime | None = None
-        taken: dict[str, int] = {}
-        for run in self._queue:
-            if len(picked) >= free:
-                break
-            state = self.jobs.get(run.job)
-            if state is None:
-                continue
-            ready_at = self.ready_at(state, run)
-            if ready_at > now:
-                wake_at = ready_at if wake_at is None else min(wake_at, ready_at)
-                continue
-            if len(state.running) + taken.get(run.job, 0) >= state.limit:
-                continue
-            taken[run.job] = taken.get(run.job, 0) + 1
-            picked.append(run)
-        return picked, wake_at
+        return self._queue.pick(free, now, self.jobs, self.ready_at)
 
     def _claim(self, picked: list[QueuedRun], now: datetime) -> None:
         # The runs count as running from here, before the claim is written: a fire time or a
@@ -259,7 +245,7 @@ class Worker:
         # dispatcher does not pick them again.
         started: list[tuple[_Active, JobState]] = []
         for run in picked:
-            self._queue.remove(run)
+            self._queue.served(run)
             state = self.jobs[run.job]
             state.queued.discard(run.id)
             state.running.add(run.id)
@@ -570,5 +556,6 @@ def _unless_given_up(context: RunContext, call: Callable[[], Any]) -> Any:
 _UNWIND = 1.0
 # How long (real seconds) a stop waits, past the kill grace, for killed job processes to be gone.
 _PROCESS_EXIT = 2.0
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 # How long a run whose job is busy on other nodes waits before it is claimed again.
 _BUSY_PAUSE = timedelta(seconds=1)

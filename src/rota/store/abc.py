@@ -87,7 +87,12 @@ class Lease:
 @dataclass(frozen=True)
 class NewRun:
     """A run to create: `status` is QUEUED, or SKIPPED (then `note` says why and it is finished
-    at `queued_at`). A queued run with `not_before` does not start before that instant."""
+    at `queued_at`). A queued run with `not_before` does not start before that instant.
+
+    A skipped run with `streak_of` continues the streak of skipped fire times recorded by that
+    run: if it is still a skipped run of the same job, it is updated instead (its `fire_count`
+    grows by one; `last_fire_time`, `note` and `finished_at` become this run's) and its id is
+    the result; otherwise a run is created as usual."""
 
     job: str
     reason: Reason
@@ -99,6 +104,7 @@ class NewRun:
     args: Mapping[str, Any] = field(default_factory=dict)
     note: str | None = None
     retry_of: int | None = None
+    streak_of: int | None = None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from rota.store.records import EventKind, EventRecord, JobRecord, Reason, RunSta
 __all__ = [
     "NewEvent",
     "RunFacts",
+    "StreakFacts",
     "event_rows",
     "events_of",
     "notices_of_events",
@@ -54,6 +55,14 @@ class RunFacts:
     attempt: int
     note: str | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class StreakFacts:
+    """A skipped run that a `Fire` continued (`NewRun.streak_of`), as it is after the Fire."""
+
+    fire_count: int
+    last_fire_time: datetime | None
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,17 @@ def _created(run: NewRun, run_id: int) -> NewEvent:
     return NewEvent(at, EventKind.RUN_QUEUED, run.job, run_id, data)
 
 
+def _continued(run: NewRun, run_id: int, streak: StreakFacts) -> NewEvent:
+    """A skipped fire time that continued the streak of run `run_id`: the run changed."""
+    data: dict[str, Any] = {
+        "reason": Reason(run.reason).value,
+        "note": run.note,
+        "count": streak.fire_count,
+        "last_fire_time": _iso(streak.last_fire_time),
+    }
+    return NewEvent(run.queued_at.astimezone(UTC), EventKind.RUN_SKIPPED, run.job, run_id, data)
+
+
 def _finished(finish: Finish, facts: RunFacts) -> NewEvent:
     status = RunStatus(finish.status)
     kind = _FINISHED_KIND[status]
@@ -132,14 +152,20 @@ def events_of(
     `facts` has one entry per operation, as the store read it right after that operation:
     a `RunFacts` (or None) for `Claim`, `Finish`, `Progress` and `RequestCancel`; a mapping of
     run id to `RunFacts` for `InterruptRuns` and `ReapNode`; the number of runs deleted for
-    `RemoveJob`; None for the others.
+    `RemoveJob`; for a `Fire`, a mapping of the positions of the runs that continued a streak
+    to `StreakFacts` (or None); None for the others.
     """
     events: list[NewEvent] = []
     for operation, result, fact in zip(operations, results, facts, strict=True):
         if isinstance(operation, Fire):
             fired: FireResult = result
-            for run, run_id in zip(operation.runs, fired.run_ids, strict=True):
-                if run_id is not None:
+            streaks: dict[int, StreakFacts] = fact or {}
+            for position, (run, run_id) in enumerate(
+                zip(operation.runs, fired.run_ids, strict=True)
+            ):
+                if position in streaks and run_id is not None:
+                    events.append(_continued(run, run_id, streaks[position]))
+                elif run_id is not None:
                     events.append(_created(run, run_id))
         elif isinstance(operation, Enqueue):
             if isinstance(result, int):

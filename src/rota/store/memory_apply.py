@@ -36,7 +36,7 @@ from rota.store.abc import (
     UpdateJob,
     reaped_retry,
 )
-from rota.store.events import NewEvent, RunFacts
+from rota.store.events import NewEvent, RunFacts, StreakFacts
 from rota.store.records import (
     ACTIVE,
     EventRecord,
@@ -117,7 +117,18 @@ class MemoryOperations:
             return {run_id: self._run_facts(run_id) for run_id in result.interrupted}
         if isinstance(operation, RemoveJob):
             return self._removed_runs
+        if isinstance(operation, Fire) and result.advanced:
+            return self._streak_facts(operation, result)
         return None
+
+    def _streak_facts(self, fire: Fire, result: FireResult) -> dict[int, StreakFacts]:
+        """The streaks `fire` continued, by position in its runs (see `events_of`)."""
+        facts: dict[int, StreakFacts] = {}
+        for position, (new, run_id) in enumerate(zip(fire.runs, result.run_ids, strict=True)):
+            if new.streak_of is not None and run_id == new.streak_of:
+                run = self._runs[run_id]
+                facts[position] = StreakFacts(run.fire_count, run.last_fire_time)
+        return facts
 
     def _run_facts(self, run_id: int) -> RunFacts:
         run = self._runs[run_id]
@@ -174,6 +185,18 @@ class MemoryOperations:
     def _insert(self, new: NewRun) -> int | None:
         if new.job not in self._jobs:
             raise UnknownJobError(new.job)
+        if new.streak_of is not None and RunStatus(new.status) is RunStatus.SKIPPED:
+            streak = self._runs.get(new.streak_of)
+            if streak is not None and streak.job == new.job and streak.status is RunStatus.SKIPPED:
+                continued = replace(
+                    streak,
+                    fire_count=streak.fire_count + 1,
+                    last_fire_time=utc(new.fire_time),
+                    note=new.note,
+                    finished_at=new.queued_at.astimezone(UTC),
+                )
+                self._put(self._runs, streak.id, continued)
+                return streak.id
         # As SQLite's AUTOINCREMENT and PostgreSQL's sequences: taken before the key is checked.
         self._last_id += 1
         reason, status = Reason(new.reason), RunStatus(new.status)

@@ -117,6 +117,11 @@ class RunRecord:
     cancel_requested: bool
     generation: int | None = None
     """The lease generation of the node life that claimed it (decision 0007)."""
+    # How many fire times the run stands for: 1, or more for a skipped run that records a
+    # streak of its job's fire times skipped one after another (`fire_time` is the streak's
+    # first, `last_fire_time` its latest; None for a run of one fire time).
+    fire_count: int = 1
+    last_fire_time: datetime | None = None
 
     @property
     def duration(self) -> timedelta | None:

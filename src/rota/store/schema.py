@@ -154,6 +154,9 @@ runs = Table(
     Column("cancel_requested", Boolean, nullable=False, server_default=false()),
     # The lease generation of the node life that claimed the run: its fencing token.
     Column("generation", BigInteger),
+    # A streak of skipped fire times is one row (migration 0004).
+    Column("fire_count", Integer, nullable=False, server_default=text("1")),
+    Column("last_fire_time", UtcDateTime),
     # Exactly once per fire time: a second insert of the same key creates nothing. Runs without
     # a fire time (manual ones) never collide, since NULLs are distinct in a unique constraint.
     UniqueConstraint("job", "fire_time", "reason", "attempt"),

@@ -42,7 +42,7 @@ from rota.store.abc import (
     RequestCancel,
     UpdateJob,
 )
-from rota.store.events import RunFacts, events_of
+from rota.store.events import RunFacts, StreakFacts, events_of
 from rota.store.records import ACTIVE, JobRecord, Reason, RunStatus
 from rota.store.schema import job_record, jobs, runs
 
@@ -113,6 +113,10 @@ class Transaction:
         self._processors: dict[str, Callable[[Any], Any] | None] = {}
         # Where each pending run's id goes: (operation index, position in a Fire's runs or -1).
         self._slots: list[tuple[int, int]] = []
+        # Skipped runs that continued a streak: (operation index, position, the streak's id),
+        # and what their events say, by operation index and position.
+        self._continued: list[tuple[int, int, int]] = []
+        self._streaks: dict[int, dict[int, StreakFacts]] = {}
 
     def apply(self, operations: Sequence[Operation]) -> list[Any]:
         """One result per operation (see the operations' docstrings).
@@ -149,6 +153,7 @@ class Transaction:
         for index, result in enumerate(results):
             if isinstance(result, list) and isinstance(operations[index], Fire):
                 results[index] = FireResult(True, tuple(result))
+                facts[index] = self._streaks.get(index)
         new = events_of(operations, results, facts)
         self.last_event = sql_events.write_events(self.connection, new, self._origin, self._time)
         return results
@@ -240,10 +245,39 @@ class Transaction:
         return [None] * len(fire.runs)
 
     def _gather(self, index: int, position: int, run: NewRun) -> None:
+        if run.streak_of is not None and RunStatus(run.status) is RunStatus.SKIPPED:
+            streak = self._continue_streak(run, run.streak_of)
+            if streak is not None:
+                self._continued.append((index, position, run.streak_of))
+                self._streaks.setdefault(index, {})[position] = streak
+                return
         self._pending.append(run)
         self._slots.append((index, position))
 
+    def _continue_streak(self, run: NewRun, run_id: int) -> StreakFacts | None:
+        """Count `run`'s fire time into the skipped run `run_id`, if it is still one of the
+        job's; what it says then, or None (then `run` is created instead)."""
+        row = self.connection.execute(
+            update(runs)
+            .where(
+                runs.c.id == run_id,
+                runs.c.job == run.job,
+                runs.c.status == RunStatus.SKIPPED.value,
+            )
+            .values(
+                fire_count=runs.c.fire_count + 1,
+                last_fire_time=run.fire_time,
+                note=run.note,
+                finished_at=run.queued_at,
+            )
+            .returning(runs.c.fire_count, runs.c.last_fire_time)
+        ).first()
+        return None if row is None else StreakFacts(int(row[0]), row[1])
+
     def _write_runs(self, results: list[Any]) -> None:
+        for index, position, streak_id in self._continued:
+            results[index][position] = streak_id
+        self._continued = []
         if not self._pending:
             return
         pending, slots = self._pending, self._slots

@@ -1,0 +1,55 @@
+"""How far behind its fire times the scheduler is: numbers for metrics, a log line per episode."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+__all__ = ["BEHIND_AFTER", "Lag"]
+
+log = logging.getLogger("rota.engine")
+
+# Fire times written later than this after they were due mean the engine is behind.
+BEHIND_AFTER = timedelta(seconds=1)
+
+
+@dataclass
+class Lag:
+    """The scheduler's lateness, kept up to date by it; what a metrics endpoint reads.
+
+    `lateness` is how late the last batch of fire times was written (its earliest fire time to
+    the instant it was written), `backlog` how many more were due then (0 unless a batch was full),
+    `behind` whether the engine is behind now (`lateness` over `BEHIND_AFTER`, or a backlog),
+    `episodes` how many times it fell behind, `worst` the largest lateness seen, `fired` the fire
+    times written in all.
+    """
+
+    lateness: timedelta = timedelta(0)
+    backlog: int = 0
+    behind: bool = False
+    episodes: int = 0
+    worst: timedelta = timedelta(0)
+    fired: int = 0
+    _since: datetime | None = None
+
+    def batch(self, earliest: datetime, count: int, backlog: int, now: datetime) -> None:
+        """`count` fire times from `earliest` on were written at `now`; `backlog` more are due."""
+        self.lateness = max(now - earliest, timedelta(0))
+        self.backlog = backlog
+        self.worst = max(self.worst, self.lateness)
+        self.fired += count
+        late = self.lateness > BEHIND_AFTER or backlog > 0
+        if late and not self.behind:
+            self.behind, self._since = True, now
+            self.episodes += 1
+            more = f", {backlog} more due" if backlog else ""
+            log.warning(
+                "rota is behind: fire times fire %.1f s late%s",
+                self.lateness.total_seconds(),
+                more,
+            )
+        elif not late and self.behind:
+            self.behind = False
+            took = (now - self._since).total_seconds() if self._since else 0.0
+            log.warning("rota caught up with its fire times after %.1f s behind", took)

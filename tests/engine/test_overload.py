@@ -1,0 +1,146 @@
+"""Under overload: bounded fire transactions, fair starts, a row per streak of skips, lag shown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from rota import Rota
+from rota.engine import core
+from rota.store.abc import Fire
+from rota.testing import FakeClock
+from tests.engine.conftest import eventually
+
+MakeRota = Callable[..., Rota]
+
+
+def count_fires_per_transaction(rota: Rota) -> list[int]:
+    """Wrap the store's `apply`: the number of Fires in each transaction, as it goes."""
+    store = rota.store
+    apply = store.apply
+    sizes: list[int] = []
+
+    def counting(operations: Any) -> list[Any]:
+        fires = sum(isinstance(operation, Fire) for operation in operations)
+        if fires:
+            sizes.append(fires)
+        return apply(operations)
+
+    store.apply = counting  # type: ignore[method-assign]
+    return sizes
+
+
+async def test_many_due_fire_times_are_written_in_bounded_transactions(
+    rotas: MakeRota, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(core, "FIRE_BATCH", 10, raising=False)
+    rota = rotas()
+    for index in range(35):
+        rota.job(f"j{index:02}", schedule="every 1m")(lambda: None)
+    await rota.start_async()
+    sizes = count_fires_per_transaction(rota)
+    clock.advance(timedelta(minutes=1))
+    await eventually(lambda: sum(sizes) == 35)
+    assert max(sizes) <= 10
+    assert len(sizes) >= 4
+    for index in range(35):
+        assert rota.job_info(f"j{index:02}").next_fire_at == clock.now() + timedelta(minutes=1)
+
+
+async def test_a_job_with_many_waiting_runs_does_not_starve_the_others(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas(workers=1)
+    gate = asyncio.Event()
+    order: list[str] = []
+
+    @rota.job("gate")
+    async def hold() -> None:
+        await gate.wait()
+
+    @rota.job("busy", overlap="allow", max_concurrent=10)
+    async def busy() -> None:
+        order.append("busy")
+
+    @rota.job("quiet")
+    async def quiet() -> None:
+        order.append("quiet")
+
+    await rota.start_async()
+    rota.run_now("gate")
+    await eventually(lambda: rota.runs("gate", status="running"))
+    for _ in range(3):
+        rota.run_now("busy")
+    rota.run_now("quiet")
+    await eventually(lambda: len(rota.runs(status="queued")) == 4)
+    await asyncio.sleep(0.05)  # the notices of the queued runs reach the engine
+    gate.set()
+    await eventually(lambda: len(order) == 4)
+    assert order == ["busy", "quiet", "busy", "busy"]
+
+
+async def test_a_streak_of_skipped_fire_times_is_one_run(rotas: MakeRota, clock: FakeClock) -> None:
+    rota = rotas()
+    release = asyncio.Event()
+
+    @rota.job("scan", schedule="every 1h")
+    async def scan() -> None:
+        await release.wait()
+
+    await rota.start_async()
+    clock.advance(timedelta(hours=1))
+    await eventually(lambda: rota.runs("scan", status="running"))
+    first_skip = clock.now() + timedelta(hours=1)
+    for _ in range(3):
+        clock.advance(timedelta(hours=1))
+        await eventually(lambda: rota.job_info("scan").next_fire_at > clock.now())  # type: ignore[operator]
+    (skipped,) = rota.runs("scan", status="skipped")
+    assert (skipped.fire_time, skipped.fire_count, skipped.last_fire_time) == (
+        first_skip,
+        3,
+        clock.now(),
+    )
+    assert len(rota.runs("scan")) == 2
+    release.set()
+    await eventually(lambda: not rota.runs("scan", status="running"))
+    release.clear()
+    # The streak ended with the run it waited on: the next streak is a run of its own.
+    clock.advance(timedelta(hours=1))
+    await eventually(lambda: rota.runs("scan", status="running"))
+    clock.advance(timedelta(hours=1))
+    await eventually(lambda: len(rota.runs("scan", status="skipped")) == 2)
+    assert rota.runs("scan", status="skipped")[0].fire_count == 1
+    release.set()
+
+
+async def test_falling_behind_is_logged_once_per_episode_and_counted(
+    rotas: MakeRota, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    rota = rotas()
+
+    @rota.job("tick", schedule="every 1s", overlap="allow", max_concurrent=100, grace="1h")
+    async def tick() -> None:
+        pass
+
+    await rota.start_async()
+    engine = rota.engine
+    assert engine is not None
+    assert (engine.lag.behind, engine.lag.episodes) == (False, 0)
+    caplog.set_level("INFO", logger="rota.engine")
+    clock.advance(5)
+    await eventually(lambda: len(rota.runs("tick")) == 5)
+    await eventually(lambda: not engine.lag.behind)
+    behind = [r.getMessage() for r in caplog.records if "is behind" in r.getMessage()]
+    assert behind == ["rota is behind: fire times fire 4.0 s late"]
+    assert [r for r in caplog.records if "caught up" in r.getMessage()]
+    assert engine.lag.episodes == 1
+    assert engine.lag.worst >= timedelta(seconds=4)
+    for _ in range(3):  # on time again: nothing more is said
+        clock.advance(1)
+        await eventually(lambda: rota.job_info("tick").next_fire_at > clock.now())  # type: ignore[operator]
+    assert len([r for r in caplog.records if "is behind" in r.getMessage()]) == 1
+    assert engine.lag.lateness == timedelta(0)
