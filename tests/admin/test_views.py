@@ -118,6 +118,7 @@ async def test_jobs_gone_from_the_code_are_orphaned_keep_history_and_can_be_dele
     second.job("new-job", schedule="every 1h")(nothing)
     await second.start_async()
     clock.advance(timedelta(minutes=10))
+    await eventually(lambda: second.job_info("old-job").orphaned)  # once its lease is renewed
     old = second.job_info("old-job")
     assert (old.orphaned, old.in_code, old.next_fire_at is not None) == (True, False, True)
     assert len(second.runs("old-job")) == 1  # never fired by the second node

@@ -157,7 +157,7 @@ class Views:
             n.id for n in nodes if n.stopped_at is None and n.heartbeat_at >= now - self._lease
         ]
         if not alive:
-            alive = [max(nodes, key=lambda n: n.heartbeat_at).id]
+            alive = [max(nodes, key=lambda n: (n.heartbeat_at, n.started_at)).id]
         return store.registered_jobs(alive)
 
     def runs(
