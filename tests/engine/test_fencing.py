@@ -191,3 +191,71 @@ def test_a_process_life_is_its_boot_and_start_time() -> None:
     assert life_of(os.getpid()) == OWN_LIFE
     assert life_of(1) not in (None, OWN_LIFE)  # another process
     assert life_of(2**22 + 12345) is None  # no such process
+
+
+def age_lease(url: str, node_id: str, renewed_at: Any, by: timedelta) -> None:
+    """Make `node_id`'s lease look `by` older: by the database's clock on PostgreSQL, else by
+    stamping its heartbeat earlier (the caller's clock measures leases there)."""
+    if url.startswith("postgresql"):
+        age_lease_on_postgresql(url, node_id, by)
+        return
+    store = open_store(url)
+    store.open()
+    try:
+        store.heartbeat(node_id, renewed_at - by)
+    finally:
+        store.close()
+
+
+async def test_a_paused_node_is_reaped_by_a_live_one_and_stops_what_it_ran_on_resuming(
+    rotas: MakeRota, database_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[tuple[str, int]] = []
+    stopped: list[int] = []  # attempts that saw themselves stopped
+    release = threading.Event()
+    paused, live = rotas(), rotas()
+
+    def scan(ctx) -> None:  # type: ignore[no-untyped-def]
+        calls.append((threading.current_thread().name, ctx.run.attempt))
+        while not ctx.cancelled and not release.is_set():
+            threading.Event().wait(0.005)
+        if ctx.cancelled:
+            stopped.append(ctx.run.attempt)
+        if ctx.run.attempt == 1:
+            raise RuntimeError("a late failure")
+
+    paused.job("scan", retry=Retry(2))(scan)
+    live.job("scan", retry=Retry(2))(scan)
+    await paused.start_async()
+    first = paused.run_now("scan")
+    await eventually(lambda: len(calls) == 1)
+    await live.start_async()
+    assert paused.engine is not None
+    assert live.engine is not None
+    nodes = paused.engine.nodes
+    renew, resumed = nodes.renew, asyncio.Event()
+
+    async def frozen(now: Any) -> bool:  # the pause: no heartbeat until it ends
+        await resumed.wait()
+        return await renew(clock.now())
+
+    nodes.renew = frozen  # type: ignore[method-assign]
+    age_lease(database_url, paused.engine.node_id, clock.now(), timedelta(seconds=75))
+    with caplog.at_level(logging.WARNING, logger="rota.engine"):
+        await beats(clock, 1)  # the live node finds the paused one's lease run out
+        await eventually(lambda: live.get_run(first).status is RunStatus.INTERRUPTED)
+        resumed.set()
+        await beats(clock, 1)
+        await eventually(lambda: stopped == [1])  # it learnt, and stopped attempt 1
+        await eventually(lambda: len(calls) == 2)  # attempt 2, on either node
+        release.set()
+        retries = lambda: [r for r in live.runs("scan") if r.retry_of == first]  # noqa: E731
+        await eventually(lambda: [r.status for r in retries()] == [RunStatus.SUCCEEDED])
+        await beats(clock, 1)
+    run = live.get_run(first)
+    assert run.note is not None
+    assert f"found by {live.engine.node_id}" in run.note
+    assert run.error is None  # the late failure was refused
+    assert [attempt for _, attempt in calls] == [1, 2]
+    assert len(live.runs("scan")) == 2
+    assert "was found dead by another node" in caplog.text

@@ -318,6 +318,16 @@ def active_among(connection: Connection, ids: list[int]) -> dict[int, tuple[Any,
     return {row[0]: tuple(row[1:]) for row in rows.fetchall()}
 
 
+def node_generation(connection: Connection, node: str) -> Any:
+    """The lease generation of `node` if it is not stopped, else None."""
+    row = (
+        _driver(connection)
+        .execute("SELECT generation FROM nodes WHERE id = ? AND stopped_at IS NULL", [node])
+        .fetchone()
+    )
+    return None if row is None else row[0]
+
+
 def update_many(connection: Connection, columns: tuple[str, ...], rows: list[list[Any]]) -> None:
     """Set `columns` (names from the runs table) of many runs; each row ends with the id."""
     assignments = ", ".join(f"{column} = ?" for column in columns)

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
+from rota.store import dialect
 from rota.store.abc import InterruptRuns, Lease, NewRun, Reaped, ReapNode, reaped_retry
 from rota.store.schema import nodes, run_record, runs
 
@@ -23,6 +24,9 @@ __all__ = ["lease_holds", "reap"]
 
 def lease_holds(connection: Connection, lease: Lease) -> bool:
     """Whether `lease` is its node's current one; the node's row stays so until commit."""
+    if dialect.driver_batches(connection):  # SQLite, once per claim burst: the driver's SQL
+        generation = dialect.node_generation(connection, lease.node)
+        return generation is not None and int(generation) == lease.generation
     generation = connection.execute(
         select(nodes.c.generation)
         .where(nodes.c.id == lease.node, nodes.c.stopped_at.is_(None))
