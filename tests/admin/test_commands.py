@@ -348,3 +348,41 @@ async def test_an_orphaned_job_cannot_be_run(rotas: MakeRota, clock: FakeClock) 
     await second.start_async()  # its code has no "transcode"
     with pytest.raises(ConflictError, match="orphaned"):
         second.run_now("transcode")
+
+
+@pytest.mark.parametrize("overlap", ["skip", "queue", "replace", "allow"])
+async def test_a_run_asked_for_later_does_not_hold_up_the_schedule(
+    rotas: MakeRota, clock: FakeClock, overlap: str
+) -> None:
+    # Found by trying rota: a run_later counted as queued, so every fire time until its time
+    # was skipped (or, under replace, cancelled it).
+    rota = rotas()
+    rota.job("feed", schedule="every 10m", overlap=overlap)(nothing)
+    await rota.start_async()
+    later = rota.run_later("feed", START + timedelta(minutes=25))
+    clock.advance(timedelta(minutes=10))
+    await eventually(finished(rota, "feed", 1))
+    clock.advance(timedelta(minutes=10))
+    await eventually(finished(rota, "feed", 2))
+    statuses = [r.status for r in rota.runs("feed") if r.id != later]
+    assert statuses == [RunStatus.SUCCEEDED] * 2
+    assert rota.get_run(later).status is RunStatus.QUEUED
+    run_now = rota.run_now("feed")  # by hand too
+    assert (await outcome(rota, run_now)).status is RunStatus.SUCCEEDED
+    clock.set(START + timedelta(minutes=25))  # its time, between two fire times
+    assert (await outcome(rota, later)).status is RunStatus.SUCCEEDED
+
+
+async def test_catch_up_all_runs_each_missed_fire_time(rotas: MakeRota, clock: FakeClock) -> None:
+    first = rotas()
+    first.job("sync", schedule="every 10m", catch_up="all")(nothing)
+    await first.start_async()
+    await first.stop_async(grace=0)
+    clock.advance(timedelta(minutes=45))  # down for four fire times
+    second = rotas()
+    second.job("sync", schedule="every 10m", catch_up="all")(nothing)
+    await second.start_async()
+    await eventually(finished(second, "sync", 4))
+    runs = list(reversed(second.runs("sync")))
+    assert [(r.reason, r.status) for r in runs] == [(Reason.CATCH_UP, RunStatus.SUCCEEDED)] * 4
+    assert [r.fire_time for r in runs] == [START + timedelta(minutes=10 * i) for i in range(1, 5)]

@@ -91,7 +91,13 @@ class Commands:
         store = self._store()
         active = store.active_runs(name)
         running = [r.id for r in active if r.status is RunStatus.RUNNING]
-        queued: list[int | None] = [r.id for r in active if r.status is RunStatus.QUEUED]
+        # A run asked for later does not count until its time has come.
+        queued: list[int | None] = [
+            r.id
+            for r in active
+            if r.status is RunStatus.QUEUED
+            and not (r.reason is Reason.MANUAL and r.not_before is not None and r.not_before > now)
+        ]
         decision = decide_overlap(settings.overlap, settings.max_concurrent, running, queued)
         note = "replaced by a run started by hand (overlap=replace)"
         operations: list[Operation] = [RequestCancel(i, now, note) for i in decision.cancel]

@@ -27,7 +27,7 @@ from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_t
 from rota.engine.lag import Lag
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
-from rota.engine.policies import CatchUp, decide_overlap, plan_catch_up
+from rota.engine.policies import CatchUp, OverlapDecision, decide_overlap, plan_catch_up
 from rota.engine.runs import QueuedRun
 from rota.engine.settings import JobSettings
 from rota.engine.supervise import keep_running
@@ -362,11 +362,21 @@ class Engine:
                 missed = "more than 100" if plan.missed > 100 else str(plan.missed)
                 note = f"{missed} fire times were missed while no engine ran (catch_up=none)"
                 runs.append(NewRun(name, reason, now, RunStatus.SKIPPED, fire_at, note=note))
-        running = sorted(state.running)
-        queued: list[int | None] = [*sorted(state.queued)]
+        running, queued = state.active_now(now)
         streak = state.streak if reason is Reason.SCHEDULE else None
+        batch: OverlapDecision | None = None
         for fire_time in fire_times:
-            decision = decide_overlap(settings.overlap, settings.max_concurrent, running, queued)
+            if batch is not None:
+                # catch_up="all": the missed fire times are one backlog; overlap decided for
+                # the first against what was active before, and the rest follow it (each runs
+                # in turn, as the job's room allows).
+                decision = OverlapDecision(batch.create, batch.reason)
+            else:
+                decision = decide_overlap(
+                    settings.overlap, settings.max_concurrent, running, queued
+                )
+                if reason is Reason.CATCH_UP and settings.catch_up is CatchUp.ALL:
+                    batch = decision
             for run_id in decision.cancel:
                 note = "replaced by a newer run (overlap=replace)"
                 cancels.append(RequestCancel(run_id, now, note))

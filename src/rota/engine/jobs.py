@@ -121,8 +121,24 @@ class JobState:
     next_fire_at: datetime | None
     running: set[int] = field(default_factory=set)
     queued: set[int] = field(default_factory=set)
+    # Queued manual runs asked for later (`run_later`), by id: when each may start. Until then
+    # they do not count against the overlap of the job's fire times.
+    later: dict[int, datetime] = field(default_factory=dict)
     # The skipped run that records the job's current streak of skipped fire times, if any.
     streak: int | None = None
+
+    def active_now(self, now: datetime) -> tuple[list[int], list[int | None]]:
+        """The running and queued runs that count against the job's overlap policy at `now`:
+        all but the runs asked for later whose time has not come."""
+        queued: list[int | None] = [
+            i for i in sorted(self.queued) if i not in self.later or self.later[i] <= now
+        ]
+        return sorted(self.running), queued
+
+    def let_go(self, run_id: int) -> None:
+        """A queued run left the queue (started, or cancelled)."""
+        self.queued.discard(run_id)
+        self.later.pop(run_id, None)
 
     @property
     def limit(self) -> int:

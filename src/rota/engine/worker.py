@@ -38,7 +38,7 @@ from rota.engine.threads import JobThreads
 from rota.engine.waiting import WaitingRuns
 from rota.errors import SettingError, StoreUnavailableError
 from rota.store.abc import LEASE_LOST, Claim, Enqueue, Finish, Lease, Progress
-from rota.store.records import RunStatus
+from rota.store.records import Reason, RunStatus
 
 if TYPE_CHECKING:
     from rota.engine.basis import Basis
@@ -115,6 +115,8 @@ class Worker:
         if state is None or run.id in state.queued or run.id in self._active:
             return False
         state.queued.add(run.id)
+        if run.reason is Reason.MANUAL and run.not_before is not None:
+            state.later[run.id] = run.not_before
         self._insert(run)
         return True
 
@@ -146,7 +148,7 @@ class Worker:
                 self._queue.remove(run.job, run_id)
                 state = self.jobs.get(run.job)
                 if state is not None:
-                    state.queued.discard(run_id)
+                    state.let_go(run_id)
                 return
 
     def is_running(self, run_id: int) -> bool:
@@ -247,7 +249,7 @@ class Worker:
         for run in picked:
             self._queue.served(run)
             state = self.jobs[run.job]
-            state.queued.discard(run.id)
+            state.let_go(run.id)
             state.running.add(run.id)
             active = _Active(run, self._context(run), now, owner=self.basis.lease())
             self._active[run.id] = active
