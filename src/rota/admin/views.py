@@ -157,6 +157,8 @@ class Views:
             n.id for n in nodes if n.stopped_at is None and n.heartbeat_at >= now - self._lease
         ]
         if not alive:
+            # The last to renew its lease; of two that renewed at one instant (a fake clock,
+            # SQLite's caller-stamped leases), the one that started later.
             alive = [max(nodes, key=lambda n: (n.heartbeat_at, n.started_at)).id]
         return store.registered_jobs(alive)
 
