@@ -40,6 +40,7 @@ def test_rota_exports() -> None:
             "UnknownRunError",
             "Weekly",
             "after",
+            "asgi",
             "cron",
             "daily",
             "every",

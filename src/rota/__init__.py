@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rota.admin.views import JobInfo, RunPage
 from rota.app import Rota
@@ -46,6 +48,9 @@ from rota.store.records import (
     RunStatus,
 )
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 __all__ = [
     "After",
     "ConflictError",
@@ -78,6 +83,7 @@ __all__ = [
     "UnknownRunError",
     "Weekly",
     "after",
+    "asgi",
     "cron",
     "daily",
     "every",
@@ -89,6 +95,36 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def asgi(
+    rota: Rota,
+    *,
+    start_engine: bool = False,
+    admin_token: str | None = None,
+    viewer_token: str | None = None,
+    token_file: str | Path | None = None,
+    heartbeat: float = 15.0,
+) -> FastAPI:
+    """The admin service of a Rota as an ASGI app (FastAPI; the ``service`` extra): the REST
+    API under ``/api``, server-sent events, ``/healthz``, ``/readyz``, ``/metrics``. Run it
+    with uvicorn or mount it: ``app.mount("/jobs-admin", asgi(rota))``.
+
+    It starts the engine in its lifespan only with `start_engine`. Tokens: the arguments,
+    else ``ROTA_ADMIN_TOKEN`` / ``ROTA_VIEWER_TOKEN``; with no admin token, one is made,
+    logged once, and its hash kept in `token_file` (default: beside a SQLite database).
+    `heartbeat` is how often an idle event stream sends a comment, in seconds. See
+    docs/service.md."""
+    from rota.service import create_app  # FastAPI only for those who ask for it
+
+    return create_app(
+        rota,
+        start_engine=start_engine,
+        admin_token=admin_token,
+        viewer_token=viewer_token,
+        token_file=token_file,
+        heartbeat=heartbeat,
+    )
 
 
 def cron(expression: str, tz: str | None = None) -> Cron:

@@ -13,52 +13,39 @@ import concurrent.futures
 import contextlib
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Collection, Coroutine
+from collections.abc import AsyncGenerator, Callable, Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, Unpack
+from typing import Any, TypeVar, Unpack
 
 from rota.admin.commands import Commands
 from rota.admin.events import Callbacks, follow
 from rota.admin.views import JobInfo, RunPage, Views
+from rota.calls import (
+    Duration,
+    Running,
+    checked_run_id,
+    checked_seconds,
+    in_thread,
+    on_loop,
+    refuse_inside_a_run,
+)
 from rota.clock import Clock, SystemClock
-from rota.engine.context import current_run
 from rota.engine.core import Engine
 from rota.engine.isolation import refuse_in_a_starting_child
 from rota.engine.jobs import JobDefinition, import_path, load_target
 from rota.engine.retention import prune_job
 from rota.engine.settings import JobSettings, SettingValues, duration_setting
-from rota.errors import RotaError, SettingError, UnknownRunError
+from rota.errors import RotaError, SettingError
 from rota.schedules import Manual, Preview, Schedule, preview
 from rota.schedules.zones import resolve_zone
 from rota.store import open_store
 from rota.store.abc import Store
 from rota.store.records import ACTIVE, EventRecord, JobKind, Reason, RunRecord
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
 __all__ = ["Rota"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-P = ParamSpec("P")
-R = TypeVar("R")
-Duration = str | float | timedelta
-
-
-def _in_thread(
-    method: Callable[Concatenate[Rota, P], R],
-) -> Callable[Concatenate[Rota, P], Coroutine[Any, Any, R]]:
-    """The ``_async`` form of a sync method: the same call, run in a worker thread so that the
-    caller's event loop (maybe the engine's own) never waits on the store."""
-
-    async def call(self: Rota, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return await asyncio.to_thread(method, self, *args, **kwargs)
-
-    call.__name__ = call.__qualname__ = f"{method.__name__}_async"
-    call.__doc__ = f"`{method.__name__}` for async code (same parameters and result)."
-    return call
 
 
 class Rota:
@@ -152,7 +139,7 @@ class Rota:
             # as the engine takes it up (at once, unless this is the engine's own loop).
             self._synced_store()
             future = asyncio.run_coroutine_threadsafe(engine.add_definition(definition), loop)
-            if not _on_loop(loop):
+            if not on_loop(loop):
                 future.result()
 
     # -- jobs at run time ---------------------------------------------------------------------
@@ -220,7 +207,7 @@ class Rota:
     async def stop_async(self, grace: Duration | None = None) -> None:
         """Stop creating runs, let running ones finish within `grace` (default: the Rota's
         `shutdown_grace`), record the rest interrupted, and close the store."""
-        _refuse_inside_a_run("stop_async")
+        refuse_inside_a_run("stop_async")
         engine, self._engine = self._engine, None
         if engine is not None:
             await engine.stop(self._grace(grace))
@@ -259,7 +246,7 @@ class Rota:
     def stop(self, grace: Duration | None = None) -> None:
         """Stop a `start`-ed engine (see `stop_async`) and wait until it has stopped. Safe from
         any thread, a signal handler or atexit, and more than once."""
-        _refuse_inside_a_run("stop")
+        refuse_inside_a_run("stop")
         with self._stop_lock:
             thread, loop = self._thread, self._loop
             if thread is None or loop is None or loop.is_closed():
@@ -269,7 +256,7 @@ class Rota:
                     )
                 self.close()
                 return
-            if _on_loop(loop):
+            if on_loop(loop):
                 raise RotaError("rota.stop() would wait for its own loop: use stop_async()")
             if thread.is_alive():
                 stopping = asyncio.run_coroutine_threadsafe(self.stop_async(grace), loop)
@@ -297,10 +284,10 @@ class Rota:
             self._store_open = False
             self._synced = False
 
-    def running(self, grace: Duration | None = None) -> _Running:
+    def running(self, grace: Duration | None = None) -> Running[Rota]:
         """``with rota.running(grace="10s"):`` or ``async with ...``: start, and stop with
         this grace on the way out (plain ``with rota:`` uses `shutdown_grace`)."""
-        return _Running(self, grace)
+        return Running(self, self._grace(grace))
 
     def __enter__(self) -> Rota:
         self.start()
@@ -338,12 +325,12 @@ class Rota:
 
     def cancel(self, run_id: int) -> RunRecord:
         """Cancel a queued or running run; a finished run is left as it is. The run, after."""
-        return self._commands.cancel(_run_id(run_id))
+        return self._commands.cancel(checked_run_id(run_id))
 
     def retry(self, run_id: int) -> int:
         """Queue the next attempt of a failed, timed-out, interrupted or cancelled run now;
         the new run's id."""
-        return self._commands.retry(_run_id(run_id))
+        return self._commands.retry(checked_run_id(run_id))
 
     def pause(self, name: str, note: str | None = None) -> JobInfo:
         """Stop a job firing on its schedule (it can still be run by hand), with a note."""
@@ -406,16 +393,16 @@ class Rota:
 
     def get_run(self, run_id: int) -> RunRecord:
         """One run with everything it recorded: times, status, error, progress, log."""
-        return self._commands.run(_run_id(run_id))
+        return self._commands.run(checked_run_id(run_id))
 
     def wait(self, run_id: int, timeout: float = 60.0, *, retries: bool = True) -> RunRecord:
         """Block until a run has finished (or was skipped) and return it; with `retries`,
         a failed run's retries are followed to the last attempt. RotaError after `timeout`
         real seconds. Not for the engine's own loop: use `wait_async` there."""
-        _refuse_inside_a_run("wait")
-        if self._loop is not None and _on_loop(self._loop):
+        refuse_inside_a_run("wait")
+        if self._loop is not None and on_loop(self._loop):
             raise RotaError("rota.wait() would block the engine's loop: use 'await wait_async()'")
-        deadline = time.monotonic() + _seconds(timeout)
+        deadline = time.monotonic() + checked_seconds(timeout)
         while True:
             run = self.get_run(run_id)
             if run.status not in ACTIVE:
@@ -431,7 +418,7 @@ class Rota:
         self, run_id: int, timeout: float = 60.0, *, retries: bool = True
     ) -> RunRecord:
         """`wait` for async code: it never blocks the loop."""
-        deadline = time.monotonic() + _seconds(timeout)
+        deadline = time.monotonic() + checked_seconds(timeout)
         while True:
             run = await self.get_run_async(run_id)
             if run.status not in ACTIVE:
@@ -479,52 +466,23 @@ class Rota:
 
     # -- the service ----------------------------------------------------------------------------
 
-    def asgi(
-        self,
-        *,
-        start_engine: bool = False,
-        admin_token: str | None = None,
-        viewer_token: str | None = None,
-        token_file: str | Path | None = None,
-        heartbeat: float = 15.0,
-    ) -> FastAPI:
-        """The admin service as an ASGI app (FastAPI; the ``service`` extra): the REST API
-        under ``/api``, server-sent events, ``/healthz``, ``/readyz``, ``/metrics``. Run it
-        with uvicorn or mount it: ``app.mount("/jobs-admin", rota.asgi())``.
-
-        It starts the engine in its lifespan only with `start_engine`. Tokens: the arguments,
-        else ``ROTA_ADMIN_TOKEN`` / ``ROTA_VIEWER_TOKEN``; with no admin token, one is made,
-        logged once, and its hash kept in `token_file` (default: beside a SQLite database).
-        `heartbeat` is how often an idle event stream sends a comment, in seconds. See
-        docs/service.md."""
-        from rota.service import create_app
-
-        return create_app(
-            self,
-            start_engine=start_engine,
-            admin_token=admin_token,
-            viewer_token=viewer_token,
-            token_file=token_file,
-            heartbeat=heartbeat,
-        )
-
     # -- the async forms ----------------------------------------------------------------------
 
-    run_now_async = _in_thread(run_now)
-    run_later_async = _in_thread(run_later)
-    cancel_async = _in_thread(cancel)
-    retry_async = _in_thread(retry)
-    pause_async = _in_thread(pause)
-    resume_async = _in_thread(resume)
-    set_schedule_async = _in_thread(set_schedule)
-    override_async = _in_thread(override)
-    reset_async = _in_thread(reset)
-    add_job_async = _in_thread(add_job)
-    remove_job_async = _in_thread(remove_job)
-    jobs_async = _in_thread(jobs)
-    job_info_async = _in_thread(job_info)
-    runs_async = _in_thread(runs)
-    get_run_async = _in_thread(get_run)
+    run_now_async = in_thread(run_now)
+    run_later_async = in_thread(run_later)
+    cancel_async = in_thread(cancel)
+    retry_async = in_thread(retry)
+    pause_async = in_thread(pause)
+    resume_async = in_thread(resume)
+    set_schedule_async = in_thread(set_schedule)
+    override_async = in_thread(override)
+    reset_async = in_thread(reset)
+    add_job_async = in_thread(add_job)
+    remove_job_async = in_thread(remove_job)
+    jobs_async = in_thread(jobs)
+    job_info_async = in_thread(job_info)
+    runs_async = in_thread(runs)
+    get_run_async = in_thread(get_run)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -546,54 +504,3 @@ class Rota:
             store.sync_jobs(defaults, self.clock.now(), internal=internal, update=False)
         self._synced = True
         return store
-
-
-class _Running:
-    """`Rota.running`: start on the way in, stop with a grace on the way out."""
-
-    def __init__(self, rota: Rota, grace: Duration | None) -> None:
-        self._rota = rota
-        self._grace = rota._grace(grace)
-
-    def __enter__(self) -> Rota:
-        self._rota.start()
-        return self._rota
-
-    def __exit__(self, *exc: object) -> None:
-        self._rota.stop(self._grace)
-
-    async def __aenter__(self) -> Rota:
-        await self._rota.start_async()
-        return self._rota
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._rota.stop_async(self._grace)
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
-
-
-def _refuse_inside_a_run(call: str) -> None:
-    if current_run.get() is not None:
-        raise RotaError(
-            f"rota.{call}() cannot be called from inside a run: it would wait for the run "
-            "itself. Return from the job, or start the work elsewhere"
-        )
-
-
-def _seconds(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise SettingError("timeout", repr(value)[:40], "give a number of seconds above 0")
-    return float(value)
-
-
-def _run_id(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SettingError("run id", repr(value)[:40], "a run id is a whole number")
-    if not 1 <= value < 2**63:
-        raise UnknownRunError(value)
-    return value

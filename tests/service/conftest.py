@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from rota import Rota, RunContext
+from rota import Rota, RunContext, asgi
 from tests.postgres import create_schema, drop_schema, in_schema, server_url
 from tests.service.server import Server, client, serving
 
@@ -80,7 +80,8 @@ class Service:
 def service(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The app with its engine, served by uvicorn, and clients with each token and none."""
     rota = make_rota(store_url)
-    app = rota.asgi(
+    app = asgi(
+        rota,
         start_engine=True,
         admin_token=ADMIN,
         viewer_token=VIEWER,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from rota import Rota
+from rota import Rota, asgi
 from tests.service.conftest import ADMIN, VIEWER, Service
 from tests.service.server import client, serving
 
@@ -82,7 +82,7 @@ def test_a_generated_admin_token_is_logged_once_and_only_its_hash_kept(
     monkeypatch.delenv("ROTA_VIEWER_TOKEN", raising=False)
     rota = Rota(f"sqlite:///{tmp_path}/app.db", timezone="UTC")
     with caplog.at_level(logging.WARNING, logger="rota.service"):
-        first = rota.asgi()
+        first = asgi(rota)
     lines = [r.getMessage() for r in caplog.records if "generated" in r.getMessage()]
     assert len(lines) == 1
     token = lines[0].split(": ")[-1].split()[0]
@@ -93,7 +93,7 @@ def test_a_generated_admin_token_is_logged_once_and_only_its_hash_kept(
 
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="rota.service"):
-        second = rota.asgi()
+        second = asgi(rota)
     assert not [r for r in caplog.records if "generated" in r.getMessage()]
     for app in (first, second):
         with serving(app) as server, client(server, token) as http:
@@ -108,7 +108,7 @@ def test_tokens_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("ROTA_ADMIN_TOKEN", "env-admin-token-0123456789")
     monkeypatch.setenv("ROTA_VIEWER_TOKEN", "env-viewer-token-0123456789")
     rota = Rota(f"sqlite:///{tmp_path}/app.db", timezone="UTC")
-    app = rota.asgi()
+    app = asgi(rota)
     assert not (tmp_path / "app.db.admin-token.sha256").exists()
     with serving(app) as server:
         with client(server, "env-viewer-token-0123456789") as http:
@@ -124,6 +124,6 @@ def test_a_short_token_is_refused_without_showing_it(tmp_path: Path) -> None:
     from rota import SettingError
 
     with pytest.raises(SettingError) as raised:
-        rota.asgi(admin_token="short-secret")
+        asgi(rota, admin_token="short-secret")
     assert "short-secret" not in str(raised.value)
     assert raised.value.value == "12 characters"

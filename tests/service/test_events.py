@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from rota import Rota
+from rota import Rota, asgi
 from tests.postgres import create_schema, drop_schema, in_schema, server_url
 from tests.service.conftest import ADMIN, HEARTBEAT, VIEWER, Service
 from tests.service.server import Stream, client, serving, until
@@ -75,7 +75,7 @@ def test_a_stream_ends_when_its_client_goes(service: Service) -> None:
 
 def test_the_server_stops_promptly_with_a_stream_open(tmp_path: Path) -> None:
     rota = Rota(f"sqlite:///{tmp_path}/rota.db", timezone="UTC")
-    app = rota.asgi(admin_token=ADMIN, token_file=tmp_path / "token", heartbeat=0.2)
+    app = asgi(rota, admin_token=ADMIN, token_file=tmp_path / "token", heartbeat=0.2)
     with serving(app) as server:
         http = client(server, ADMIN)
         stream = Stream(http, "/api/events")
@@ -137,7 +137,7 @@ def test_events_of_an_engine_in_another_process_arrive_and_resume(
     other_store: str, app_process: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
     rota = Rota(other_store, timezone="UTC")  # no engine, no jobs: the API's process
-    app = rota.asgi(admin_token=ADMIN, token_file=tmp_path / "token", heartbeat=0.2)
+    app = asgi(rota, admin_token=ADMIN, token_file=tmp_path / "token", heartbeat=0.2)
     with serving(app) as server, client(server, ADMIN) as http:
         start = rota.store.last_event_id()
         with Stream(http, f"/api/events?after={start}") as stream:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from rota import Rota
+from rota import Rota, asgi
 from tests.service.conftest import ADMIN, Service
 from tests.service.server import client, serving
 from tests.service.test_jobs import finished
@@ -21,7 +21,7 @@ def test_healthz_and_readyz(service: Service) -> None:
 
 def test_readyz_is_503_when_the_engine_it_should_run_is_not_running(tmp_path: Path) -> None:
     rota = Rota(f"sqlite:///{tmp_path}/app.db", timezone="UTC")
-    app = rota.asgi(admin_token=ADMIN, token_file=tmp_path / "t")
+    app = asgi(rota, admin_token=ADMIN, token_file=tmp_path / "t")
     app.state.rota_start_engine = True  # as if its lifespan had failed to start the engine
     with serving(app) as server, client(server, ADMIN) as http:
         response = http.get("/readyz")
@@ -34,7 +34,7 @@ def test_readyz_is_503_when_the_engine_it_should_run_is_not_running(tmp_path: Pa
 
 def test_readyz_is_503_when_the_store_cannot_be_reached(tmp_path: Path) -> None:
     rota = Rota(f"sqlite:///{tmp_path}/missing/dir/app.db", timezone="UTC")
-    app = rota.asgi(admin_token=ADMIN, token_file=tmp_path / "t")
+    app = asgi(rota, admin_token=ADMIN, token_file=tmp_path / "t")
     with serving(app) as server, client(server, ADMIN) as http:
         response = http.get("/readyz")
         assert response.status_code == 503

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from rota import Rota
+from rota import Rota, asgi
 from tests.service.conftest import ADMIN
 from tests.service.server import Stream, client, serving
 
@@ -24,7 +24,7 @@ def test_it_works_mounted_under_a_sub_path(tmp_path: Path) -> None:
     def home() -> dict[str, str]:
         return {"app": "mine"}
 
-    outer.mount("/jobs-admin", rota.asgi(admin_token=ADMIN, token_file=tmp_path / "t"))
+    outer.mount("/jobs-admin", asgi(rota, admin_token=ADMIN, token_file=tmp_path / "t"))
     with serving(outer) as server, client(server, ADMIN) as http:
         assert http.get("/").json() == {"app": "mine"}
         assert http.get("/jobs-admin/healthz").status_code == 200

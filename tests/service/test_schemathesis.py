@@ -19,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from rota import asgi
 from tests.service.conftest import ADMIN, HEARTBEAT, make_rota
 from tests.service.server import Server, serving
 
@@ -30,8 +31,8 @@ def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of its own (a SQLite file), so that what the fuzzing changes stays there."""
     directory = Path(tmp_path_factory.mktemp("fuzz"))
     rota = make_rota(f"sqlite:///{directory}/rota.db")
-    app = rota.asgi(
-        start_engine=True, admin_token=ADMIN, token_file=directory / "t", heartbeat=HEARTBEAT
+    app = asgi(
+        rota, start_engine=True, admin_token=ADMIN, token_file=directory / "t", heartbeat=HEARTBEAT
     )
     with serving(app) as server:
         yield server

@@ -1,6 +1,6 @@
 """The app factory: `asgi(rota)` is the whole service (REST API under ``/api``, server-sent
 events, health, metrics) as one FastAPI app, to run with uvicorn or to mount in an existing
-app under any path: ``app.mount("/jobs-admin", rota.asgi())``.
+app under any path: ``app.mount("/jobs-admin", rota.asgi(my_rota))``.
 
 The app does not start the engine unless asked (``start_engine=True`` starts it in the app's
 lifespan and stops it on the way out): an app that runs its engine elsewhere (`rota.start()`,
