@@ -22,6 +22,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -99,6 +100,20 @@ def create_schema(url: str) -> str:
         "scripts/test starts the local one; set ROTA_TEST_DATABASE_URL to use another",
         pytrace=False,
     )
+
+
+def store_url_for(kind: str, tmp: Path) -> Iterator[str]:
+    """A store URL for a fixture: a SQLite file in `tmp`, or (``postgresql``) a schema of its
+    own on the test server, dropped once the fixture ends."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp}/rota.db"
+        return
+    server = server_url()
+    name = create_schema(server)
+    try:
+        yield in_schema(server, name)
+    finally:
+        drop_schema(server, name)
 
 
 def drop_schema(url: str, name: str) -> None:

@@ -30,7 +30,7 @@ import pytest
 
 from rota import ConflictError, EventRecord, Rota, SettingError, UnknownJobError, once
 from rota.store.records import JobKind, Reason, RunRecord, RunStatus
-from tests.postgres import create_schema, drop_schema, in_schema, server_url
+from tests.postgres import store_url_for
 
 APP = Path(__file__).with_name("admin_app.py")
 ROOT = Path(__file__).parents[2]
@@ -50,15 +50,7 @@ def store_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A SQLite file, or a PostgreSQL schema of this module's own (dropped at the end)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/rota.db"
-        return
-    server = server_url()
-    name = create_schema(server)
-    try:
-        yield in_schema(server, name)
-    finally:
-        drop_schema(server, name)
+    yield from store_url_for(request.param, tmp_path_factory.mktemp("sqlite"))
 
 
 class App:

@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from rota import Rota, RunContext, asgi
-from tests.postgres import create_schema, drop_schema, in_schema, server_url
+from tests.postgres import store_url_for
 from tests.service.server import Server, client, serving
 
 ADMIN = "admin-token-for-tests-0123456789"
@@ -26,15 +26,7 @@ def store_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A SQLite file, or a PostgreSQL schema of this session's own (dropped at the end)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/rota.db"
-        return
-    server = server_url()
-    name = create_schema(server)
-    try:
-        yield in_schema(server, name)
-    finally:
-        drop_schema(server, name)
+    yield from store_url_for(request.param, tmp_path_factory.mktemp("sqlite"))
 
 
 def make_rota(url: str) -> Rota:
