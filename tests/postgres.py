@@ -107,7 +107,12 @@ def store_url_for(kind: str, tmp: Path) -> Iterator[str]:
     own on the test server, dropped once the fixture ends."""
     if kind == "sqlite":
         yield f"sqlite:///{tmp}/rota.db"
-        return
+    else:
+        yield from fresh_schema_url()
+
+
+def fresh_schema_url() -> Iterator[str]:
+    """For a fixture: the URL of a new, empty schema on the test server, dropped at its end."""
     server = server_url()
     name = create_schema(server)
     try:
@@ -185,9 +190,4 @@ def postgres_url(postgres_session: SessionSchema) -> str:
 @pytest.fixture
 def new_postgres_url() -> Iterator[str]:
     """The URL of a schema with no tables at all (dropped after the test)."""
-    server = server_url()
-    name = create_schema(server)
-    try:
-        yield in_schema(server, name)
-    finally:
-        drop_schema(server, name)
+    yield from fresh_schema_url()

@@ -15,7 +15,7 @@ import httpx2
 import pytest
 
 from rota import Rota, asgi
-from tests.postgres import create_schema, drop_schema, in_schema, server_url
+from tests.postgres import store_url_for
 from tests.service.conftest import ADMIN, HEARTBEAT, VIEWER, Service
 from tests.service.server import Stream, client, serving, until
 
@@ -94,15 +94,7 @@ def test_the_server_stops_promptly_with_a_stream_open(tmp_path: Path) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def other_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/app.db"
-        return
-    server = server_url()
-    name = create_schema(server)
-    try:
-        yield in_schema(server, name)
-    finally:
-        drop_schema(server, name)
+    yield from store_url_for(request.param, tmp_path)
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def create_app(
     token_file: str | Path | None = None,
     heartbeat: float = 15.0,
 ) -> FastAPI:
-    """The service for `rota` (see `Rota.asgi`)."""
+    """The service for `rota` (see `rota.asgi`)."""
     if isinstance(heartbeat, bool) or not isinstance(heartbeat, int | float):
         raise SettingError("heartbeat", repr(heartbeat)[:40], "give seconds, a number above 0")
     if not (math.isfinite(heartbeat) and heartbeat > 0):
