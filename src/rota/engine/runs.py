@@ -8,11 +8,16 @@ import traceback
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rota.errors import SettingError
 from rota.outcomes import Retry, Skip
 from rota.store.abc import NewRun
 from rota.store.records import Reason, RunRecord, RunStatus
+
+if TYPE_CHECKING:
+    from rota.engine.context import RunContext
+    from rota.engine.jobs import JobState
 
 __all__ = [
     "GIVEN_UP",
@@ -24,6 +29,8 @@ __all__ = [
     "outcome_of",
     "outcome_of_raised",
     "retry_run",
+    "unfit_arguments",
+    "unless_given_up",
 ]
 
 log = logging.getLogger("rota.engine")
@@ -171,3 +178,21 @@ def late_result(run_id: int, job: str, future: asyncio.Future[Any]) -> None:
         log.info("run %s of %s finished after it was given up; its result is ignored", run_id, job)
     else:
         log.info("run %s of %s failed after it was given up: %r", run_id, job, error)
+
+
+def unfit_arguments(state: JobState, run: QueuedRun) -> Outcome | None:
+    """A run whose arguments the job cannot take (asked for by a process without the job's
+    code, or by older code): failed, naming the parameter, and not retried."""
+    try:
+        state.definition.check_arguments(run.args)
+    except SettingError as error:
+        return Outcome(RunStatus.FAILED, error=str(error), final=True)
+    return None
+
+
+def unless_given_up(context: RunContext, call: Callable[[], Any]) -> Any:
+    """A sync job's call, in its thread: not made if the run was given up (timed out,
+    cancelled, stopped) while it waited for the thread."""
+    if context.cancelled:
+        return GIVEN_UP
+    return call()

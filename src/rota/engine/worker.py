@@ -14,10 +14,11 @@ import contextvars
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from rota.engine.active import PROGRESS_INTERVAL, ActiveRun, write_progress
 from rota.engine.child import KILL_GRACE
 from rota.engine.context import RunContext, RunInfo, current_run
 from rota.engine.ending import LEASE_GONE, STOPPED, finish_of, next_attempt, record_end
@@ -25,19 +26,19 @@ from rota.engine.isolation import Isolation
 from rota.engine.policies import Overlap
 from rota.engine.process import JobProcess
 from rota.engine.runs import (
-    GIVEN_UP,
     Outcome,
     QueuedRun,
     call_async_job,
     late_result,
     outcome_of,
+    unfit_arguments,
+    unless_given_up,
 )
 from rota.engine.supervise import keep_running
-from rota.engine.texts import NOTE_LIMIT, storable
 from rota.engine.threads import JobThreads
 from rota.engine.waiting import WaitingRuns
-from rota.errors import SettingError, StoreUnavailableError
-from rota.store.abc import LEASE_LOST, Claim, Enqueue, Finish, Lease, Progress
+from rota.errors import StoreUnavailableError
+from rota.store.abc import LEASE_LOST, Claim, Enqueue, Finish
 from rota.store.records import Reason, RunStatus
 
 if TYPE_CHECKING:
@@ -47,24 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["PROGRESS_INTERVAL", "Worker"]
 
 log = logging.getLogger("rota.engine")
-PROGRESS_INTERVAL = timedelta(seconds=0.25)
-
-
-@dataclass
-class _Active:
-    run: QueuedRun
-    context: RunContext
-    started_at: datetime
-    # Resolved by `stop_run`; a future, not an Event, so that waiting on it costs no task.
-    stop: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-    stop_status: RunStatus = RunStatus.CANCELLED
-    stop_note: str | None = None
-    task: asyncio.Task[None] | None = None
-    progress_written: datetime | None = None
-    progress_task: asyncio.Task[None] | None = None
-    owner: Lease | None = None  # the lease it was claimed under: every write about it carries it
 
 
 class Worker:
@@ -84,7 +67,7 @@ class Worker:
         self.slots = slots
         self.started_at = started_at
         self._queue = WaitingRuns()
-        self._active: dict[int, _Active] = {}
+        self._active: dict[int, ActiveRun] = {}
         self._pool = JobThreads(slots)
         self._kick = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -245,13 +228,13 @@ class Worker:
         # The runs count as running from here, before the claim is written: a fire time or a
         # cancel that comes while it is being written must already see them as such, and the
         # dispatcher does not pick them again.
-        started: list[tuple[_Active, JobState]] = []
+        started: list[tuple[ActiveRun, JobState]] = []
         for run in picked:
             self._queue.served(run)
             state = self.jobs[run.job]
             state.let_go(run.id)
             state.running.add(run.id)
-            active = _Active(run, self._context(run), now, owner=self.basis.lease())
+            active = ActiveRun(run, self._context(run), now, owner=self.basis.lease())
             self._active[run.id] = active
             started.append((active, state))
         # Not awaited by the dispatcher: a slot freed while this claim is written is claimed at
@@ -260,7 +243,7 @@ class Worker:
         self._claims.add(task)
         task.add_done_callback(self._claims.discard)
 
-    async def _write_claim(self, started: list[tuple[_Active, JobState]], now: datetime) -> None:
+    async def _write_claim(self, started: list[tuple[ActiveRun, JobState]], now: datetime) -> None:
         basis, node = self.basis, self.basis.node_id
         claims = [
             Claim(
@@ -335,12 +318,12 @@ class Worker:
 
         return RunContext(info, changed)
 
-    async def _execute(self, active: _Active, state: JobState) -> None:
+    async def _execute(self, active: ActiveRun, state: JobState) -> None:
         run = active.run
         try:
             if active.stop.done():  # stopped while it was being claimed: never call the job
                 outcome = Outcome(active.stop_status, note=active.stop_note)
-            elif (unfit := _unfit_arguments(state, run)) is not None:
+            elif (unfit := unfit_arguments(state, run)) is not None:
                 outcome = unfit
             else:
                 outcome = await self._call(active, state)
@@ -351,7 +334,7 @@ class Worker:
             active.progress_task.cancel()
         await self._record(active, state, outcome)
 
-    async def _call(self, active: _Active, state: JobState) -> Outcome:
+    async def _call(self, active: ActiveRun, state: JobState) -> Outcome:
         run, context, definition = active.run, active.context, state.definition
         loop = asyncio.get_running_loop()
         job_context = contextvars.copy_context()
@@ -370,7 +353,7 @@ class Worker:
         else:
             call = functools.partial(definition.function, *arguments, **run.args)
             job = loop.run_in_executor(
-                self._pool, job_context.run, functools.partial(_unless_given_up, context, call)
+                self._pool, job_context.run, functools.partial(unless_given_up, context, call)
             )
         waiters: list[asyncio.Future[Any]] = [job, active.stop]
         timeout = state.settings.timeout
@@ -426,7 +409,7 @@ class Worker:
         self._kick.set()
         late_result(run.id, run.job, job)
 
-    async def _record(self, active: _Active, state: JobState, outcome: Outcome) -> None:
+    async def _record(self, active: ActiveRun, state: JobState, outcome: Outcome) -> None:
         run = active.run
         now = self.basis.clock.now()
         finish = replace(finish_of(run, outcome, active.context, now), owner=active.owner)
@@ -461,41 +444,9 @@ class Worker:
         active = self._active.get(run_id)
         if active is None or (active.progress_task and not active.progress_task.done()):
             return
-        active.progress_task = asyncio.create_task(self._write_progress(active))
-
-    async def _write_progress(self, active: _Active) -> None:
-        # One task per run writes until nothing changed during a whole interval: a change that
-        # comes while a write is in flight finds this task still running and leaves it to it.
-        clock = self.basis.clock
-        while True:
-            if active.progress_written is not None:
-                await clock.sleep_until(active.progress_written + PROGRESS_INTERVAL)
-            if not active.context.dirty or active.run.id not in self._active:
-                return
-            active.progress_written = clock.now()
-            (done, total, note), log_text = active.context.snapshot()
-            try:
-                progress = Progress(
-                    active.run.id,
-                    done,
-                    total,
-                    storable(note, NOTE_LIMIT),
-                    log=log_text,
-                    owner=active.owner,
-                )
-                (written,) = await self.basis.writer.apply([progress])
-                if written is LEASE_LOST:
-                    log.warning(
-                        "rota did not record the progress of run %s of %s: another node took "
-                        "it when this node's lease ran out",
-                        active.run.id,
-                        active.run.job,
-                    )
-                    self.lease_doubted()
-                    return
-            except Exception as error:  # progress is not worth waiting for: the next one will do
-                self.basis.outage.failed("recording progress", error, clock.now())
-                active.context.touch()
+        active.progress_task = asyncio.create_task(
+            write_progress(self.basis, active, self.is_running, lambda: self.lease_doubted())
+        )
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -533,24 +484,6 @@ class Worker:
                 ", ".join(str(run_id) for run_id in sorted(self._lingering)),
             )
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _unfit_arguments(state: JobState, run: QueuedRun) -> Outcome | None:
-    """A run whose arguments the job cannot take (asked for by a process without the job's
-    code, or by older code): failed, naming the parameter, and not retried."""
-    try:
-        state.definition.check_arguments(run.args)
-    except SettingError as error:
-        return Outcome(RunStatus.FAILED, error=str(error), final=True)
-    return None
-
-
-def _unless_given_up(context: RunContext, call: Callable[[], Any]) -> Any:
-    """A sync job's call, in its thread: not made if the run was given up (timed out,
-    cancelled, stopped) while it waited for the thread."""
-    if context.cancelled:
-        return GIVEN_UP
-    return call()
 
 
 # How long (real seconds) a cancelled async job may take to end before the log says it goes on,

@@ -5,13 +5,15 @@ other (a tick's Fires and Enqueues), and written with one ``INSERT ... ON CONFLI
 ... RETURNING`` executed for all of them, which SQLAlchemy sends as multi-row statements. Any
 other operation first writes what is gathered, so every operation sees the ones before it.
 
+Claims, finishes and progress, fenced by lease, are `rota.store.sql_run_writes.RunWrites`.
+
 After the operations, the transaction's events (`rota.store.events.events_of`) are inserted
 with one executemany, after the facts about the runs they name were read once per group.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Sequence, Set
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -31,7 +33,6 @@ from rota.store.abc import (
     Fire,
     FireResult,
     InterruptRuns,
-    Lease,
     LeaseLost,
     NewRun,
     Operation,
@@ -43,21 +44,11 @@ from rota.store.abc import (
     UpdateJob,
 )
 from rota.store.events import RunFacts, StreakFacts, events_of
-from rota.store.records import ACTIVE, JobRecord, Reason, RunStatus
+from rota.store.records import JobRecord, Reason, RunStatus
 from rota.store.schema import job_record, jobs, runs
+from rota.store.sql_run_writes import RunWrites
 
 __all__ = ["Transaction", "new_run_row"]
-
-_ACTIVE = sorted(status.value for status in ACTIVE)
-_FINISH_FIELDS = (
-    "note",
-    "error",
-    "traceback",
-    "log",
-    "progress_done",
-    "progress_total",
-    "progress_note",
-)
 
 # (job, fire time as given or as the column writes it, reason, attempt), or ("", retry_of) for
 # a retry without a fire time: what makes a new run unique.
@@ -95,6 +86,7 @@ class Transaction:
         origin: str,
     ) -> None:
         self.connection = connection
+        self.writes = RunWrites(connection)  # claims, finishes, progress: fenced by lease
         self._insert_runs = insert_runs
         self._insert_job = insert_job
         self._origin = origin
@@ -108,9 +100,7 @@ class Transaction:
         self.removed: set[str] = set()
         self.last_event: int | None = None  # the id of the last event written, if any
         self._removed_runs = 0
-        self._leases: dict[Lease, bool] = {}  # leases read in this transaction
         self._pending: list[NewRun] = []
-        self._processors: dict[str, Callable[[Any], Any] | None] = {}
         # Where each pending run's id goes: (operation index, position in a Fire's runs or -1).
         self._slots: list[tuple[int, int]] = []
         # Skipped runs that continued a streak: (operation index, position, the streak's id),
@@ -134,14 +124,16 @@ class Transaction:
                 results[start:end] = self._fires(start, group)
             elif kind is Enqueue:
                 for offset, enqueue in enumerate(group):
-                    if enqueue.owner is not None and not self._holds(enqueue.owner):
+                    if enqueue.owner is not None and not self.writes.holds(enqueue.owner):
                         results[start + offset] = LEASE_LOST
                         continue
                     self._gather(start + offset, -1, enqueue.run)
             else:
                 self._write_runs(results)  # runs gathered so far exist before they change
                 if kind is Claim or kind is Finish:
-                    done = self._claims(group) if kind is Claim else self._finishes(group)
+                    done = (
+                        self.writes.claims(group) if kind is Claim else self.writes.finishes(group)
+                    )
                     results[start:end] = done
                     facts[start:end] = self._facts_of_group(group, done)
                 else:
@@ -155,7 +147,9 @@ class Transaction:
                 results[index] = FireResult(True, tuple(result))
                 facts[index] = self._streaks.get(index)
         new = events_of(operations, results, facts)
-        self.last_event = sql_events.write_events(self.connection, new, self._origin, self._time)
+        self.last_event = sql_events.write_events(
+            self.connection, new, self._origin, self.writes.time
+        )
         return results
 
     # -- what events say of the runs ----------------------------------------------------------
@@ -226,7 +220,10 @@ class Transaction:
 
     def _fire(self, index: int, fire: Fire) -> FireResult | list[int | None]:
         if dialect.driver_batches(self.connection):
-            expected, following = self._time(fire.expected), self._time(fire.next_fire_at)
+            expected, following = (
+                self.writes.time(fire.expected),
+                self.writes.time(fire.next_fire_at),
+            )
             advanced = dialect.advance_job(self.connection, fire.job, expected, following)
         else:
             changed = self.connection.execute(
@@ -297,7 +294,7 @@ class Transaction:
         if dialect.driver_batches(self.connection):
             # Values as the column types write them, so the keys read back compare equal.
             columns = tuple(rows[0])
-            values = [[self._bound(c, row[c]) for c in columns] for row in rows]
+            values = [[self.writes.bound(c, row[c]) for c in columns] for row in rows]
             returned = dialect.insert_runs(self.connection, columns, values)
             fire_time = columns.index("fire_time")
             keys = [
@@ -361,17 +358,17 @@ class Transaction:
 
     def _other(self, operation: Operation) -> Any:
         if isinstance(operation, Claim):
-            return self._claim(operation)
+            return self.writes.claim(operation)
         if isinstance(operation, Finish):
-            return self._finish(operation)
+            return self.writes.finish(operation)
         if isinstance(operation, Progress):
-            return self._progress(operation)
+            return self.writes.progress(operation)
         if isinstance(operation, RequestCancel):
             return self._request_cancel(operation)
         if isinstance(operation, InterruptRuns):
             return self._interrupt(operation)
         if isinstance(operation, ReapNode):
-            self._leases.clear()
+            self.writes.forget_leases()
             return sql_fencing.reap(self.connection, operation, self._interrupt, self.insert_runs)
         if isinstance(operation, UpdateJob):
             return self._update_job(operation)
@@ -380,188 +377,6 @@ class Transaction:
         if isinstance(operation, RemoveJob):
             return self._remove_job(operation)
         raise StoreError(f"{operation!r} is not a store operation")
-
-    def _holds(self, lease: Lease) -> bool:
-        if lease not in self._leases:
-            self._leases[lease] = sql_fencing.lease_holds(self.connection, lease)
-        return self._leases[lease]
-
-    def _fenced(self, claim: Claim) -> bool:
-        """Whether a claim is refused: made under a lease that no longer holds."""
-        return claim.generation is not None and not self._holds(Lease(claim.node, claim.generation))
-
-    def _claims(self, claims: Sequence[Claim]) -> list[bool | LeaseLost]:
-        results: list[bool | LeaseLost] = [LEASE_LOST] * len(claims)
-        allowed = [(i, claim) for i, claim in enumerate(claims) if not self._fenced(claim)]
-        if any(claim.limit is not None for _, claim in allowed):
-            # Each against its job's running runs, one after another: a claim earlier in this
-            # transaction counts for the next one of the same job.
-            for index, claim in allowed:
-                results[index] = self._claim(claim)
-            return results
-        fast = dialect.driver_batches(self.connection)
-        if len(allowed) == 1 and not fast:
-            index, claim = allowed[0]
-            results[index] = self._claim(claim)
-            return results
-        # One statement per (node, instant, generation): a dispatcher claims its picks together.
-        claimed: set[int] = set()
-        groups: dict[tuple[str, datetime, int | None], list[int]] = {}
-        for _, claim in allowed:
-            groups.setdefault((claim.node, claim.at, claim.generation), []).append(claim.run_id)
-        for (node, at, generation), ids in groups.items():
-            if fast:
-                claimed |= dialect.claim_many(
-                    self.connection, ids, node, self._time(at), generation
-                )
-                continue
-            rows = self.connection.execute(
-                update(runs)
-                .where(runs.c.id.in_(ids), runs.c.status == RunStatus.QUEUED.value)
-                .values(
-                    status=RunStatus.RUNNING.value,
-                    node=node,
-                    started_at=at,
-                    generation=generation,
-                )
-                .returning(runs.c.id)
-            )
-            claimed.update(row[0] for row in rows)
-        for index, claim in allowed:
-            results[index] = claim.run_id in claimed
-            claimed.discard(claim.run_id)  # a second claim of the same run finds it running
-        return results
-
-    def _finishes(self, finishes: Sequence[Finish]) -> list[bool | LeaseLost]:
-        fast = dialect.driver_batches(self.connection)
-        if len(finishes) == 1 and not fast:
-            return [self._finish(finishes[0])]
-        ids = [finish.run_id for finish in finishes]
-        # (status, node, generation) of each active run among them.
-        active: dict[int, tuple[Any, ...]]
-        if fast:
-            active = dialect.active_among(self.connection, ids)
-        else:
-            # The updates below are unconditional, so the rows read active must stay so until
-            # then: FOR UPDATE on PostgreSQL (another node may finish or interrupt one
-            # meanwhile); SQLite's write lock holds the whole database already.
-            active = {
-                row[0]: tuple(row[1:])
-                for row in self.connection.execute(
-                    select(runs.c.id, runs.c.status, runs.c.node, runs.c.generation)
-                    .where(runs.c.id.in_(ids), runs.c.status.in_(_ACTIVE))
-                    .with_for_update()
-                )
-            }
-        results: list[bool | LeaseLost] = []
-        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for finish in finishes:
-            found = active.pop(finish.run_id, None)  # a second finish finds it finished
-            owner = finish.owner
-            ok: bool | LeaseLost = found is not None
-            if owner is not None and (
-                found is None
-                or tuple(found) != (RunStatus.RUNNING.value, owner.node, owner.generation)
-            ):
-                ok = False if self._holds(owner) else LEASE_LOST
-            results.append(ok)
-            if ok:
-                # Bind names must differ from column names in an UPDATE's SET clause.
-                values = {f"v_{name}": value for name, value in _finish_values(finish).items()}
-                values["v_id"] = finish.run_id
-                shapes.setdefault(tuple(sorted(values)), []).append(values)
-        for shape, rows in shapes.items():
-            names = tuple(name for name in shape if name != "v_id")
-            if fast:
-                columns = tuple(name[2:] for name in names)
-                ordered = [
-                    [self._time(r[n]) if n == "v_finished_at" else r[n] for n in names]
-                    + [r["v_id"]]
-                    for r in rows
-                ]
-                dialect.update_many(self.connection, columns, ordered)
-                continue
-            bound: dict[str, Any] = {name[2:]: bindparam(name) for name in names}
-            self.connection.execute(
-                update(runs).where(runs.c.id == bindparam("v_id")).values(**bound), rows
-            )
-        return results
-
-    def _time(self, value: datetime | None) -> Any:
-        """A time as the column type writes it (the driver-SQL path must store the same)."""
-        return self._bound("started_at", value)
-
-    def _bound(self, column: str, value: Any) -> Any:
-        """A value of a `runs` column as its type writes it: times as UTC text, JSON as text."""
-        if column not in self._processors:
-            # The dialect's own implementation of the type: the generic one would hand SQLite a
-            # datetime object, which the sqlite3 module formats differently (and deprecates).
-            sql_dialect = self.connection.dialect
-            kind = runs.c[column].type.dialect_impl(sql_dialect)
-            self._processors[column] = kind.bind_processor(sql_dialect)
-        processor = self._processors[column]
-        return value if processor is None else processor(value)
-
-    def _claim(self, claim: Claim) -> bool | LeaseLost:
-        if self._fenced(claim):
-            return LEASE_LOST
-        if claim.limit is not None:
-            return dialect.claim_within_limit(
-                self.connection,
-                claim.run_id,
-                claim.node,
-                self._time(claim.at),
-                claim.limit,
-                claim.generation,
-            )
-        changed = self.connection.execute(
-            update(runs)
-            .where(runs.c.id == claim.run_id, runs.c.status == RunStatus.QUEUED.value)
-            .values(
-                status=RunStatus.RUNNING.value,
-                node=claim.node,
-                started_at=claim.at,
-                generation=claim.generation,
-            )
-        ).rowcount
-        return changed == 1
-
-    def _owned(self, row: Any, owner: Lease | None) -> Any:
-        """`row` (an UPDATE of one run) limited to a run running under `owner`, if given."""
-        if owner is None:
-            return row
-        return row.where(
-            runs.c.status == RunStatus.RUNNING.value,
-            runs.c.node == owner.node,
-            runs.c.generation == owner.generation,
-        )
-
-    def _refused(self, owner: Lease | None) -> bool | LeaseLost:
-        """The result of a write under `owner` that changed nothing."""
-        return False if owner is None or self._holds(owner) else LEASE_LOST
-
-    def _finish(self, finish: Finish) -> bool | LeaseLost:
-        row = update(runs).where(runs.c.id == finish.run_id, runs.c.status.in_(_ACTIVE))
-        changed = self.connection.execute(
-            self._owned(row, finish.owner).values(**_finish_values(finish))
-        ).rowcount
-        return True if changed == 1 else self._refused(finish.owner)
-
-    def _progress(self, progress: Progress) -> bool | LeaseLost:
-        values: dict[str, Any] = {
-            "progress_done": progress.done,
-            "progress_total": progress.total,
-            "progress_note": progress.note,
-        }
-        if progress.log is not UNSET:
-            values["log"] = progress.log
-        row = update(runs).where(
-            runs.c.id == progress.run_id, runs.c.status == RunStatus.RUNNING.value
-        )
-        changed = self.connection.execute(
-            self._owned(row, progress.owner).values(**values)
-        ).rowcount
-        return True if changed == 1 else self._refused(progress.owner)
 
     def _request_cancel(self, cancel: RequestCancel) -> RunStatus | None:
         # FOR UPDATE holds the row on PostgreSQL until the update below (SQLite holds the whole
@@ -631,12 +446,3 @@ def _key(job: str, fire_time: Any, reason: str, attempt: int, retry_of: Any) -> 
     if fire_time is None and retry_of is not None:
         return ("", int(retry_of))
     return (job, fire_time, reason, attempt)
-
-
-def _finish_values(finish: Finish) -> dict[str, Any]:
-    values: dict[str, Any] = {"status": RunStatus(finish.status).value, "finished_at": finish.at}
-    for field in _FINISH_FIELDS:
-        value = getattr(finish, field)
-        if value is not UNSET:
-            values[field] = value
-    return values
