@@ -144,3 +144,114 @@ async def test_falling_behind_is_logged_once_per_episode_and_counted(
         await eventually(lambda: rota.job_info("tick").next_fire_at > clock.now())  # type: ignore[operator]
     assert len([r for r in caplog.records if "is behind" in r.getMessage()]) == 1
     assert engine.lag.lateness == timedelta(0)
+
+
+def fires_of(rota: Rota, job: str) -> list[Fire]:
+    """Wrap the store's `apply`: the Fires of `job` written from now on."""
+    store = rota.store
+    apply = store.apply
+    seen: list[Fire] = []
+
+    def recording(operations: Any) -> list[Any]:
+        seen.extend(op for op in operations if isinstance(op, Fire) and op.job == job)
+        return apply(operations)
+
+    store.apply = recording  # type: ignore[method-assign]
+    return seen
+
+
+async def test_a_behind_engine_passes_over_a_busy_jobs_due_fire_times_in_one_step(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas()
+    release = asyncio.Event()
+
+    @rota.job("scan", schedule="every 1s")
+    async def scan() -> None:
+        await release.wait()
+
+    await rota.start_async()
+    clock.advance(1)
+    await eventually(lambda: rota.runs("scan", status="running"))
+    fires = fires_of(rota, "scan")
+    began = clock.now()
+    clock.advance(10)  # ten fire times due at once, within the grace: the engine is behind
+    await eventually(lambda: rota.job_info("scan").next_fire_at > clock.now())  # type: ignore[operator]
+    assert len(fires) == 1
+    (skipped,) = rota.runs("scan", status="skipped")
+    assert (skipped.fire_time, skipped.fire_count, skipped.last_fire_time) == (
+        began + timedelta(seconds=1),
+        10,
+        clock.now(),
+    )
+    assert rota.job_info("scan").next_fire_at == clock.now() + timedelta(seconds=1)
+    engine = rota.engine
+    assert engine is not None
+    assert engine.lag.coalesced == 9
+    # The streak goes on in steps as well.
+    clock.advance(5)
+    await eventually(lambda: rota.job_info("scan").next_fire_at > clock.now())  # type: ignore[operator]
+    assert len(fires) == 2
+    (skipped,) = rota.runs("scan", status="skipped")
+    assert (skipped.fire_count, skipped.last_fire_time) == (15, clock.now())
+    release.set()
+
+
+async def test_an_idle_job_behind_runs_its_first_due_fire_time_and_skips_the_rest_at_once(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas()
+    release = asyncio.Event()
+
+    @rota.job("scan", schedule="every 1s")
+    async def scan() -> None:
+        await release.wait()
+
+    await rota.start_async()
+    fires = fires_of(rota, "scan")
+    began = clock.now()
+    clock.advance(4)
+    await eventually(lambda: rota.runs("scan", status="running"))
+    assert len(fires) == 1
+    ran = rota.runs("scan", status="running")[0]
+    (skipped,) = rota.runs("scan", status="skipped")
+    assert ran.fire_time == began + timedelta(seconds=1)
+    assert (skipped.fire_time, skipped.fire_count, skipped.last_fire_time) == (
+        began + timedelta(seconds=2),
+        3,
+        clock.now(),
+    )
+    # The skips after a run are a streak of their own, never the one before it.
+    release.set()
+    await eventually(lambda: not rota.runs("scan", status="running"))
+    release.clear()
+    clock.advance(3)
+    await eventually(lambda: rota.runs("scan", status="running"))
+    streaks = rota.runs("scan", status="skipped")
+    assert [s.fire_count for s in streaks] == [2, 3]
+    release.set()
+
+
+async def test_a_long_streak_is_announced_at_most_once_a_minute(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas()
+    release = asyncio.Event()
+
+    @rota.job("scan", schedule="every 1s")
+    async def scan() -> None:
+        await release.wait()
+
+    await rota.start_async()
+    clock.advance(1)
+    await eventually(lambda: rota.runs("scan", status="running"))
+    last = rota.store.last_event_id()
+    for _ in range(150):  # one fire time at a time: the engine keeps up
+        clock.advance(1)
+        await eventually(lambda: rota.job_info("scan").next_fire_at > clock.now())  # type: ignore[operator]
+    (skipped,) = rota.runs("scan", status="skipped")
+    assert skipped.fire_count == 150
+    told = [e for e in rota.store.events_after(last) if e.kind == "run.skipped"]
+    assert [e.run_id for e in told] == [skipped.id] * 3
+    assert [e.data.get("count", 1) for e in told] == [1, 61, 121]
+    release.set()

@@ -27,9 +27,17 @@ from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_t
 from rota.engine.lag import Lag
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
-from rota.engine.policies import CatchUp, OverlapDecision, decide_overlap, plan_catch_up
+from rota.engine.policies import (
+    CatchUp,
+    Overlap,
+    OverlapDecision,
+    decide_overlap,
+    fire_times_due,
+    plan_catch_up,
+)
 from rota.engine.runs import QueuedRun
 from rota.engine.settings import JobSettings
+from rota.engine.streaks import announced_or_quiet, one_streak
 from rota.engine.supervise import keep_running
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
@@ -348,7 +356,13 @@ class Engine:
         runs: list[NewRun] = []
         cancels: list[RequestCancel] = []
         fire_times: tuple[datetime, ...]
-        if plan.missed == 0:
+        if plan.missed == 0 and settings.overlap is Overlap.SKIP:
+            # Behind by more than one fire time (but within grace): all that are due are
+            # decided now, and those skipped are one step of the streak, not one write each.
+            reason = Reason.SCHEDULE
+            fire_times, following = fire_times_due(schedule, fire_at, now)
+            self.lag.coalesced += len(fire_times) - 1
+        elif plan.missed == 0:
             fire_times, reason = (fire_at,), Reason.SCHEDULE
             following = schedule.next_after(fire_at)
         else:
@@ -385,6 +399,7 @@ class Engine:
             if decision.create:
                 runs.append(NewRun(name, reason, now, fire_time=fire_time, args=settings.args))
                 queued.append(None)
+                streak = None  # skips after it are a streak of their own
             else:
                 # A streak of skipped fire times is one run, counted up (decision 0007).
                 skipped = NewRun(
@@ -398,6 +413,10 @@ class Engine:
                 )
                 runs.append(skipped)
                 streak = None
+        if reason is Reason.SCHEDULE and len(fire_times) > 1:
+            runs = one_streak(runs)
+        if reason is Reason.SCHEDULE:
+            runs = [announced_or_quiet(state, run) for run in runs]
         return Fire(name, fire_at, following, tuple(runs)), cancels
 
     async def _fired(self, fire: Fire, result: FireResult) -> None:
@@ -415,6 +434,8 @@ class Engine:
                 self.worker.take(QueuedRun.of(run_id, new))
             elif new.reason is Reason.SCHEDULE:
                 state.streak = run_id
+                if not (new.quiet and run_id == new.streak_of):  # an event was written
+                    state.streak_announced = new.latest_fire_time
 
     async def reload(self, name: str) -> None:
         """Read a job again after a change elsewhere: settings, pause, next fire time; a job

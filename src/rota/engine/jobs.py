@@ -124,8 +124,10 @@ class JobState:
     # Queued manual runs asked for later (`run_later`), by id: when each may start. Until then
     # they do not count against the overlap of the job's fire times.
     later: dict[int, datetime] = field(default_factory=dict)
-    # The skipped run that records the job's current streak of skipped fire times, if any.
+    # The skipped run that records the job's current streak of skipped fire times, if any,
+    # and the last fire time an event of it told of.
     streak: int | None = None
+    streak_announced: datetime | None = None
 
     def active_now(self, now: datetime) -> tuple[list[int], list[int | None]]:
         """The running and queued runs that count against the job's overlap policy at `now`:

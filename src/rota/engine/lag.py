@@ -22,7 +22,9 @@ class Lag:
     the instant it was written), `backlog` how many more were due then (0 unless a batch was full),
     `behind` whether the engine is behind now (`lateness` over `BEHIND_AFTER`, or a backlog),
     `episodes` how many times it fell behind, `worst` the largest lateness seen, `fired` the fire
-    times written in all.
+    times written in all, `coalesced` the fire times that were due together with an earlier one
+    of the same job and were decided in the same step as it (``overlap="skip"``: one write for
+    all, not one each).
     """
 
     lateness: timedelta = timedelta(0)
@@ -31,6 +33,7 @@ class Lag:
     episodes: int = 0
     worst: timedelta = timedelta(0)
     fired: int = 0
+    coalesced: int = 0
     _since: datetime | None = None
 
     def batch(self, earliest: datetime, count: int, backlog: int, now: datetime) -> None:

@@ -20,11 +20,14 @@ __all__ = [
     "OverlapDecision",
     "RetryPolicy",
     "decide_overlap",
+    "fire_times_due",
     "plan_catch_up",
     "retry_delay",
 ]
 
 MAX_CATCH_UP = 100
+# At most this many fire times due at once are counted one by one (`fire_times_due`).
+MAX_DUE = 100_000
 _TINY = timedelta(microseconds=1)
 
 
@@ -128,6 +131,25 @@ def plan_catch_up(
     if policy is CatchUp.ALL:
         warning = f"more than {MAX_CATCH_UP} fire times were missed; catching up once"
     return CatchUpPlan((missed[0],), count, cursor, warning)
+
+
+def fire_times_due(
+    schedule: Schedule, fire_at: datetime, now: datetime
+) -> tuple[tuple[datetime, ...], datetime | None]:
+    """The fire times from `fire_at` that are due at `now` (`fire_at` always, and each later one
+    not after `now`), and the first one after them (None: the schedule is done).
+
+    An engine that keeps up finds one; one that is behind finds several, and plans them at once
+    instead of writing each alone. Past `MAX_DUE` the rest are passed over uncounted.
+    """
+    due = [fire_at]
+    following = schedule.next_after(fire_at)
+    while following is not None and following <= now:
+        if len(due) == MAX_DUE:
+            return tuple(due), schedule.next_after(now)
+        due.append(following)
+        following = schedule.next_after(following)
+    return tuple(due), following
 
 
 @dataclass(frozen=True)

@@ -89,10 +89,15 @@ class NewRun:
     """A run to create: `status` is QUEUED, or SKIPPED (then `note` says why and it is finished
     at `queued_at`). A queued run with `not_before` does not start before that instant.
 
+    A skipped run may stand for `fire_count` fire times skipped one after another, from
+    `fire_time` to `last_fire_time` (required when `fire_count` is over 1).
+
     A skipped run with `streak_of` continues the streak of skipped fire times recorded by that
     run: if it is still a skipped run of the same job, it is updated instead (its `fire_count`
-    grows by one; `last_fire_time`, `note` and `finished_at` become this run's) and its id is
-    the result; otherwise a run is created as usual."""
+    grows by this run's; `last_fire_time`, `note` and `finished_at` become this run's) and its
+    id is the result; otherwise a run is created as usual. A `quiet` continuation writes no
+    event (the streak's run is current all the same): the engine announces a streak at most
+    once a minute of fire times (decision 0009)."""
 
     job: str
     reason: Reason
@@ -105,6 +110,14 @@ class NewRun:
     note: str | None = None
     retry_of: int | None = None
     streak_of: int | None = None
+    fire_count: int = 1
+    last_fire_time: datetime | None = None
+    quiet: bool = False
+
+    @property
+    def latest_fire_time(self) -> datetime | None:
+        """The last fire time this run stands for."""
+        return self.last_fire_time if self.last_fire_time is not None else self.fire_time
 
 
 @dataclass(frozen=True)

@@ -202,6 +202,20 @@ def _new_run(run: NewRun, where: str) -> None:
     _json_object(run.args, f"{where}.args")
     if run.retry_of is not None:
         _int(run.retry_of, f"{where}.retry_of", 1)
+    _int(run.fire_count, f"{where}.fire_count", 1, _INT32)
+    _optional_time(run.last_fire_time, f"{where}.last_fire_time")
+    if run.fire_count > 1 and (
+        RunStatus(run.status) is not RunStatus.SKIPPED
+        or run.fire_time is None
+        or run.last_fire_time is None
+        or run.last_fire_time < run.fire_time
+    ):
+        raise StoreError(
+            f"{where}.fire_count: a run of {run.fire_count} fire times is skipped, with a "
+            "fire_time and a last_fire_time not before it"
+        )
+    if not isinstance(run.quiet, bool):
+        raise StoreError(f"{where}.quiet: {_short(run.quiet)} is not a bool")
 
 
 def check_operation(operation: Operation, index: int) -> None:

@@ -361,7 +361,7 @@ def insert_events(connection: Connection, rows: list[tuple[Any, ...]]) -> int:
     return int(driver.execute("SELECT last_insert_rowid()").fetchone()[0])
 
 
-# SQLite allows 32,766 bound values a statement (3.32 and newer); runs have 11 columns to set.
+# SQLite allows 32,766 bound values a statement (3.32 and newer); runs have 13 columns to set.
 _ROWS_PER_INSERT = 500
 
 

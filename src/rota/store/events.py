@@ -99,6 +99,9 @@ def _created(run: NewRun, run_id: int) -> NewEvent:
     at = run.queued_at.astimezone(UTC)
     if RunStatus(run.status) is RunStatus.SKIPPED:
         data: dict[str, Any] = {"reason": Reason(run.reason).value, "note": run.note}
+        if run.fire_count > 1:  # a streak begun with several fire times at once
+            data["count"] = run.fire_count
+            data["last_fire_time"] = _iso(run.last_fire_time)
         return NewEvent(at, EventKind.RUN_SKIPPED, run.job, run_id, data)
     data = {
         "reason": Reason(run.reason).value,
@@ -164,7 +167,8 @@ def events_of(
                 zip(operation.runs, fired.run_ids, strict=True)
             ):
                 if position in streaks and run_id is not None:
-                    events.append(_continued(run, run_id, streaks[position]))
+                    if not run.quiet:
+                        events.append(_continued(run, run_id, streaks[position]))
                 elif run_id is not None:
                     events.append(_created(run, run_id))
         elif isinstance(operation, Enqueue):

@@ -190,8 +190,8 @@ class MemoryOperations:
             if streak is not None and streak.job == new.job and streak.status is RunStatus.SKIPPED:
                 continued = replace(
                     streak,
-                    fire_count=streak.fire_count + 1,
-                    last_fire_time=utc(new.fire_time),
+                    fire_count=streak.fire_count + new.fire_count,
+                    last_fire_time=utc(new.latest_fire_time),
                     note=new.note,
                     finished_at=new.queued_at.astimezone(UTC),
                 )
@@ -230,6 +230,8 @@ class MemoryOperations:
             log="",
             retry_of=new.retry_of,
             cancel_requested=False,
+            fire_count=new.fire_count,
+            last_fire_time=utc(new.last_fire_time) if new.fire_count > 1 else None,
         )
         self._put(self._runs, run.id, run)
         if key is not None:

@@ -71,6 +71,8 @@ def new_run_row(run: NewRun) -> dict[str, Any]:
         "args": dict(run.args),
         "note": run.note,
         "retry_of": run.retry_of,
+        "fire_count": run.fire_count,
+        "last_fire_time": run.last_fire_time if run.fire_count > 1 else None,
     }
 
 
@@ -262,8 +264,8 @@ class Transaction:
                 runs.c.status == RunStatus.SKIPPED.value,
             )
             .values(
-                fire_count=runs.c.fire_count + 1,
-                last_fire_time=run.fire_time,
+                fire_count=runs.c.fire_count + run.fire_count,
+                last_fire_time=run.latest_fire_time,
                 note=run.note,
                 finished_at=run.queued_at,
             )
