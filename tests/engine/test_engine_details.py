@@ -162,6 +162,36 @@ async def test_pruning_removes_old_history(rotas: MakeRota, clock: FakeClock) ->
     assert len(rota.runs("sync")) == 3
 
 
+async def test_pruning_many_jobs_takes_a_few_store_calls_not_one_per_job(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas()
+    names = [f"sync-{index:03}" for index in range(150)]
+    for name in names:
+        rota.job(name, retention=Retention(keep_last=1))(lambda: None)
+    await rota.start_async()
+    for name in names[:3]:
+        for _ in range(3):
+            await outcome(rota, rota.run_now(name))
+    clock.advance(timedelta(days=8, minutes=5))  # past their week; rota-prune not due
+    engine = rota.engine
+    assert engine is not None
+    calls: list[str] = []
+    call = engine.basis.writer.call
+
+    async def counting(function: Any, *args: Any) -> Any:
+        calls.append(getattr(function, "__name__", "?"))
+        return await call(function, *args)
+
+    engine.basis.writer.call = counting  # type: ignore[method-assign]
+    prune = rota.run_now(PRUNE_JOB)
+    assert (await outcome(rota, prune)).status.value == "succeeded"
+    assert "removed 6 runs past their retention" in rota.get_run(prune).log
+    assert calls.count("prune_runs") == 1
+    assert "prune" not in calls
+    assert all(len(rota.runs(name)) == 1 for name in names[:3])
+
+
 async def test_an_idle_engine_sleeps_until_its_next_deadline(
     rotas: MakeRota, clock: FakeClock
 ) -> None:

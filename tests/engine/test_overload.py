@@ -11,6 +11,7 @@ import pytest
 
 from rota import Rota
 from rota.engine import core
+from rota.engine.shedding import COALESCED, PARKED_FOR
 from rota.store.abc import Fire
 from rota.testing import FakeClock
 from tests.engine.conftest import eventually
@@ -187,17 +188,21 @@ async def test_a_behind_engine_passes_over_a_busy_jobs_due_fire_times_in_one_ste
     assert rota.job_info("scan").next_fire_at == clock.now() + timedelta(seconds=1)
     engine = rota.engine
     assert engine is not None
-    assert engine.lag.coalesced == 9
-    # The streak goes on in steps as well.
+    assert (engine.lag.behind, engine.lag.coalesced) == (True, 9)
+    # Its run ended: the fire times it passed over meanwhile go on the streak, the last runs.
+    release.set()
+    await eventually(lambda: not rota.runs("scan", status="running"))
+    release.clear()
     clock.advance(5)
-    await eventually(lambda: rota.job_info("scan").next_fire_at > clock.now())  # type: ignore[operator]
+    await eventually(lambda: rota.runs("scan", status="running"))
     assert len(fires) == 2
     (skipped,) = rota.runs("scan", status="skipped")
-    assert (skipped.fire_count, skipped.last_fire_time) == (15, clock.now())
+    assert (skipped.fire_count, skipped.last_fire_time) == (14, clock.now() - timedelta(seconds=1))
+    assert rota.runs("scan", status="running")[0].fire_time == clock.now()
     release.set()
 
 
-async def test_an_idle_job_behind_runs_its_first_due_fire_time_and_skips_the_rest_at_once(
+async def test_an_idle_job_behind_runs_its_last_due_fire_time_and_skips_the_others_at_once(
     rotas: MakeRota, clock: FakeClock
 ) -> None:
     rota = rotas()
@@ -215,12 +220,13 @@ async def test_an_idle_job_behind_runs_its_first_due_fire_time_and_skips_the_res
     assert len(fires) == 1
     ran = rota.runs("scan", status="running")[0]
     (skipped,) = rota.runs("scan", status="skipped")
-    assert ran.fire_time == began + timedelta(seconds=1)
+    assert ran.fire_time == clock.now()
     assert (skipped.fire_time, skipped.fire_count, skipped.last_fire_time) == (
-        began + timedelta(seconds=2),
+        began + timedelta(seconds=1),
         3,
-        clock.now(),
+        began + timedelta(seconds=3),
     )
+    assert skipped.note == COALESCED
     # The skips after a run are a streak of their own, never the one before it.
     release.set()
     await eventually(lambda: not rota.runs("scan", status="running"))
@@ -230,6 +236,48 @@ async def test_an_idle_job_behind_runs_its_first_due_fire_time_and_skips_the_res
     streaks = rota.runs("scan", status="skipped")
     assert [s.fire_count for s in streaks] == [2, 3]
     release.set()
+
+
+async def test_a_busy_skip_job_is_set_aside_while_behind_until_its_run_ends(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas()
+    release = asyncio.Event()
+
+    @rota.job("scan", schedule="every 1s")
+    async def scan() -> None:
+        await release.wait()
+
+    @rota.job("witness", schedule="every 1s")
+    async def witness() -> None:
+        pass
+
+    await rota.start_async()
+    clock.advance(1)
+    await eventually(lambda: rota.runs("scan", status="running"))
+    fires = fires_of(rota, "scan")
+    clock.advance(10)  # behind: scan's fire times are passed over, and it is set aside
+    await eventually(lambda: len(fires) == 1)
+    parked_at = clock.now()
+    engine = rota.engine
+    assert engine is not None
+    await eventually(lambda: engine.lag.parked >= 1)
+    clock.advance(5)
+    # The witness is fired at this instant, scan is not: it waits for its run to end.
+    await eventually(lambda: rota.job_info("witness").next_fire_at > clock.now())  # type: ignore[operator]
+    assert len(fires) == 1
+    assert rota.job_info("scan").next_fire_at == parked_at + timedelta(seconds=1)
+    # At the latest after PARKED_FOR it is looked at again, its run still running.
+    clock.advance(PARKED_FOR)
+    await eventually(lambda: len(fires) == 2)
+    await eventually(lambda: rota.job_info("scan").next_fire_at > clock.now())  # type: ignore[operator]
+    (skipped,) = rota.runs("scan", status="skipped")
+    assert (skipped.fire_count, skipped.last_fire_time) == (10 + 5 + 30, clock.now())
+    # Its run ends: looked at again at once (due at its next fire time).
+    release.set()
+    await eventually(lambda: not rota.runs("scan", status="running"))
+    clock.advance(1)
+    await eventually(lambda: rota.runs("scan", status="succeeded") and len(fires) == 3)
 
 
 async def test_a_long_streak_is_announced_at_most_once_a_minute(

@@ -176,3 +176,35 @@ def test_prune_checks_its_arguments(
 ) -> None:
     with pytest.raises(StoreError, match=field):
         jobs.prune("a", retention, NOW, batch)
+
+
+def test_prune_runs_prunes_many_jobs_in_one_call_each_by_its_retention(jobs: Store) -> None:
+    names = [f"j{index:03}" for index in range(120)]
+    jobs.sync_jobs({name: {"schedule": "every 1h"} for name in names}, T0)
+    for name in names:
+        for _ in range(3):
+            ended(jobs, RunStatus.SUCCEEDED, 100, job=name)
+    kept_longer = Retention(keep_last=0, succeeded_for=days_ago(365))
+    retentions = {name: Retention(keep_last=1) for name in names[:-1]}
+    retentions[names[-1]] = kept_longer
+    assert jobs.prune_runs(retentions, NOW, batch=10_000) == 2 * (len(names) - 1)
+    assert all(len(remaining(jobs, name)) == 1 for name in names[:-1])
+    assert len(remaining(jobs, names[-1])) == 3
+    assert remaining(jobs, "a") == []  # never named: untouched (it had none)
+
+
+def test_prune_runs_deletes_at_most_a_batch_oldest_first_across_jobs(jobs: Store) -> None:
+    first = [ended(jobs, RunStatus.SUCCEEDED, 100, job=job) for job in ("a", "b", "a", "b")]
+    newest = ended(jobs, RunStatus.SUCCEEDED, 100, job="b")
+    retentions = {"a": Retention(keep_last=0), "b": Retention(keep_last=0)}
+    assert jobs.prune_runs(retentions, NOW, batch=3) == 3
+    assert sorted(remaining(jobs, "a") + remaining(jobs, "b")) == [first[3], newest]
+    assert jobs.prune_runs({"a": Retention(keep_last=0)}, NOW, batch=3) == 0
+    assert jobs.prune_runs({}, NOW, batch=3) == 0
+
+
+def test_prune_runs_checks_its_arguments(jobs: Store) -> None:
+    with pytest.raises(StoreError, match="Retention"):
+        jobs.prune_runs({"a": "forever"}, NOW, 10)  # type: ignore[dict-item]
+    with pytest.raises(StoreError, match="mapping"):
+        jobs.prune_runs([("a", Retention())], NOW, 10)  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ from rota.engine.policies import (
 )
 from rota.engine.runs import QueuedRun
 from rota.engine.settings import JobSettings
-from rota.engine.streaks import announced_or_quiet, one_streak
+from rota.engine.shedding import announced_or_quiet, coalesce, set_aside, take_back
 from rota.engine.supervise import keep_running
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
@@ -83,6 +83,7 @@ class Engine:
         self.basis = Basis(node_id, store, Writer(store), clock, outage)
         self.started_at = clock.now()
         self.worker = Worker(self.basis, self.jobs, workers, self.started_at)
+        self.worker.job_free = self._job_free
         self.nodes = NodeLife(
             self.basis,
             self.worker,
@@ -257,8 +258,9 @@ class Engine:
     # -- scheduling ---------------------------------------------------------------------------
 
     def _push(self, name: str, state: JobState) -> None:
-        if state.next_fire_at is not None and not state.paused:
-            heapq.heappush(self._heap, (state.next_fire_at, next(self._order), name))
+        due_at = state.due_at
+        if due_at is not None and not state.paused:
+            heapq.heappush(self._heap, (due_at, next(self._order), name))
 
     async def _schedule(self) -> None:
         clock, outage = self.basis.clock, self.basis.outage
@@ -269,24 +271,32 @@ class Engine:
                 self._stepped = False
                 await self._replan(now)
             due: list[tuple[str, datetime]] = []
+            earliest, taken = now, set()
             while self._heap and self._heap[0][0] <= now and len(due) < FIRE_BATCH:
-                fire_at, _, name = heapq.heappop(self._heap)
+                due_at, _, name = heapq.heappop(self._heap)
                 state = self.jobs.get(name)
-                if state is not None and state.next_fire_at == fire_at and not state.paused:
-                    due.append((name, fire_at))
+                if state is None or state.paused or name in taken or state.due_at != due_at:
+                    continue  # stale: the job moved, was paused or removed, or is taken
+                if state.next_fire_at is None:
+                    continue
+                taken.add(name)
+                due.append((name, state.next_fire_at))
+                earliest = min(earliest, due_at)  # lateness: since it was due to be looked at
+                state.parked_until = None
             if due:
                 backlog = 0
                 if len(due) == FIRE_BATCH:  # counted only when more may be waiting
                     backlog = sum(entry[0] <= now for entry in self._heap)
-                self.lag.batch(min(fire_at for _, fire_at in due), len(due), backlog, now)
+                self.lag.batch(earliest, len(due), backlog, now)
                 try:
                     await self._fire(due, now)
                 except Exception as error:  # the scheduler must outlive anything a fire meets
                     outage.failed("recording due fire times", error, now)
                     self._fire_failures += 1
                     # Safe to try again: a fire that did commit is found advanced and re-read.
-                    for name, fire_at in due:
-                        heapq.heappush(self._heap, (fire_at, next(self._order), name))
+                    for name, _ in due:
+                        if name in self.jobs:
+                            self._push(name, self.jobs[name])
                     await clock.sleep_until(now + pause_after(self._fire_failures))
                 else:
                     self._fire_failures = 0
@@ -356,15 +366,17 @@ class Engine:
         runs: list[NewRun] = []
         cancels: list[RequestCancel] = []
         fire_times: tuple[datetime, ...]
-        if plan.missed == 0 and settings.overlap is Overlap.SKIP:
-            # Behind by more than one fire time (but within grace): all that are due are
-            # decided now, and those skipped are one step of the streak, not one write each.
-            reason = Reason.SCHEDULE
-            fire_times, following = fire_times_due(schedule, fire_at, now)
-            self.lag.coalesced += len(fire_times) - 1
-        elif plan.missed == 0:
-            fire_times, reason = (fire_at,), Reason.SCHEDULE
+        if plan.missed == 0:
+            reason, fire_times = Reason.SCHEDULE, (fire_at,)
             following = schedule.next_after(fire_at)
+            if settings.overlap is Overlap.SKIP and following is not None and following <= now:
+                # Behind: the fire times due are decided at once, the skipped ones one write.
+                fire_times, following = fire_times_due(schedule, fire_at, now)
+                self.lag.coalesced += len(fire_times) - 1
+                running, queued = state.active_now(now)
+                decision = decide_overlap(Overlap.SKIP, 1, running, queued)
+                runs = coalesce(state, fire_times, now, decision)
+                return Fire(name, fire_at, following, tuple(runs)), []
         else:
             fire_times, reason, following = plan.fire_times, Reason.CATCH_UP, plan.resume_at
             if plan.warning:
@@ -399,7 +411,6 @@ class Engine:
             if decision.create:
                 runs.append(NewRun(name, reason, now, fire_time=fire_time, args=settings.args))
                 queued.append(None)
-                streak = None  # skips after it are a streak of their own
             else:
                 # A streak of skipped fire times is one run, counted up (decision 0007).
                 skipped = NewRun(
@@ -413,8 +424,6 @@ class Engine:
                 )
                 runs.append(skipped)
                 streak = None
-        if reason is Reason.SCHEDULE and len(fire_times) > 1:
-            runs = one_streak(runs)
         if reason is Reason.SCHEDULE:
             runs = [announced_or_quiet(state, run) for run in runs]
         return Fire(name, fire_at, following, tuple(runs)), cancels
@@ -425,7 +434,6 @@ class Engine:
             await self.reload(fire.job)  # changed meanwhile (an admin edit, another node)
             return
         state.next_fire_at = fire.next_fire_at
-        self._push(fire.job, state)
         for new, run_id in zip(fire.runs, result.run_ids, strict=True):
             if run_id is None:
                 continue  # this fire time already had its run
@@ -436,6 +444,14 @@ class Engine:
                 state.streak = run_id
                 if not (new.quiet and run_id == new.streak_of):  # an event was written
                     state.streak_announced = new.latest_fire_time
+        set_aside(state, self.lag, self.basis.clock.now())
+        self._push(fire.job, state)
+
+    def _job_free(self, name: str) -> None:
+        state = self.jobs.get(name)
+        if state is not None and take_back(state, self.basis.clock.now()):
+            self._push(name, state)
+            self._wake.set()
 
     async def reload(self, name: str) -> None:
         """Read a job again after a change elsewhere: settings, pause, next fire time; a job

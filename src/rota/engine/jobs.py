@@ -128,6 +128,16 @@ class JobState:
     # and the last fire time an event of it told of.
     streak: int | None = None
     streak_announced: datetime | None = None
+    # While the engine is behind, a skip job whose run waits is looked at again only when its
+    # run ends, or at this instant (`due_at`): its fire times meanwhile would all be skipped.
+    parked_until: datetime | None = None
+
+    @property
+    def due_at(self) -> datetime | None:
+        """When the scheduler next looks at the job: its next fire time, or later if parked."""
+        if self.next_fire_at is None or self.parked_until is None:
+            return self.next_fire_at
+        return max(self.next_fire_at, self.parked_until)
 
     def active_now(self, now: datetime) -> tuple[list[int], list[int | None]]:
         """The running and queued runs that count against the job's overlap policy at `now`:

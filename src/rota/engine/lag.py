@@ -12,6 +12,9 @@ log = logging.getLogger("rota.engine")
 
 # Fire times written later than this after they were due mean the engine is behind.
 BEHIND_AFTER = timedelta(seconds=1)
+# How long after it was last behind the engine still sheds load (`Lag.shedding`): without it,
+# catching up would end the shedding, and the load would put it behind again at once.
+SHED_FOR = timedelta(seconds=30)
 
 
 @dataclass
@@ -24,7 +27,8 @@ class Lag:
     `episodes` how many times it fell behind, `worst` the largest lateness seen, `fired` the fire
     times written in all, `coalesced` the fire times that were due together with an earlier one
     of the same job and were decided in the same step as it (``overlap="skip"``: one write for
-    all, not one each).
+    all, not one each), `parked` how many times a skip job with an active run was set aside
+    while shedding load (looked at again when its run ends: `Engine` `PARKED_FOR`).
     """
 
     lateness: timedelta = timedelta(0)
@@ -34,7 +38,13 @@ class Lag:
     worst: timedelta = timedelta(0)
     fired: int = 0
     coalesced: int = 0
+    parked: int = 0
     _since: datetime | None = None
+    _last_behind: datetime | None = None
+
+    def shedding(self, now: datetime) -> bool:
+        """Whether the engine sheds load now: it is behind, or was within `SHED_FOR`."""
+        return self.behind or (self._last_behind is not None and now - self._last_behind < SHED_FOR)
 
     def batch(self, earliest: datetime, count: int, backlog: int, now: datetime) -> None:
         """`count` fire times from `earliest` on were written at `now`; `backlog` more are due."""
@@ -43,6 +53,8 @@ class Lag:
         self.worst = max(self.worst, self.lateness)
         self.fired += count
         late = self.lateness > BEHIND_AFTER or backlog > 0
+        if late:
+            self._last_behind = now
         if late and not self.behind:
             self.behind, self._since = True, now
             self.episodes += 1

@@ -82,6 +82,9 @@ class Worker:
         # Called when this node finds its lease gone or stale (a write refused, a long pause):
         # the node's life checks with the store at once (`NodeLife.check`).
         self.lease_doubted: Callable[[], None] = lambda: None
+        # Called with a job's name when its last run active here ended (the engine looks at
+        # a job it set aside while behind again).
+        self.job_free: Callable[[str], None] = lambda name: None
 
     # -- the queue ----------------------------------------------------------------------------
 
@@ -132,6 +135,8 @@ class Worker:
                 state = self.jobs.get(run.job)
                 if state is not None:
                     state.let_go(run_id)
+                    if not state.running and not state.queued:
+                        self.job_free(run.job)
                 return
 
     def is_running(self, run_id: int) -> bool:
@@ -421,6 +426,8 @@ class Worker:
         self._active.pop(run.id, None)
         state.running.discard(run.id)
         self._kick.set()
+        if not state.running and not state.queued:
+            self.job_free(run.job)
         self._ending.add(run.id)
         try:
             results = await record_end(self.basis, run, operations, self._stopping)

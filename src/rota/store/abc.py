@@ -469,10 +469,15 @@ class Store(ABC):
     def active_runs(self, job: str | None = None) -> list[RunRecord]:
         """Queued and running runs, oldest first (ascending id)."""
 
-    @abstractmethod
     def prune(self, job: str, retention: Retention, now: datetime, batch: int) -> int:
         """Delete at most `batch` finished runs of `job` that `retention` no longer keeps;
         returns how many went. Never deletes a queued or running run."""
+        return self.prune_runs({job: retention}, now, batch)
+
+    @abstractmethod
+    def prune_runs(self, retentions: Mapping[str, Retention], now: datetime, batch: int) -> int:
+        """`prune` for many jobs in one transaction, each by its retention in `retentions`:
+        at most `batch` runs in all, oldest first (ascending id); how many went."""
 
     # -- events -----------------------------------------------------------------------------
 

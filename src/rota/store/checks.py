@@ -354,6 +354,19 @@ def check_node(node: NodeRecord) -> None:
     _int(node.pid, "NodeRecord.pid", 0, _INT32)
 
 
+def check_retentions(retentions: Mapping[str, Retention], now: datetime, batch: int) -> None:
+    """Check `prune_runs`'s arguments."""
+    if not isinstance(retentions, Mapping):
+        raise StoreError(f"prune_runs.retentions: {_short(retentions)} is not a mapping")
+    aware(now, "prune.now")
+    _int(batch, "prune.batch", 0)
+    for name, retention in retentions.items():
+        _text(name, "prune_runs job name")
+        if not isinstance(retention, Retention):
+            raise StoreError(f"prune_runs: {_short(retention)} for {name!r} is not a Retention")
+        check_retention(retention, now, batch)
+
+
 def check_retention(retention: Retention, now: datetime, batch: int) -> None:
     """Check `prune`'s arguments."""
     aware(now, "prune.now")

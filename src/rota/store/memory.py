@@ -207,29 +207,22 @@ class MemoryStore(MemoryOperations, Store):
             self._tell([f"events:{written}"])
         return SyncResult(jobs, replaced)
 
-    def prune(self, job: str, retention: Retention, now: datetime, batch: int) -> int:
-        """Delete up to `batch` of `job`'s oldest runs that `retention` no longer keeps."""
-        checks.check_retention(retention, now, batch)
+    def prune_runs(self, retentions: Mapping[str, Retention], now: datetime, batch: int) -> int:
+        """Delete up to `batch` runs, oldest first, that their job's retention no longer keeps."""
+        checks.check_retentions(retentions, now, batch)
         with self._using():
-            history = [run for run in self._runs.values() if run.job == job]
-            kept = _newest(history, retention.keep_last)
-            failures = [run for run in history if run.status in FAILURE_LIKE]
-            others = [run for run in history if run.status not in FAILURE_LIKE | ACTIVE]
-            newest_failures = _newest(failures, retention.fast_failures)
-            newest_others = _newest(others, retention.keep_last)
-            doomed: list[RunRecord] = []
-            for run in history:
-                if len(doomed) >= batch:
-                    break
-                if run.status in ACTIVE or run.id in kept:
-                    continue
-                if run.status in FAILURE_LIKE:
-                    limit, newest = retention.failed_for, newest_failures
-                else:
-                    limit, newest = retention.succeeded_for, newest_others
-                old = run.finished_at is not None and run.finished_at <= now - limit
-                if old or (retention.fast and run.id not in newest):
-                    doomed.append(run)
+            histories: dict[str, list[RunRecord]] = {name: [] for name in retentions}
+            for run in self._runs.values():
+                if run.job in histories:
+                    histories[run.job].append(run)
+            doomed = sorted(
+                (
+                    run
+                    for name, history in histories.items()
+                    for run in _past_retention(history, retentions[name], now)
+                ),
+                key=lambda run: run.id,
+            )[:batch]
             for run in doomed:
                 del self._runs[run.id]
                 if run.fire_time is not None:
@@ -462,3 +455,26 @@ def _stats(history: list[RunRecord]) -> JobStats:
 def _newest(runs: list[RunRecord], count: int) -> set[int]:
     """The ids of the newest `count` of `runs` (which are in id order)."""
     return {run.id for run in runs[max(0, len(runs) - count) :]} if count else set()
+
+
+def _past_retention(
+    history: list[RunRecord], retention: Retention, now: datetime
+) -> list[RunRecord]:
+    """The runs of one job's `history` that `retention` no longer keeps."""
+    kept = _newest(history, retention.keep_last)
+    failures = [run for run in history if run.status in FAILURE_LIKE]
+    others = [run for run in history if run.status not in FAILURE_LIKE | ACTIVE]
+    newest_failures = _newest(failures, retention.fast_failures)
+    newest_others = _newest(others, retention.keep_last)
+    doomed: list[RunRecord] = []
+    for run in history:
+        if run.status in ACTIVE or run.id in kept:
+            continue
+        if run.status in FAILURE_LIKE:
+            limit, newest = retention.failed_for, newest_failures
+        else:
+            limit, newest = retention.succeeded_for, newest_others
+        old = run.finished_at is not None and run.finished_at <= now - limit
+        if old or (retention.fast and run.id not in newest):
+            doomed.append(run)
+    return doomed

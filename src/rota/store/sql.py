@@ -262,13 +262,13 @@ class SqlStore(Store):
             self._tell(notices)
         return SyncResult(sorted(records, key=lambda record: record.name), replaced)
 
-    def prune(self, job: str, retention: Retention, now: datetime, batch: int) -> int:
-        """Delete up to `batch` of `job`'s oldest runs that `retention` no longer keeps."""
-        checks.check_retention(retention, now, batch)
-        if batch == 0:
+    def prune_runs(self, retentions: Mapping[str, Retention], now: datetime, batch: int) -> int:
+        """Delete up to `batch` runs, oldest first, that their job's retention no longer keeps."""
+        checks.check_retentions(retentions, now, batch)
+        if batch == 0 or not retentions:
             return 0
         with self._writing() as connection:
-            return sql_prune.prune_runs(connection, job, retention, now, batch)
+            return sql_prune.prune_runs(connection, retentions, now, batch)
 
     # -- reads ------------------------------------------------------------------------------
 
