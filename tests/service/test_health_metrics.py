@@ -59,5 +59,10 @@ def test_metrics_are_collected_from_the_store(service: Service) -> None:
     assert ("rota_job_consecutive_failures", (("job", "echo"),)) in samples
     assert ("rota_job_skipped_for_overlap", (("job", "echo"),)) in samples
     assert ("rota_queue_depth", ()) in samples
+    # The engine's lag (this process runs it): behind or not, and by how much.
+    assert samples[("rota_engine_behind", ())] in (0.0, 1.0)
+    assert samples[("rota_engine_lateness_seconds", ())] >= 0
+    for name in ("behind_episodes", "fire_times", "fire_times_coalesced", "jobs_set_aside"):
+        assert samples[(f"rota_engine_{name}_total", ())] >= 0
     labels = {key for family in families.values() for s in family.samples for key in s.labels}
     assert labels <= {"job", "status"}, labels

@@ -9,6 +9,16 @@ ids, so the number of series stays bounded by the jobs.
 - ``rota_runs{job,status}``: runs kept in the store, by status
 - ``rota_job_skipped_for_overlap{job}``: kept runs recorded skipped without starting (overlap)
 - ``rota_queue_depth``: runs queued, all jobs
+
+From this process's engine, when it runs one (`Engine.lag`; decision 0009, overload):
+
+- ``rota_engine_behind``: 1 while the engine is behind its fire times
+- ``rota_engine_lateness_seconds`` / ``rota_engine_worst_lateness_seconds``: how late the last
+  batch of fire times was written / the worst so far
+- ``rota_engine_backlog``: fire times still due when the last batch was full
+- ``rota_engine_behind_episodes_total``, ``rota_engine_fire_times_total``,
+  ``rota_engine_fire_times_coalesced_total`` (decided together with an earlier one of the same
+  job), ``rota_engine_jobs_set_aside_total`` (busy skip jobs set aside while behind)
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Response
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from rota.admin.views import MAX_PAGE
@@ -87,6 +97,53 @@ class RotaCollector(Collector):
         depth = GaugeMetricFamily("rota_queue_depth", "Runs queued, all jobs.")
         depth.add_metric([], store.count_runs(None, {RunStatus.QUEUED}))
         yield from (next_fire, success, failures, paused, runs, skipped, depth)
+        yield from self._engine()
+
+    def _engine(self) -> Iterator[Metric]:
+        engine = self._rota.engine
+        if engine is None:
+            return
+        lag = engine.lag
+        gauges = [
+            ("rota_engine_behind", "1 while the engine is behind its fire times.", lag.behind),
+            (
+                "rota_engine_lateness_seconds",
+                "How late the last batch of fire times was written.",
+                lag.lateness.total_seconds(),
+            ),
+            (
+                "rota_engine_worst_lateness_seconds",
+                "The worst lateness of a batch of fire times since the engine started.",
+                lag.worst.total_seconds(),
+            ),
+            (
+                "rota_engine_backlog",
+                "Fire times still due when the last batch was written (0 unless it was full).",
+                lag.backlog,
+            ),
+        ]
+        for name, text, value in gauges:
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], float(value))
+            yield gauge
+        counters = [
+            ("rota_engine_behind_episodes", "Times the engine fell behind.", lag.episodes),
+            ("rota_engine_fire_times", "Fire times written.", lag.fired),
+            (
+                "rota_engine_fire_times_coalesced",
+                "Fire times decided in one step with an earlier one of the same job.",
+                lag.coalesced,
+            ),
+            (
+                "rota_engine_jobs_set_aside",
+                "Times a busy skip job was set aside while the engine was behind.",
+                lag.parked,
+            ),
+        ]
+        for name, text, value in counters:
+            counter = CounterMetricFamily(name, text)
+            counter.add_metric([], float(value))
+            yield counter
 
 
 @router.get(
