@@ -27,17 +27,10 @@ from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_t
 from rota.engine.lag import Lag
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
-from rota.engine.policies import (
-    CatchUp,
-    Overlap,
-    OverlapDecision,
-    decide_overlap,
-    fire_times_due,
-    plan_catch_up,
-)
+from rota.engine.policies import CatchUp, OverlapDecision, decide_overlap, plan_catch_up
 from rota.engine.runs import QueuedRun
 from rota.engine.settings import JobSettings
-from rota.engine.shedding import announced_or_quiet, coalesce, set_aside, take_back
+from rota.engine.shedding import announced_or_quiet, coalesced_fire, set_aside, take_back
 from rota.engine.supervise import keep_running
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
@@ -367,16 +360,11 @@ class Engine:
         cancels: list[RequestCancel] = []
         fire_times: tuple[datetime, ...]
         if plan.missed == 0:
-            reason, fire_times = Reason.SCHEDULE, (fire_at,)
+            behind = coalesced_fire(state, fire_at, now, self.lag)
+            if behind is not None:  # more than one fire time due: decided at once
+                return behind, []
+            fire_times, reason = (fire_at,), Reason.SCHEDULE
             following = schedule.next_after(fire_at)
-            if settings.overlap is Overlap.SKIP and following is not None and following <= now:
-                # Behind: the fire times due are decided at once, the skipped ones one write.
-                fire_times, following = fire_times_due(schedule, fire_at, now)
-                self.lag.coalesced += len(fire_times) - 1
-                running, queued = state.active_now(now)
-                decision = decide_overlap(Overlap.SKIP, 1, running, queued)
-                runs = coalesce(state, fire_times, now, decision)
-                return Fire(name, fire_at, following, tuple(runs)), []
         else:
             fire_times, reason, following = plan.fire_times, Reason.CATCH_UP, plan.resume_at
             if plan.warning:

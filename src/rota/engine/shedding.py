@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rota.engine.lag import Lag
-from rota.engine.policies import Overlap, OverlapDecision
-from rota.store.abc import NewRun
+from rota.engine.policies import Overlap, OverlapDecision, decide_overlap, fire_times_due
+from rota.store.abc import Fire, NewRun
 from rota.store.records import Reason, RunStatus
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ __all__ = [
     "STREAK_EVENT_EVERY",
     "announced_or_quiet",
     "coalesce",
+    "coalesced_fire",
     "set_aside",
     "take_back",
 ]
@@ -41,6 +42,21 @@ STREAK_EVENT_EVERY = timedelta(minutes=1)
 COALESCED = "a later fire time was due at the same time (rota was behind); that one runs"
 # The longest a job is set aside; its stored next fire time may lag by that much meanwhile.
 PARKED_FOR = timedelta(seconds=30)
+
+
+def coalesced_fire(state: JobState, fire_at: datetime, now: datetime, lag: Lag) -> Fire | None:
+    """The Fire of a skip job whose fire times from `fire_at` are more than one due at `now`
+    (the engine is behind), decided at once (`coalesce`); None for any other job."""
+    settings = state.settings
+    following = settings.schedule.next_after(fire_at)
+    if settings.overlap is not Overlap.SKIP or following is None or following > now:
+        return None
+    fire_times, following = fire_times_due(settings.schedule, fire_at, now)
+    lag.coalesced += len(fire_times) - 1
+    running, queued = state.active_now(now)
+    decision = decide_overlap(Overlap.SKIP, 1, running, queued)
+    runs = coalesce(state, fire_times, now, decision)
+    return Fire(state.definition.name, fire_at, following, tuple(runs))
 
 
 def coalesce(
