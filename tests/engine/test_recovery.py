@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from rota import Retry, Rota
 from rota.store import open_store
-from rota.store.abc import Claim, Enqueue, NewRun
+from rota.store.abc import Claim, Enqueue, InterruptRuns, NewRun
 from rota.store.records import NodeRecord, Reason, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, age_lease_on_postgresql, eventually, finished
@@ -69,3 +70,40 @@ async def test_a_live_node_keeps_its_runs(rotas: MakeRota, database_url: str) ->
     rota.job("scan")(lambda: None)
     await rota.start_async()
     assert rota.get_run(run_id).status is RunStatus.RUNNING
+
+
+async def test_a_failure_after_the_sweep_interrupts_cannot_leave_a_run_without_its_retry(
+    rotas: MakeRota, database_url: str
+) -> None:
+    # A run claimed by a node the store never recorded: the start-up sweep takes it.
+    store = open_store(database_url)
+    store.open()
+    store.sync_jobs({"backup": {}}, START - timedelta(hours=2))
+    then = START - timedelta(hours=1)
+    lost, _ = store.apply(
+        [Enqueue(NewRun("backup", Reason.MANUAL, then)), Claim(1, "gone:7:x", then)]
+    )
+    store.close()
+    rota = rotas()
+
+    @rota.job("backup", retry=Retry(2))
+    def backup() -> None:
+        pass
+
+    apply = rota.store.apply
+    failed: list[bool] = []
+
+    def failing_once_after_an_interrupt(operations: Any) -> Any:
+        results = apply(operations)  # committed
+        if not failed and any(isinstance(op, InterruptRuns) for op in operations):
+            failed.append(True)
+            raise RuntimeError("the connection broke after the commit")
+        return results
+
+    rota.store.apply = failing_once_after_an_interrupt  # type: ignore[method-assign]
+    await rota.start_async()
+    await eventually(finished(rota, "backup", 2))
+    assert failed
+    assert rota.get_run(lost).status is RunStatus.INTERRUPTED
+    retry = [r for r in rota.runs("backup") if r.retry_of == lost]
+    assert [(r.attempt, r.status) for r in retry] == [(2, RunStatus.SUCCEEDED)]

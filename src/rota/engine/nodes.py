@@ -186,15 +186,19 @@ class NodeLife:
             note = (
                 f"its node {node_id} stopped without finishing it (found by {self.basis.node_id})"
             )
-            (changed,) = await self.basis.writer.apply([InterruptRuns((node_id,), now, note)])
-            if not changed:
-                continue  # another node reaped it first
-            log.warning("node %s died: %d runs recorded interrupted", node_id, len(changed))
-            # Only the runs this transaction changed: two nodes reaping at once never both
-            # retry a run. (Were this node to die before the retries commit, those runs would
-            # stay interrupted without a retry.)
-            mine = set(changed)
-            await self.retry_interrupted([r for r in active if r.id in mine], now)
+            # Interrupted and retried in one transaction: no failure between the two can leave
+            # a run interrupted without its retry. Two nodes sweeping at once never both retry
+            # a run: one retry per attempt is the store's unique key (decision 0007).
+            theirs = [
+                r for r in active if r.status is RunStatus.RUNNING and (r.node or "?") == node_id
+            ]
+            retries = self._retries(theirs, now)
+            changed, *ids = await self.basis.writer.apply(
+                [InterruptRuns((node_id,), now, note), *retries]
+            )
+            self._take_retries(retries, ids)
+            if changed:
+                log.warning("node %s died: %d runs recorded interrupted", node_id, len(changed))
 
     def _took(self, node_id: str, reaped: Reaped) -> None:
         """Take up the retries of a node this node reaped."""
@@ -288,6 +292,11 @@ class NodeLife:
 
     async def retry_interrupted(self, runs: list[RunRecord], now: datetime) -> None:
         """Queue a retry of each interrupted run whose job's retry policy allows one."""
+        retries = self._retries(runs, now)
+        self._take_retries(retries, await self.basis.writer.apply(retries))
+
+    def _retries(self, runs: list[RunRecord], now: datetime) -> list[Enqueue]:
+        """The retries of `runs` (interrupted) that their jobs' retry policies allow."""
         retries: list[Enqueue] = []
         for run in runs:
             state = self.jobs.get(run.job)
@@ -296,8 +305,11 @@ class NodeLife:
             if retry_delay(state.settings.retry, run.attempt, 0.0) is None:
                 continue
             retries.append(Enqueue(retry_run(run, now)))
-        for retry, run_id in zip(retries, await self.basis.writer.apply(retries), strict=True):
-            if run_id is not None:
+        return retries
+
+    def _take_retries(self, retries: list[Enqueue], ids: list[Any]) -> None:
+        for retry, run_id in zip(retries, ids, strict=True):
+            if isinstance(run_id, int):
                 self.worker.take(QueuedRun.of(run_id, retry.run))
 
 
