@@ -83,6 +83,10 @@ async def _run(args: argparse.Namespace, tmp: Path) -> Result:
             "prune_s": math.nan if prune_s is None else prune_s,
             "behind_episodes": math.nan if lag is None else lag.episodes,
             "worst_lag_s": math.nan if lag is None else lag.worst.total_seconds(),
+            # Fire times decided in one step with an earlier one of their job, and the times a
+            # busy skip job was set aside until its run ended (decision 0009, 6 and 7).
+            "fire_times_coalesced": getattr(lag, "coalesced", math.nan),
+            "jobs_set_aside": getattr(lag, "parked", math.nan),
         }
     )
     return result
