@@ -78,7 +78,10 @@ async def test_a_job_with_many_waiting_runs_does_not_starve_the_others(
         rota.run_now("busy")
     rota.run_now("quiet")
     await eventually(lambda: len(rota.runs(status="queued")) == 4)
-    await asyncio.sleep(0.05)  # the notices of the queued runs reach the engine
+    engine = rota.engine
+    assert engine is not None
+    # The notices of the queued runs reach the engine: it holds all four before the gate opens.
+    await eventually(lambda: engine.worker.queued_count == 4)
     gate.set()
     await eventually(lambda: len(order) == 4)
     assert order == ["busy", "quiet", "busy", "busy"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from rota import Rota, asgi
+from rota.service.metrics import RotaCollector
 from tests.service.conftest import ADMIN, Service
 from tests.service.server import client, serving
 from tests.service.test_jobs import finished
@@ -66,3 +68,31 @@ def test_metrics_are_collected_from_the_store(service: Service) -> None:
         assert samples[(f"rota_engine_{name}_total", ())] >= 0
     labels = {key for family in families.values() for s in family.samples for key in s.labels}
     assert labels <= {"job", "status"}, labels
+
+
+def test_the_engine_lag_metrics_read_this_processes_engine() -> None:
+    rota = Rota("memory://lag-metrics", timezone="UTC")
+    collector = RotaCollector(rota)
+    assert not [m for m in collector.collect() if m.name.startswith("rota_engine")]  # no engine
+    rota.start()
+    try:
+        engine = rota.engine
+        assert engine is not None
+        lag = engine.lag
+        lag.behind, lag.lateness, lag.backlog = True, timedelta(seconds=4.5), 300
+        lag.episodes, lag.coalesced, lag.parked = 2, 1234, 56
+        values = {
+            s.name: s.value
+            for m in collector.collect()
+            if m.name.startswith("rota_engine")
+            for s in m.samples
+        }
+    finally:
+        rota.stop()
+        rota.close()
+    assert values["rota_engine_behind"] == 1.0
+    assert values["rota_engine_lateness_seconds"] == 4.5
+    assert values["rota_engine_backlog"] == 300
+    assert values["rota_engine_behind_episodes_total"] == 2
+    assert values["rota_engine_fire_times_coalesced_total"] == 1234
+    assert values["rota_engine_jobs_set_aside_total"] == 56

@@ -28,7 +28,7 @@ class Lag:
     times written in all, `coalesced` the fire times that were due together with an earlier one
     of the same job and were decided in the same step as it (``overlap="skip"``: one write for
     all, not one each), `parked` how many times a skip job with an active run was set aside
-    while shedding load (looked at again when its run ends: `Engine` `PARKED_FOR`).
+    while shedding load (looked at again when its run ends: `rota.engine.shedding`).
     """
 
     lateness: timedelta = timedelta(0)
