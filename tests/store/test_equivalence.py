@@ -274,6 +274,28 @@ class StoresAgree(RuleBasedStateMachine):
             job, retention, now, batch
         )
 
+    @precondition(lambda self: bool(self.memory.ids))
+    @rule(
+        retentions=st.dictionaries(
+            st.sampled_from(["a", "b", "c"]),
+            st.builds(
+                Retention,
+                st.integers(0, 3),
+                st.integers(0, 5).map(lambda m: timedelta(minutes=m)),
+                st.integers(0, 5).map(lambda m: timedelta(minutes=m)),
+                st.booleans(),
+                st.integers(0, 2),
+            ),
+        ),
+        batch=st.integers(0, 6),
+        now=times,
+    )
+    def prune_runs(self, retentions: dict[str, Retention], batch: int, now: Any) -> None:
+        """Many jobs at once, each by its own retention (or two jobs by the same)."""
+        assert self.memory.store.prune_runs(retentions, now, batch) == (
+            self.sql.store.prune_runs(retentions, now, batch)
+        )
+
     @rule(
         node=st.sampled_from(["n1", "n2"]),
         action=st.sampled_from(["register", "beat", "stop"]),
