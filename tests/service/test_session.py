@@ -108,6 +108,22 @@ def test_a_login_body_that_does_not_fit_is_refused_without_echoing_it(
     assert http.post("/api/session", content=b"{not json").status_code == 422
 
 
+def test_a_login_must_be_json_so_a_cross_site_form_cannot_log_anyone_in(
+    http: httpx2.Client,
+) -> None:
+    # An HTML form can send text/plain or form-encoded bodies cross-site without asking; JSON
+    # needs a CORS preflight, which this service never grants.
+    body = ('{"token": "' + ADMIN + '"}').encode()
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        response = http.post("/api/session", content=body, headers={"Content-Type": kind})
+        assert response.status_code == 422, kind
+        assert "set-cookie" not in response.headers
+    assert http.options(
+        "/api/session",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    ).headers.get("access-control-allow-origin") is None
+
+
 def test_who_am_i_needs_a_valid_cookie(http: httpx2.Client, service: Service) -> None:
     assert http.get("/api/session").status_code == 401
     assert service.admin.get("/api/session").status_code == 401  # a bearer has no session
