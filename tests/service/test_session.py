@@ -118,10 +118,13 @@ def test_a_login_must_be_json_so_a_cross_site_form_cannot_log_anyone_in(
         response = http.post("/api/session", content=body, headers={"Content-Type": kind})
         assert response.status_code == 422, kind
         assert "set-cookie" not in response.headers
-    assert http.options(
-        "/api/session",
-        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
-    ).headers.get("access-control-allow-origin") is None
+    assert (
+        http.options(
+            "/api/session",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        ).headers.get("access-control-allow-origin")
+        is None
+    )
 
 
 def test_who_am_i_needs_a_valid_cookie(http: httpx2.Client, service: Service) -> None:
