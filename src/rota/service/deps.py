@@ -12,9 +12,9 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials
 
 from rota.app import Rota
 from rota.service.auth import READ_METHODS, Role, Tokens, bearer, presented_token
-from rota.service.session import COOKIE, CSRF_HEADER, Sessions
+from rota.service.session import COOKIE, CSRF_HEADER, Session, Sessions
 
-__all__ = ["RotaDep", "authorize", "rota_of"]
+__all__ = ["RotaDep", "authorize", "rota_of", "session_of"]
 
 
 def rota_of(request: Request) -> Rota:
@@ -35,6 +35,13 @@ session_cookie = APIKeyCookie(
 )
 
 
+def session_of(request: Request) -> Session | None:
+    """The valid session of a request's cookie, if it has one."""
+    sessions: Sessions = request.app.state.rota_sessions
+    rota: Rota = request.app.state.rota
+    return sessions.verify(request.cookies.get(COOKIE), rota.clock.now())
+
+
 def authorize(
     request: Request,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -50,9 +57,7 @@ def authorize(
     if token is not None:
         role = tokens.role_of(token)
     else:
-        sessions: Sessions = request.app.state.rota_sessions
-        rota: Rota = request.app.state.rota
-        session = sessions.verify(request.cookies.get(COOKIE), rota.clock.now())
+        session = session_of(request)
         role = None if session is None else session.role
         if session is not None and writes:
             sent = request.headers.get(CSRF_HEADER, "")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rota.app import Rota
 from rota.service.auth import Tokens
+from rota.service.deps import session_of
 from rota.service.login_limit import LoginLimiter
 from rota.service.schemas import ErrorOut
 from rota.service.session import COOKIE, CSRF_HEADER, LIFETIME, Session, Sessions
@@ -58,13 +59,6 @@ def cookie_path(request: Request) -> str:
     """The app's root: ``/`` on its own, ``/jobs-admin`` when mounted there."""
     root: str = request.scope.get("root_path") or "/"
     return root
-
-
-def current(request: Request) -> Session | None:
-    """The valid session of a request's cookie, if any."""
-    sessions: Sessions = request.app.state.rota_sessions
-    rota: Rota = request.app.state.rota
-    return sessions.verify(request.cookies.get(COOKIE), rota.clock.now())
 
 
 @router.post(
@@ -123,7 +117,7 @@ async def log_in(body: SessionIn, request: Request, response: Response) -> Sessi
 )
 async def who_am_i(request: Request, response: Response) -> SessionOut:
     """The session's role and CSRF token (a page calls it after a reload)."""
-    session = current(request)
+    session = session_of(request)
     if session is None:
         raise HTTPException(401, "no valid session: log in with POST /api/session")
     response.headers["Cache-Control"] = "no-store"
