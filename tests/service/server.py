@@ -22,15 +22,14 @@ DEADLINE = 15.0  # seconds: far beyond anything here, short enough to fail fast
 class Server:
     """uvicorn serving `app` on 127.0.0.1 at a port the OS chose."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **settings: Any) -> None:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=10
-        )
+        settings = {"log_level": "warning", "timeout_graceful_shutdown": 10, **settings}
+        config = uvicorn.Config(app, lifespan="on", **settings)
         self.uvicorn = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.uvicorn.run, kwargs={"sockets": [self.socket]}, name="uvicorn"
@@ -60,8 +59,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(app: Any) -> Iterator[Server]:
-    server = Server(app).start()
+def serving(app: Any, **config: Any) -> Iterator[Server]:
+    """`app` served while in the block; `config` goes to uvicorn (e.g. ``root_path``)."""
+    server = Server(app, **config).start()
     try:
         yield server
     finally:

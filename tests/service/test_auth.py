@@ -1,6 +1,8 @@
 """Closed by default: every operation in the OpenAPI spec that changes something is refused
-without a token (401) and with the viewer token (403); reads need a token too; only /healthz
-is open. With no admin token configured one is generated, logged once, and only its hash kept."""
+without a token (401) and with the viewer token (403), by bearer token or session cookie, and
+with an admin cookie but no CSRF token (403); reads need a token or cookie too; only /healthz
+(and logging in) is open. With no admin token configured one is generated, logged once, and
+only its hash kept."""
 
 from __future__ import annotations
 
@@ -13,26 +15,39 @@ from typing import Any
 import pytest
 
 from rota import Rota, asgi
+from rota.service.session import COOKIE
 from tests.service.conftest import ADMIN, VIEWER, Service
 from tests.service.server import client, serving
 
 READS = {"get", "head", "options"}
 SAMPLES = {"name": "echo", "run_id": "1", "setting": "overlap"}
+# What an admin may change in the shared server without disturbing other tests: nothing there.
+ABSENT = {"name": "no-such-job", "run_id": "999999999", "setting": "overlap"}
+SESSION = "/api/session"  # logging in and out: its own rules (test_session.py)
 
 
-def operations(spec: dict[str, Any]) -> list[tuple[str, str]]:
+def operations(spec: dict[str, Any], samples: dict[str, str] = SAMPLES) -> list[tuple[str, str]]:
     found = []
     for path, item in spec["paths"].items():
         for method in item:
             if method in {"get", "put", "post", "patch", "delete", "head", "options"}:
-                concrete = re.sub(r"\{(\w+)\}", lambda m: SAMPLES[m.group(1)], path)
+                concrete = re.sub(r"\{(\w+)\}", lambda m: samples[m.group(1)], path)
                 found.append((method.upper(), concrete))
     return found
 
 
+def session(service: Service, token: str) -> tuple[dict[str, str], str]:
+    """A new session's cookie header and CSRF token."""
+    with client(service.server, None) as http:
+        response = http.post(SESSION, json={"token": token})
+        assert response.status_code == 200, response.text
+        cookie = response.cookies[COOKIE]
+    return {"Cookie": f"{COOKIE}={cookie}"}, response.json()["csrf_token"]
+
+
 def test_every_mutating_operation_needs_the_admin_token(service: Service) -> None:
     spec = service.admin.get("/api/openapi.json").json()
-    mutating = [(m, p) for m, p in operations(spec) if m.lower() not in READS]
+    mutating = [(m, p) for m, p in operations(spec) if m.lower() not in READS and p != SESSION]
     assert len(mutating) >= 8, mutating
     for method, path in mutating:
         anonymous = service.anonymous.request(method, path, json={})
@@ -44,6 +59,32 @@ def test_every_mutating_operation_needs_the_admin_token(service: Service) -> Non
             method, path, json={}, headers={"Authorization": "Bearer " + "x" * 32}
         )
         assert wrong.status_code == 401, (method, path)
+
+
+def test_every_mutating_operation_needs_an_admin_cookie_and_its_csrf_token(
+    service: Service,
+) -> None:
+    spec = service.admin.get("/api/openapi.json").json()
+    mutating = [
+        (m, p) for m, p in operations(spec, ABSENT) if m.lower() not in READS and p != SESSION
+    ]
+    assert len(mutating) >= 8, mutating
+    viewer, viewer_csrf = session(service, VIEWER)
+    admin, admin_csrf = session(service, ADMIN)
+    with client(service.server, None) as http:
+        for method, path in mutating:
+            refused = http.request(
+                method, path, json={}, headers={**viewer, "X-CSRF-Token": viewer_csrf}
+            )
+            assert refused.status_code == 403, (method, path, refused.text)
+            assert "may only read" in refused.json()["message"]
+            no_csrf = http.request(method, path, json={}, headers=admin)
+            assert no_csrf.status_code == 403, (method, path, no_csrf.text)
+            assert "X-CSRF-Token" in no_csrf.json()["message"]
+            allowed = http.request(
+                method, path, json={}, headers={**admin, "X-CSRF-Token": admin_csrf}
+            )
+            assert allowed.status_code not in (401, 403), (method, path, allowed.text)
 
 
 def test_reads_need_a_token_but_healthz(service: Service) -> None:
@@ -58,6 +99,19 @@ def test_reads_need_a_token_but_healthz(service: Service) -> None:
     assert service.anonymous.get("/api/events").status_code == 401
     assert service.anonymous.get("/api/openapi.json").status_code == 200  # the spec is public
     assert service.viewer.get("/api/jobs").status_code == 200
+
+
+def test_every_read_takes_a_viewer_cookie(service: Service) -> None:
+    spec = service.viewer.get("/api/openapi.json").json()
+    reads = [(m, p) for m, p in operations(spec) if m.lower() in READS and p != "/api/events"]
+    assert len(reads) >= 8, reads
+    cookie, _ = session(service, VIEWER)
+    with client(service.server, None) as http:
+        for method, path in reads:
+            response = http.request(
+                method, path, params={"schedule": "daily 02:00"}, headers=cookie
+            )
+            assert response.status_code not in (401, 403), (method, path, response.text)
 
 
 def test_docs_pages_that_load_scripts_from_a_cdn_are_off(service: Service) -> None:

@@ -1,6 +1,7 @@
 """Schemathesis over the service's own OpenAPI spec, against a real server with its engine: for
 every operation, generated requests (valid and not) never make a server error, and every
-response fits the spec. The examples are bounded to keep this to some seconds."""
+response fits the spec, whether they authenticate with the admin's bearer token or with an
+admin session's cookie and CSRF token. The examples are bounded to keep this to some seconds."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from rota import asgi
+from rota.service.session import COOKIE
 from tests.service.conftest import ADMIN, HEARTBEAT, make_rota
-from tests.service.server import Server, serving
+from tests.service.server import Server, client, serving
 
 EXAMPLES = 40
 
@@ -40,6 +42,20 @@ def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
+def credentials(fuzzed_server: Server) -> dict[str, dict[str, str]]:
+    """The headers of each way to authenticate as admin. The session is made before any
+    fuzzing: the fuzzed logins soon have this address refused by the login limit."""
+    with client(fuzzed_server, None) as http:
+        response = http.post("/api/session", json={"token": ADMIN})
+        assert response.status_code == 200, response.text
+    cookie = {
+        "Cookie": f"{COOKIE}={response.cookies[COOKIE]}",
+        "X-CSRF-Token": response.json()["csrf_token"],
+    }
+    return {"bearer": {"Authorization": f"Bearer {ADMIN}"}, "cookie": cookie}
+
+
+@pytest.fixture(scope="module")
 def api_schema(fuzzed_server: Server) -> schemathesis.BaseSchema:
     # The event stream never ends by itself: it is tested in test_events.py.
     return schemathesis.openapi.from_url(f"{fuzzed_server.url}/api/openapi.json").exclude(
@@ -47,11 +63,15 @@ def api_schema(fuzzed_server: Server) -> schemathesis.BaseSchema:
     )
 
 
-def test_no_request_makes_a_server_error(api_schema: schemathesis.BaseSchema) -> None:
+@pytest.mark.parametrize("auth", ["bearer", "cookie"])
+def test_no_request_makes_a_server_error(
+    api_schema: schemathesis.BaseSchema, credentials: dict[str, dict[str, str]], auth: str
+) -> None:
     # (schemathesis' pytest plugin does not work with this pytest: each operation is run
     # through hypothesis here instead.)
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 14
+    statuses: set[int] = set()
     for operation in operations:
 
         @given(
@@ -68,8 +88,8 @@ def test_no_request_makes_a_server_error(api_schema: schemathesis.BaseSchema) ->
             database=None,
         )
         def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(
-                headers={"Authorization": f"Bearer {ADMIN}"},
+            response = case.call_and_validate(
+                headers=credentials[auth],
                 checks=[
                     not_a_server_error,
                     status_code_conformance,
@@ -78,5 +98,13 @@ def test_no_request_makes_a_server_error(api_schema: schemathesis.BaseSchema) ->
                 ],
                 timeout=10,
             )
+            statuses.add(response.status_code)
+            # The credentials hold: only a login with a generated token, or a generated (wrong)
+            # bearer token sent beside the cookie, is refused.
+            sent = response.request.headers.get("Authorization")
+            ours = sent is None or sent == credentials[auth].get("Authorization")
+            if case.operation.path != "/api/session" and ours:
+                assert response.status_code not in (401, 403), (case.operation.path, response.text)
 
         check()
+    assert 200 in statuses

@@ -18,18 +18,30 @@ from fastapi import Depends, FastAPI
 
 from rota.app import Rota
 from rota.errors import SettingError
-from rota.service import errors, events, health, metrics, routes_jobs, routes_runs
+from rota.service import (
+    errors,
+    events,
+    health,
+    metrics,
+    routes_jobs,
+    routes_runs,
+    routes_session,
+)
 from rota.service.auth import Tokens, default_token_file
 from rota.service.deps import authorize
+from rota.service.login_limit import LoginLimiter
+from rota.service.session import Sessions
 
 __all__ = ["create_app"]
 
 API_PREFIX = "/api"
 DESCRIPTION = """The admin API of a rota app: jobs, runs, nodes, live events, health, metrics.
 
-Every request but `/healthz` needs `Authorization: Bearer <token>`: the viewer token reads,
-the admin token does everything. Times are ISO 8601 with an offset (UTC). Errors are JSON
-naming the field and the value at fault (`ErrorOut`).
+Every request but `/healthz` and `/api/session` needs `Authorization: Bearer <token>` or the
+session cookie from `POST /api/session`: the viewer reads, the admin does everything. A write
+with the cookie must also send the session's `csrf_token` as the `X-CSRF-Token` header.
+Times are ISO 8601 with an offset (UTC). Errors are JSON naming the field and the value at
+fault (`ErrorOut`).
 """
 
 
@@ -49,6 +61,7 @@ def create_app(
         raise SettingError("heartbeat", repr(heartbeat), "give seconds, a number above 0")
     path = Path(token_file) if token_file is not None else default_token_file(rota.database_url)
     tokens = Tokens.configure(admin_token, viewer_token, path)
+    sessions = Sessions.configure(admin_token, tokens, path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,11 +86,14 @@ def create_app(
     )
     app.state.rota = rota
     app.state.rota_tokens = tokens
+    app.state.rota_sessions = sessions
+    app.state.rota_login_limiter = LoginLimiter()
     app.state.rota_heartbeat = float(heartbeat)
     app.state.rota_start_engine = start_engine
     errors.install(app)
     guarded = [Depends(authorize)]
     app.include_router(health.open_router)
+    app.include_router(routes_session.router, prefix=API_PREFIX)
     shared = errors.ERROR_RESPONSES
     app.include_router(health.router, dependencies=guarded, responses=shared)
     app.include_router(metrics.router, dependencies=guarded, responses=shared)

@@ -78,6 +78,8 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     reason = str(first.get("msg", "invalid"))
     if first.get("type") == "json_invalid":
         field, value, reason = "body", None, "is not valid JSON"
+    if getattr(request.scope.get("endpoint"), "rota_hide_input", False):
+        value = None  # a login's body: what was sent may be a token
     return error_response(
         422, "ValidationError", f"{field}: {reason}", field=field, value=value, reason=reason
     )
@@ -104,8 +106,12 @@ def install(app: FastAPI) -> None:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "No token, or an unknown one."},
-    403: {"model": ErrorOut, "description": "The viewer token may only read."},
+    401: {"model": ErrorOut, "description": "No token or session cookie, or an unknown one."},
+    403: {
+        "model": ErrorOut,
+        "description": "The viewer may only read; a write with the session cookie needs its "
+        "X-CSRF-Token.",
+    },
     422: {"model": ErrorOut, "description": "A field's value is invalid (named)."},
     503: {"model": ErrorOut, "description": "The store cannot be reached now."},
 }
