@@ -1,0 +1,107 @@
+"""The backend on the store itself: a `Rota` as a pure admin client (no engine here; a running
+engine elsewhere hears the changes), or the app's own Rota when ``--app`` names it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from rota.app import Rota
+from rota.cli.backend import Json
+from rota.cli.shapes import event_json, job_json, run_json
+from rota.store.records import RunStatus
+
+__all__ = ["LocalBackend"]
+
+
+class LocalBackend:
+    """`Backend` over a `Rota`; `owned` means this backend made it and closes it."""
+
+    def __init__(self, rota: Rota, *, owned: bool) -> None:
+        from rota.store import _without_password
+
+        self.rota = rota
+        self.owned = owned
+        self.where = _without_password(rota.database_url)
+
+    def jobs(self, internal: bool) -> list[Json]:
+        return [job_json(job) for job in self.rota.jobs(internal=internal)]
+
+    def job(self, name: str) -> Json:
+        return job_json(self.rota.job_info(name))
+
+    def run_now(self, name: str, args: Json, at: datetime | None) -> Json:
+        if at is None:
+            run_id = self.rota.run_now(name, **args)
+        else:
+            run_id = self.rota.run_later(name, at, **args)
+        return self._created(run_id)
+
+    def _created(self, run_id: int) -> Json:
+        run = self.rota.get_run(run_id)
+        note = run.note if run.status is RunStatus.SKIPPED else None
+        return {"id": run.id, "status": run.status.value, "note": note}
+
+    def pause(self, name: str, note: str | None) -> Json:
+        return job_json(self.rota.pause(name, note))
+
+    def resume(self, name: str) -> Json:
+        return job_json(self.rota.resume(name))
+
+    def override(self, name: str, settings: Json) -> Json:
+        given: dict[str, Any] = dict(settings)
+        return job_json(self.rota.override(name, **given))
+
+    def reset(self, name: str, settings: Sequence[str]) -> Json:
+        return job_json(self.rota.reset(name, *settings))
+
+    def remove(self, name: str) -> None:
+        self.rota.remove_job(name)
+
+    def runs(
+        self,
+        job: str | None,
+        statuses: Sequence[str],
+        reasons: Sequence[str],
+        limit: int,
+        before: int | None,
+    ) -> Json:
+        page = self.rota.runs(
+            job, list(statuses) or None, limit, before, reason=list(reasons) or None
+        )
+        return {
+            "items": [run_json(run) for run in page],
+            "total": page.total,
+            "next_cursor": page.next_before_id,
+        }
+
+    def run(self, run_id: int) -> Json:
+        return run_json(self.rota.get_run(run_id), detail=True)
+
+    def cancel(self, run_id: int) -> Json:
+        return run_json(self.rota.cancel(run_id), detail=True)
+
+    def retry(self, run_id: int) -> Json:
+        created = self.rota.retry(run_id)
+        run = self.rota.get_run(created)
+        return {"id": run.id, "status": run.status.value, "note": None}
+
+    def events(self, after: int | None) -> Iterator[Json]:
+        loop = asyncio.new_event_loop()
+        stream = self.rota.events(after)
+        try:
+            while True:
+                try:
+                    event = loop.run_until_complete(anext(stream))
+                except StopAsyncIteration:
+                    return
+                yield event_json(event)
+        finally:
+            loop.run_until_complete(stream.aclose())
+            loop.close()
+
+    def close(self) -> None:
+        if self.owned:
+            self.rota.close()
