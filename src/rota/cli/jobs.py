@@ -172,7 +172,7 @@ def set_command(name: str, settings: tuple[str, ...], where: Where) -> None:
     with where.open() as backend:
         job = backend.override(name, given)
     for key in given:
-        click.echo(f"{job['name']}: {key} = {_shown(job['settings'].get(key))}")
+        click.echo(f"{job['name']}: {key} = {_shown(job, key)}")
     click.echo(f"next: {_next_words(job)}")
 
 
@@ -186,7 +186,7 @@ def reset_command(name: str, settings: tuple[str, ...], where: Where) -> None:
         job = backend.reset(name, settings)
     if settings:
         for key in settings:
-            click.echo(f"{job['name']}: {key} = {_shown(job['settings'].get(key))} (the code's)")
+            click.echo(f"{job['name']}: {key} = {_shown(job, key)} (the code's)")
     else:
         click.echo(f"{job['name']}: every override and the pause dropped; as its code says")
     click.echo(f"next: {_next_words(job)}")
@@ -213,5 +213,7 @@ def _next_words(job: Json) -> str:
     return f"{moment(_now(), job['next_fire_at'])} ({job['schedule']['text']})"
 
 
-def _shown(value: object) -> str:
-    return json.dumps(value)
+def _shown(job: Json, key: str) -> str:
+    if key == "schedule":
+        return f"{job['schedule']['text']} ({job['schedule']['description']})"
+    return json.dumps(job["settings"].get(key))

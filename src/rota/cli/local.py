@@ -11,6 +11,7 @@ from typing import Any
 from rota.app import Rota
 from rota.cli.backend import Json
 from rota.cli.shapes import event_json, job_json, run_json
+from rota.schedules import parse
 from rota.store.records import RunStatus
 
 __all__ = ["LocalBackend"]
@@ -52,6 +53,12 @@ class LocalBackend:
 
     def override(self, name: str, settings: Json) -> Json:
         given: dict[str, Any] = dict(settings)
+        text = given.get("schedule")
+        if self.owned and isinstance(text, str):
+            # This Rota is not the app's and knows not its zone: a wall time is read in the
+            # zone of the job's schedule, as the app would read it (else TZ, else UTC).
+            zone = getattr(self.rota.job_info(name).schedule, "tz", None)
+            given["schedule"] = parse(text, zone or self.rota.timezone)
         return job_json(self.rota.override(name, **given))
 
     def reset(self, name: str, settings: Sequence[str]) -> Json:

@@ -46,10 +46,14 @@ def parse_time(text: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+OPAQUE_KEYS = frozenset({"args", "data", "defaults", "overrides", "schedule", "settings"})
+"""Keys whose values are the user's or a setting's JSON: left as they are."""
+
+
 def normal_times(value: Any, key: str | None = None) -> Any:
     """`value` with every time under `TIME_KEYS` spelled as `_time` spells it."""
     if isinstance(value, dict):
-        return {k: normal_times(v, k) for k, v in value.items()}
+        return {k: v if k in OPAQUE_KEYS else normal_times(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [normal_times(v, key) for v in value]
     if key in TIME_KEYS and isinstance(value, str):

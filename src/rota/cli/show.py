@@ -96,7 +96,7 @@ def jobs_table(jobs: list[Json], now: datetime) -> Table:
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ("job", "schedule", "next", "last run", "took", "last success", "fails"):
         table.add_column(column, no_wrap=column != "schedule")
     table.add_column("state")
@@ -120,7 +120,9 @@ def running_table(jobs: list[Json], now: datetime) -> Table:
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="running", title_justify="left")
+    table = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title="running", title_justify="left"
+    )
     for column in ("run", "job", "started", "node", "progress"):
         table.add_column(column, no_wrap=column != "progress")
     for job in jobs:
@@ -141,7 +143,7 @@ def runs_table(runs: list[Json], now: datetime) -> Table:
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ("id", "job", "reason", "status", "queued", "took", "attempt"):
         table.add_column(column, no_wrap=True, justify="right" if column == "id" else "left")
     table.add_column("note / error")
@@ -251,5 +253,12 @@ def event_line(event: Json) -> str:
 
 
 def render(renderable: RenderableType) -> None:
-    """Print a table (or any rich renderable) on stdout."""
-    console().print(renderable)
+    """Print a table (or any rich renderable) on stdout; into a pipe without colours or the
+    spaces that pad its cells out at the end of a line."""
+    shown = console()
+    if shown.is_terminal:
+        shown.print(renderable)
+        return
+    with shown.capture() as captured:
+        shown.print(renderable)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
