@@ -87,7 +87,7 @@ def test_set_pause_resume_reset(rota_cli: Run) -> None:
     paused = rota_cli("jobs", "pause", "nightly", "--note", "disk full")
     assert paused.stdout == "nightly paused (disk full)\n"
     assert "state         paused (disk full)" in rota_cli("jobs", "show", "nightly").stdout
-    row = [r for r in rota_cli("jobs").stdout.splitlines() if r.startswith("nightly")][0]
+    row = next(r for r in rota_cli("jobs").stdout.splitlines() if r.startswith("nightly"))
     assert "paused (disk full)" in row
 
     resumed = rota_cli("jobs", "resume", "nightly")
