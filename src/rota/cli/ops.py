@@ -62,7 +62,13 @@ def serve(app_spec: str, host: str, port: int, log_level: str, database_url: str
     rota = _app(app_spec, database_url)
     application = asgi(rota, start_engine=True)
     click.echo(f"rota serve: {app_spec} on http://{host}:{port} (Ctrl-C stops it)", err=True)
+    # uvicorn hands the signal that stopped it back to the process once it has shut down; by
+    # then the stop was graceful, and the exit code says so (0) rather than "killed by it".
+    stopped_by: list[int] = []
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda received, _frame: stopped_by.append(received))
     uvicorn.run(application, host=host, port=port, log_level=log_level)
+    click.echo("rota serve: stopped", err=True)
 
 
 @click.command("worker")
