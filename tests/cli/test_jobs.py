@@ -116,6 +116,12 @@ def test_set_pause_resume_reset(rota_cli: Run) -> None:
         (["jobs", "set", "nightly", "nonsense"], 2, "error: setting: 'nonsense' is not KEY=VALUE"),
         (["jobs", "run", "echo", "--at", "soon"], 2, "error: at: 'soon' is not an ISO 8601"),
         (["jobs", "rm", "echo", "--yes"], 1, "error: "),
+        (
+            ["jobs", "reset", "nightly", "overlap", "nonsense"],
+            2,
+            "error: setting: 'nonsense' is not an overridable setting\n",
+        ),
+        (["jobs", "reset", "nope", "nonsense"], 1, "error: job: no job is named 'nope'\n"),
     ],
 )
 def test_errors_name_what_is_wrong(rota_cli: Run, args: list[str], code: int, message: str) -> None:

@@ -4,7 +4,8 @@ engine elsewhere hears the changes), or the app's own Rota when ``--app`` names 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,9 +13,16 @@ from rota.app import Rota
 from rota.cli.backend import Json
 from rota.cli.shapes import event_json, job_json, run_json
 from rota.schedules import parse
-from rota.store.records import RunStatus
+from rota.store.records import EventRecord, RunStatus
 
 __all__ = ["LocalBackend"]
+
+
+async def _next(stream: AsyncGenerator[EventRecord]) -> EventRecord | None:
+    try:
+        return await anext(stream)
+    except StopAsyncIteration:
+        return None
 
 
 class LocalBackend:
@@ -100,13 +108,22 @@ class LocalBackend:
         stream = self.rota.events(after)
         try:
             while True:
+                step = loop.create_task(_next(stream))
                 try:
-                    event = loop.run_until_complete(anext(stream))
-                except StopAsyncIteration:
+                    event = loop.run_until_complete(step)
+                except BaseException:
+                    # Ctrl-C or a closed generator while a read waits: end that read first,
+                    # then the stream (it may not be closed while it is being read).
+                    step.cancel()
+                    with contextlib.suppress(BaseException):
+                        loop.run_until_complete(step)
+                    raise
+                if event is None:
                     return
                 yield event_json(event)
         finally:
-            loop.run_until_complete(stream.aclose())
+            with contextlib.suppress(RuntimeError):
+                loop.run_until_complete(stream.aclose())
             loop.close()
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from rota.cli.backend import CommandError, Json
 from rota.cli.shapes import normal_times
+from rota.engine.settings import OVERRIDABLE
 from rota.errors import (
     ConflictError,
     RotaError,
@@ -76,7 +77,10 @@ class RemoteBackend:
         if not settings:
             reset: Json = self._call("DELETE", f"/jobs/{_part(name)}/overrides")
             return reset
-        self.job(name)  # an unknown job first, as the library says it
+        self.job(name)  # an unknown job first, then a setting that cannot be reset, as the
+        for key in settings:  # library checks them: before any is reset
+            if key not in OVERRIDABLE:
+                raise SettingError("setting", key, f"{key!r} is not an overridable setting")
         for setting in settings:
             reset = self._call("DELETE", f"/jobs/{_part(name)}/overrides/{_part(setting)}")
         return reset

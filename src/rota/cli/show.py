@@ -148,7 +148,7 @@ def runs_table(runs: list[Json], now: datetime) -> Table:
         table.add_column(column, no_wrap=True, justify="right" if column == "id" else "left")
     table.add_column("note / error")
     for run in runs:
-        said = run["error"] or run["note"] or progress(run)
+        said = run["error"] or run["note"] or (progress(run) if run["status"] == "running" else "")
         table.add_row(
             str(run["id"]),
             run["job"],

@@ -39,7 +39,8 @@ def ago(now: datetime, then: datetime) -> str:
     seconds = (now.astimezone(UTC) - then.astimezone(UTC)) / timedelta(seconds=1)
     if seconds < 0:
         return until(now, then)
-    return f"{span(seconds)} ago"
+    # Whole seconds: a table refreshed every second should not flicker in tenths.
+    return f"{span(round(seconds))} ago"
 
 
 def moment(now: datetime, text: str | None) -> str:
@@ -60,8 +61,10 @@ def stamp(text: str | None) -> str:
 
 
 def seconds(value: float | None) -> str:
-    """A duration in seconds in words, or ``-``."""
-    return "-" if value is None else span(value)
+    """A duration in seconds in words (``"12 ms"`` under a second), or ``-``."""
+    if value is None:
+        return "-"
+    return f"{value * 1000:.0f} ms" if value < 1 else span(value)
 
 
 def progress(run: Json) -> str:
