@@ -124,3 +124,10 @@ def test_a_bad_app_is_named(spec: str, message: str) -> None:
     result = invoke("jobs", "--app", spec)
     assert result.exit_code == 2
     assert result.stderr.startswith(message), result.stderr
+
+
+def test_the_groups_options_reach_its_subcommands(served: Served) -> None:
+    result = invoke("jobs", "--database-url", served.url, "show", "nightly")
+    assert result.exit_code == 0, result.output
+    remote = invoke("runs", "--url", served.server.url, "show", "999999", env={"ROTA_TOKEN": ADMIN})
+    assert remote.stderr == "error: run: no run has id 999999\n"

@@ -155,3 +155,13 @@ def test_watch_draws_the_table_and_the_running_runs(rota_cli: Run, served: Serve
         assert re.search(rf"{run_id}\s+slow\s+.*1/4 \(25%\) waiting", result.stdout), result.stdout
     finally:
         rota_cli("runs", "cancel", str(run_id))
+
+
+def test_run_at_a_later_time_queues_it(rota_cli: Run) -> None:
+    result = rota_cli("jobs", "run", "echo", "text=later", "--at", "2030-01-02T03:04:05+01:00")
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"run \d+ of echo queued for 2030-01-02 02:04:05 UTC\n", result.stdout)
+    run_id = result.stdout.split()[1]
+    shown = rota_cli("runs", "show", run_id).stdout
+    assert "not before    2030-01-02 02:04:05 UTC" in shown
+    assert rota_cli("runs", "cancel", run_id).stdout == f"run {run_id} cancelled\n"

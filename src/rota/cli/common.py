@@ -58,6 +58,11 @@ class Where:
     database_given: bool
     app: str | None
 
+    @property
+    def explicit(self) -> bool:
+        """Whether a way was given on the command line (not only by the environment)."""
+        return self.url_given or self.database_given or self.app is not None
+
     @contextlib.contextmanager
     def open(self) -> Iterator[Backend]:
         """The backend, closed on the way out."""
@@ -124,6 +129,9 @@ def backend_options(function: F) -> F:
             ctx.get_parameter_source("database_url") is ParameterSource.COMMANDLINE,
             app_spec,
         )
+        parent = ctx.parent.obj if ctx.parent is not None else None
+        if isinstance(parent, Where) and parent.explicit and not where.explicit:
+            where = parent  # ``rota jobs --url URL show NAME``: the group's options
         return function(*args, where=where, **kwargs)
 
     return command  # type: ignore[return-value]

@@ -56,6 +56,7 @@ def jobs(
     (--url, ROTA_URL; the token from ROTA_TOKEN): the same output either way.
     """
     if ctx.invoked_subcommand is not None:
+        ctx.obj = where  # for its subcommand, when the options came before its name
         return
     if watch and as_json:
         raise CommandError("options: --watch draws a table; it does not go with --json", 2)

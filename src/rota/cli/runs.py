@@ -58,6 +58,7 @@ def runs(
 ) -> None:
     """List runs, newest first: id, job, reason, status, when, how long, attempt, note."""
     if ctx.invoked_subcommand is not None:
+        ctx.obj = where  # for its subcommand, when the options came before its name
         return
     with where.open() as backend:
         page = backend.runs(job, statuses, reasons, limit, before)
