@@ -100,12 +100,22 @@ def test_events_print_what_was_committed(rota_cli: Run) -> None:
 def test_events_follow_new_ones(rota_cli: Run, served: Served) -> None:
     import threading
 
-    # A run queued while the command follows from now: it must see its events.
-    timer = threading.Timer(0.5, lambda: served.rota.run_now("echo", text="later"))
-    timer.start()
+    # Runs queued while the command follows from now (when it starts listening is not known
+    # here, so one comes every 0.2 s until it has seen one): it must print a new one.
+    stop = threading.Event()
+
+    def queue_runs() -> None:
+        for _ in range(300):
+            served.rota.run_now("echo", text="later")
+            if stop.wait(0.2):
+                return
+
+    feeder = threading.Thread(target=queue_runs)
+    feeder.start()
     try:
         result = rota_cli("events", "--job", "echo", "--kind", "run.finished", "-n", "1")
     finally:
-        timer.join()
+        stop.set()
+        feeder.join()
     assert result.exit_code == 0, result.output
     assert "run.finished  echo" in result.stdout
