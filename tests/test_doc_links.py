@@ -9,8 +9,6 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 PAGES = ["docs/guide.md", "docs/deployment.md", "docs/service.md", "README.md"]
-# Written on another branch at the same time (the command line's page): present once merged.
-ELSEWHERE = {ROOT / "docs" / "cli.md"}
 
 
 def anchor(heading: str) -> str:
@@ -35,8 +33,6 @@ def test_links_resolve(page: str) -> None:
             continue  # http:, https:, mailto:
         target, _, fragment = link.partition("#")
         path = (source.parent / target).resolve() if target else source
-        if path in ELSEWHERE:
-            continue
         assert path.exists(), f"{page}: {link}"
         if fragment:
             assert fragment in anchors(path), f"{page}: {link}"

@@ -8,8 +8,10 @@ needs the admin token. Only `/healthz` is open.
 Tokens come from the arguments of `asgi(...)`, else ``ROTA_ADMIN_TOKEN`` / ``ROTA_VIEWER_TOKEN``.
 With no admin token configured, the first start generates one, logs it once, and keeps only its
 SHA-256 in a file (`token_file`: beside a SQLite database, else ``rota-admin-token.sha256`` in
-the working directory); later starts accept the token whose hash is there. Tokens are compared
-by their hashes in constant time, and never logged (but that once) nor sent back.
+the working directory); later starts accept the token whose hash is there. The file may hold
+more tokens, one ``ROLE SHA256HEX`` a line (``rota token new`` adds them; a line of a bare hash
+is an admin's): every one is accepted with its role, beside those configured. Tokens are
+compared by their hashes in constant time, and never logged (but that once) nor sent back.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from fastapi.security import HTTPBearer
 
 from rota.errors import SettingError
 
-__all__ = ["READ_METHODS", "Role", "Tokens", "bearer", "default_token_file"]
+__all__ = [
+    "READ_METHODS",
+    "Role",
+    "Tokens",
+    "add_token",
+    "bearer",
+    "default_token_file",
+    "read_token_file",
+]
 
 log = logging.getLogger("rota.service")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -65,6 +75,8 @@ class Tokens:
 
     admin: bytes
     viewer: bytes | None
+    more: tuple[tuple[Role, bytes], ...] = ()
+    """Tokens from the token file beyond `admin`, with their roles (``rota token new``)."""
 
     @classmethod
     def configure(
@@ -85,34 +97,86 @@ class Tokens:
                 )
         if admin_token is not None and admin_token == viewer_token:
             raise SettingError("viewer_token", "(hidden)", "must differ from the admin token")
-        admin = _digest(admin_token) if admin_token else _generated(token_file)
-        return cls(admin, _digest(viewer_token) if viewer_token else None)
+        kept = read_token_file(token_file)
+        admins = [digest for role, digest in kept if role is Role.ADMIN]
+        if admin_token:
+            admin = _digest(admin_token)
+        elif admins:
+            admin = admins[0]
+        else:
+            admin = _generated(token_file)
+        more = tuple((role, digest) for role, digest in kept if digest != admin)
+        return cls(admin, _digest(viewer_token) if viewer_token else None, more)
 
     def role_of(self, token: str | None) -> Role | None:
-        """The role of a presented token, or None: both hashes are compared, in constant time."""
+        """The role of a presented token, or None: every hash is compared, in constant time."""
         if not token:
             return None
         presented = _digest(token)
         is_admin = hmac.compare_digest(presented, self.admin)
         is_viewer = self.viewer is not None and hmac.compare_digest(presented, self.viewer)
+        for role, digest in self.more:  # every one compared: the time says nothing of which
+            matches = hmac.compare_digest(presented, digest)
+            is_admin |= matches and role is Role.ADMIN
+            is_viewer |= matches and role is Role.VIEWER
         if is_admin:
             return Role.ADMIN
         return Role.VIEWER if is_viewer else None
 
 
-def _generated(path: Path) -> bytes:
-    """The hash kept in `path`, or a new token's, written there and the token logged once."""
+def read_token_file(path: Path) -> list[tuple[Role, bytes]]:
+    """The tokens kept in a token file, with their roles: one ``ROLE SHA256HEX`` a line, or a
+    bare hash (an admin's, as the first start writes it); none if there is no file."""
     try:
-        text = path.read_text().strip()
+        text = path.read_text()
     except FileNotFoundError:
-        text = ""
-    if text:
+        return []
+    kept: list[tuple[Role, bytes]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split()
+        if not words:
+            continue
+        role_text, hex_text = ("admin", words[0]) if len(words) == 1 else (words[0], words[-1])
         try:
-            digest = bytes.fromhex(text)
+            role = Role(role_text)
+            digest = bytes.fromhex(hex_text)
         except ValueError:
             digest = b""
-        if len(digest) != hashlib.sha256().digest_size:
-            raise SettingError("token_file", str(path), "does not hold a SHA-256 in hex")
+        if len(words) > 2 or len(digest) != hashlib.sha256().digest_size:
+            raise SettingError(
+                "token_file",
+                f"{path}:{number}",
+                "a line must be a SHA-256 in hex, or 'admin HEX' or 'viewer HEX'",
+            )
+        kept.append((role, digest))
+    return kept
+
+
+def add_token(path: Path, role: Role) -> str:
+    """A new token of `role`, its hash added to the token file (made, mode 0600, if missing);
+    the token itself is kept nowhere: the caller shows it once. A running service reads the
+    file when it starts."""
+    read_token_file(path)  # refuse to add to a file that is not a token file
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a") as file:
+        file.write(f"{role.value} {_digest(token).hex()}\n")
+    return token
+
+
+def _generated(path: Path) -> bytes:
+    """The admin hash kept in `path`, or a new token's, written there and the token logged
+    once."""
+    kept = [digest for role, digest in read_token_file(path) if role is Role.ADMIN]
+    if kept:
+        return kept[0]
+    if path.exists():  # viewers only (``rota token new --role viewer``): add an admin
+        token = secrets.token_urlsafe(32)
+        digest = _digest(token)
+        with path.open("a") as file:
+            file.write(f"admin {digest.hex()}\n")
+        _log_generated(path, token)
         return digest
     token = secrets.token_urlsafe(32)
     digest = _digest(token)
@@ -128,13 +192,17 @@ def _generated(path: Path) -> bytes:
         part.unlink()
         return _generated(path)
     part.unlink()
+    _log_generated(path, token)
+    return digest
+
+
+def _log_generated(path: Path, token: str) -> None:
     log.warning(
         "rota service: no admin token was configured, so one was generated (shown this once; "
         "only its hash is kept, in %s): %s  Set ROTA_ADMIN_TOKEN to choose your own.",
         path,
         token,
     )
-    return digest
 
 
 def presented_token(request: Request) -> str | None:

@@ -66,7 +66,9 @@ class Sessions:
             base = hmac.digest(configured.encode(), b"rota session key", "sha256")
         else:
             base = _install_secret(secret_file(token_file))
-        bound = b"rota-session-v1\0" + tokens.admin + b"\0" + (tokens.viewer or b"")
+        # Every token in force, in one fixed order: changing or removing any ends every session.
+        more = sorted(role.value.encode() + b":" + digest for role, digest in tokens.more)
+        bound = b"\0".join([b"rota-session-v1", tokens.admin, tokens.viewer or b"", *more])
         return cls(hmac.digest(base, bound, "sha256"))
 
     def issue(self, role: Role, now: datetime) -> tuple[str, Session]:

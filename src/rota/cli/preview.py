@@ -1,25 +1,20 @@
-"""The ``rota`` command line."""
+"""``rota preview``: a schedule's canonical text, description, fire times and DST notes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import click
 
+from rota.cli.words import until
 from rota.errors import RotaError
 from rota.schedules import parse, preview
 from rota.schedules.simple import parse_instant
 
-__all__ = ["main", "until"]
+__all__ = ["preview_command"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="rota")
-def main() -> None:
-    """rota: named background jobs for self-hosted apps."""
-
-
-@main.command("preview")
+@click.command("preview")
 @click.argument("schedule")
 @click.option("--tz", default=None, help="IANA time zone (default: $TZ, else UTC).")
 @click.option("-n", "count", default=5, show_default=True, help="How many fire times.")
@@ -51,22 +46,3 @@ def preview_command(schedule: str, tz: str | None, count: int, after: str | None
         click.echo()
         for note in result.notes:
             click.echo(f"  DST {note}")
-
-
-def until(now: datetime, then: datetime) -> str:
-    """How far `then` lies after `now`, in words: ``"in 3 h 12 min"``."""
-    # In UTC: Python subtracts datetimes sharing one ZoneInfo by wall clock, ignoring DST.
-    seconds = (then.astimezone(UTC) - now.astimezone(UTC)) / timedelta(seconds=1)
-    if seconds < 0:
-        return "now"
-    if seconds < 60:
-        shown = f"{seconds:.1f}".rstrip("0").rstrip(".")
-        return f"in {shown} s"
-    minutes = int(seconds // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"in {days} d {hours} h" if hours else f"in {days} d"
-    if hours:
-        return f"in {hours} h {minutes} min" if minutes else f"in {hours} h"
-    return f"in {minutes} min"
