@@ -201,10 +201,13 @@ def discovery(ctx: RunContext, server: MediaServer) -> None:
     """Find titles the library lacks that users would like; they become wanted titles that
     the source search looks for."""
     with server.library.connect() as db:
-        candidates = _vectors(db, ("catalog",))
-        if not candidates:
+        catalog = db.execute("SELECT count(*) FROM titles WHERE state = 'catalog'").fetchone()[0]
+        if not catalog:
             ctx.log.info("nothing to discover: every catalog title is in the library or found")
             return
+        candidates = _vectors(db, ("catalog",))
+        if not candidates:
+            raise Skip("no embeddings yet: the embeddings job makes them")
         tastes = _tastes(db, candidates | _vectors(db, ("present", "downloaded")))
         if not tastes:
             raise Skip("no tastes yet: users need plays and titles need embeddings")
