@@ -41,17 +41,14 @@ class JobPlan:
     fast_first: float
     settings: dict[str, Any] = field(default_factory=dict)
     fast_settings: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def poller(self) -> bool:
-        return self.fast_every < 1
+    poller: bool = False  # a sub-second or seconds poller: the same schedule in both modes
 
 
 PLAN = (
-    JobPlan("source-search", media.source_search, "every 0.1s", 0.1, 0.1,
-            {"catch_up": "none", "retention": POLLER_RETENTION}),
-    JobPlan("stats-update", media.stats_update, "every 2s", 2, 0.5,
-            {"catch_up": "none", "retention": POLLER_RETENTION}),
+    JobPlan("source-search", media.source_search, "every 0.1s", 0.1, 0,
+            {"catch_up": "none", "retention": POLLER_RETENTION}, poller=True),
+    JobPlan("stats-update", media.stats_update, "every 2s", 2, 0,
+            {"catch_up": "none", "retention": POLLER_RETENTION}, poller=True),
     JobPlan("sync-users", media.sync_users, "every 30m", 10, 1),
     JobPlan("watch-history", media.watch_history, "every 2h", 15, 3),
     JobPlan("library-scan", media.library_scan, "daily 02:00", 30, 5,
