@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from rota.demo import run_demo
+from rota.demo.plan import PLAN
 from rota.demo.runner import admin_token
 
 
@@ -72,3 +76,24 @@ def test_a_data_dir_that_is_a_file_is_named(
         run_demo(port=0, data_dir=data)
     assert exited.value.code == 1
     assert f"cannot use the data directory {data}" in capsys.readouterr().err
+
+
+def test_the_readmes_demo_command_and_options_exist() -> None:
+    root = Path(__file__).parent.parent.parent
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    script = (root / "scripts" / "demo").read_text(encoding="utf-8")
+    assert "./scripts/demo --fast" in readme
+    assert f"media server's {len(PLAN)} background jobs" in readme
+    assert "pip install --quiet --disable-pip-version-check -e '.[service]'" in script
+    assert script.rstrip().endswith('exec .venv/bin/python -m rota.demo "$@"')
+    result = subprocess.run(
+        [sys.executable, "-m", "rota.demo", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
+        check=True,
+    )
+    for option in ("--fast", "--host", "--port", "--data-dir"):
+        assert option in result.stdout
+        assert f"`{option}`" in readme or f"demo {option}" in readme
