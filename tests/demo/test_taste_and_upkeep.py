@@ -12,10 +12,10 @@ import pytest
 
 from rota import Skip
 from rota.demo import taste, upkeep
-from rota.demo.server import MediaServer
+from rota.demo.server import MediaServer, Stopped
 from rota.demo.sources import GENRES, iso
 from rota.testing import FakeClock
-from tests.demo.conftest import TINY, log, progress, run
+from tests.demo.conftest import TINY, context, log, progress, run
 
 ALL_TITLES = TINY.titles + TINY.catalog
 
@@ -139,6 +139,14 @@ def test_database_backup_copies_gzips_and_keeps_the_last_seven(server: MediaServ
     assert done == total > 0
     assert "removed the old backup" in log(ctx)
     assert f"{upkeep.BACKUPS_KEPT} backups kept" in log(ctx)
+
+
+def test_a_backup_cut_short_leaves_nothing_behind(server: MediaServer) -> None:
+    ctx = context("database-backup")
+    ctx.cancel()  # as a timeout or a stop does: the job ends at its next unit of work
+    with pytest.raises(Stopped):
+        upkeep.database_backup(ctx, server)
+    assert list(server.backups.iterdir()) == []
 
 
 def test_history_cleanup_drops_old_plays_and_keeps_each_users_newest(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,21 +61,17 @@ def build_demo(
     return Demo(demo, server, created)
 
 
-def _job(plan: JobPlan, server: MediaServer):  # type: ignore[no-untyped-def]
+def _job(plan: JobPlan, server: MediaServer) -> Callable[[RunContext], object]:
     """The job function: the plan's work on this media server."""
     work = plan.work
-    if plan.name in ASYNC_JOBS:
 
-        async def asynchronous(ctx: RunContext) -> None:
-            await asyncio.sleep(server.pace)  # waiting for the media server's answer
-            await asyncio.to_thread(work, ctx, server)
+    async def asynchronous(ctx: RunContext) -> None:
+        await asyncio.sleep(server.pace)  # waiting for the media server's answer
+        await asyncio.to_thread(work, ctx, server)
 
-        function = asynchronous
-    else:
+    def synchronous(ctx: RunContext) -> None:
+        work(ctx, server)
 
-        def synchronous(ctx: RunContext) -> None:
-            work(ctx, server)
-
-        function = synchronous  # type: ignore[assignment]
+    function = asynchronous if plan.name in ASYNC_JOBS else synchronous
     function.__doc__ = work.__doc__
     return function

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import shutil
+import os
 import sqlite3
 from datetime import timedelta
 
@@ -13,12 +13,18 @@ from rota.demo.server import MediaServer
 from rota.demo.sources import iso
 from rota.engine.context import RunContext
 
-__all__ = ["BACKUPS_KEPT", "HISTORY_KEPT_FOR", "PLAYS_KEPT_PER_USER", "database_backup"]
+__all__ = [
+    "BACKUPS_KEPT",
+    "HISTORY_KEPT_FOR",
+    "PLAYS_KEPT_PER_USER",
+    "database_backup",
+    "history_cleanup",
+]
 
 BACKUPS_KEPT = 7
 HISTORY_KEPT_FOR = timedelta(days=365)
 PLAYS_KEPT_PER_USER = 400
-PAGES_PER_STEP = 16
+CHUNK = 32 * 1024
 
 
 def database_backup(ctx: RunContext, server: MediaServer) -> None:
@@ -28,20 +34,26 @@ def database_backup(ctx: RunContext, server: MediaServer) -> None:
     stamp = server.now().strftime("%Y%m%d-%H%M%S")
     name = f"library-{stamp}-run{ctx.run.id:08d}.db"  # the run id orders backups of one second
     copy = server.backups / f"{name}.part"
+    packing = server.backups / f"{name}.gz.part"  # a backup cut short is never one of the 7
     packed = server.backups / f"{name}.gz"
-
-    def copied(status: int, remaining: int, total: int) -> None:
-        ctx.progress(total - remaining, total, "pages copied")
-        server.work(ctx, 0.1)
-
     try:
         source = sqlite3.connect(server.library.path, timeout=30)
         with contextlib.closing(source), contextlib.closing(sqlite3.connect(copy)) as target:
-            source.backup(target, pages=PAGES_PER_STEP, progress=copied)
-        with copy.open("rb") as raw, gzip.open(packed, "wb") as out:
-            shutil.copyfileobj(raw, out)
+            # In one step: a backup in steps starts over whenever another connection writes,
+            # and the source search writes ten times a second.
+            source.backup(target)
+        total = copy.stat().st_size
+        with copy.open("rb") as raw, gzip.open(packing, "wb") as out:
+            done = 0
+            while chunk := raw.read(CHUNK):
+                out.write(chunk)
+                done += len(chunk)
+                ctx.progress(done, total, "bytes compressed")
+                server.work(ctx, 0.05)
+        os.replace(packing, packed)
     finally:
         copy.unlink(missing_ok=True)
+        packing.unlink(missing_ok=True)
     backups = sorted(server.backups.glob("library-*.db.gz"))
     for old in backups[:-BACKUPS_KEPT]:
         old.unlink()
