@@ -117,3 +117,33 @@ def test_the_fast_demo_runs_jobs_to_success_and_stops_on_ctrl_c(tmp_path: Path) 
     assert "Traceback" not in err, err
     rest = [lines.get_nowait() for _ in range(lines.qsize())]  # the reader has ended
     assert any(line.startswith("rota demo: stopped; ") for line in rest), rest
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_stops_the_demo_as_ctrl_c_does(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    command = [sys.executable, "-m", "rota.demo", "--fast", "--port", str(free_port())]
+    process = subprocess.Popen(
+        [*command, "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    reader = None
+    try:
+        lines, reader = lines_of(process)
+        assert BANNER.match(lines.get(timeout=60))  # serving, the engine started
+        process.terminate()
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if reader is not None:
+            reader.join(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
+    assert process.returncode == 0
+    rest = [lines.get_nowait() for _ in range(lines.qsize())]
+    assert any(line.startswith("rota demo: stopped; ") for line in rest), rest

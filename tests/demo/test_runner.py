@@ -78,6 +78,18 @@ def test_a_data_dir_that_is_a_file_is_named(
     assert f"cannot use the data directory {data}" in capsys.readouterr().err
 
 
+def test_without_the_service_extra_the_demo_says_what_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if it were not installed
+    with pytest.raises(SystemExit) as exited:
+        run_demo(port=0, data_dir=tmp_path)
+    assert exited.value.code == 1
+    error = capsys.readouterr().err
+    assert "needs the service extra" in error
+    assert "pip install 'rota[service]'" in error
+
+
 def test_the_readmes_demo_command_and_options_exist() -> None:
     root = Path(__file__).parent.parent.parent
     readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
