@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rota.demo.app import Demo, build_demo
 from rota.demo.library import LibraryError
@@ -81,16 +81,17 @@ def _run(*, fast: bool, host: str, port: int, data_dir: Path) -> None:
         config = uvicorn.Config(
             app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
         )
-        server = _Server(config, lambda: _banner(demo, host, bound, token, fast))
+        server = _server(config, lambda: _banner(demo, host, bound, token, fast))
+        interrupted = False
         with _sigterm_as_interrupt():
             try:
                 server.run(sockets=[listener])
-            except KeyboardInterrupt:
-                pass  # uvicorn stopped gracefully, then passed the signal on
+            except KeyboardInterrupt:  # uvicorn stopped gracefully, then passed the signal on
+                interrupted = True
             except SystemExit as exit_:  # uvicorn's way to say the app did not start
                 if exit_.code not in (0, None):
                     raise DemoError("the service did not start: see the error above") from None
-        if not server.started:
+        if not server.started and not interrupted:
             raise DemoError("the service did not start: see the error above")
     runs = demo.rota.runs(limit=1).total
     demo.rota.close()
@@ -165,19 +166,17 @@ def _banner(demo: Demo, host: str, port: int, token: str, fast: bool) -> None:
     print("\n".join(lines), flush=True)
 
 
-class _Server:
-    """uvicorn's server, saying when it serves (after the engine has started)."""
+def _server(config: uvicorn.Config, started: Callable[[], None]) -> uvicorn.Server:
+    """uvicorn's server, calling `started` once it serves (after the engine has started)."""
+    import uvicorn
 
-    def __new__(cls, config: uvicorn.Config, started: Callable[[], None]) -> Any:
-        import uvicorn
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                started()
 
-        class Server(uvicorn.Server):
-            async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-                await super().startup(sockets)
-                if self.started:
-                    started()
-
-        return Server(config)
+    return Server(config)
 
 
 @contextlib.contextmanager
