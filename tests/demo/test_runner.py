@@ -109,3 +109,15 @@ def test_the_readmes_demo_command_and_options_exist() -> None:
     for option in ("--fast", "--host", "--port", "--data-dir"):
         assert option in result.stdout
         assert f"`{option}`" in readme or f"demo {option}" in readme
+
+
+def test_a_store_that_is_not_a_database_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rota.db").write_bytes(b"not a database, not at all: " * 10)
+    with pytest.raises(SystemExit) as exited:
+        run_demo(port=0, data_dir=tmp_path)
+    assert exited.value.code == 1
+    error = capsys.readouterr().err
+    assert f"rota demo: cannot use the data directory {tmp_path}: store" in error
+    assert "file is not a database" in error
