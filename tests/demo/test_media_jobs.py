@@ -131,6 +131,7 @@ def test_source_search_finds_a_wanted_title_after_enough_searches(server: MediaS
     assert f"not found yet ({needed - 1} searches)" in log(ctx)
     ctx = run(media.source_search, server)
     assert f"after {needed} searches: downloaded" in log(ctx)
+    assert progress(ctx)[:2] == (1, 1)
     with server.library.connect() as db:
         assert db.execute("SELECT state FROM titles WHERE id = 38").fetchone()[0] == "downloaded"
         assert db.execute("SELECT count(*) FROM wanted").fetchone()[0] == 0
@@ -152,3 +153,4 @@ def test_stats_update_writes_the_dashboards_numbers(server: MediaServer) -> None
         ).fetchone()[0]
     assert stats["plays_24h"] == day
     assert f"titles {TINY.titles}, users {TINY.users}" in log(ctx)
+    assert progress(ctx) == (6, 6, "numbers counted")

@@ -186,6 +186,7 @@ def source_search(ctx: RunContext, server: MediaServer) -> None:
             ctx.log.info("nothing wanted: discovery adds wanted titles")
             return
         searches = wanted["searches"] + 1
+        ctx.progress(1, 1, wanted["title"])
         if searches >= searches_to_find(server.seed, wanted["title_id"]):
             db.execute("DELETE FROM wanted WHERE title_id = ?", (wanted["title_id"],))
             db.execute("UPDATE titles SET state = 'downloaded' WHERE id = ?", (wanted["title_id"],))
@@ -218,6 +219,7 @@ def stats_update(ctx: RunContext, server: MediaServer) -> None:
             "downloaded": _count(db, "SELECT count(*) FROM titles WHERE state = 'downloaded'"),
             "backups": len(list(server.backups.glob("library-*.db.gz"))),
         }
+        ctx.progress(len(values), len(values), "numbers counted")
         db.executemany(
             "INSERT INTO stats (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name)"
             " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
