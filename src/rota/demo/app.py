@@ -1,0 +1,77 @@
+"""The demo app: a `Rota` on SQLite with the media server's jobs, on the sample library."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rota import Rota
+from rota.clock import Clock, SystemClock
+from rota.demo.library import Sizes, open_library
+from rota.demo.plan import PLAN, JobPlan, settings_for
+from rota.demo.server import MediaServer
+from rota.engine.context import RunContext
+from rota.engine.retention import PRUNE_JOB
+
+__all__ = ["ASYNC_JOBS", "DEFAULT_PACE", "FAST_PRUNE", "Demo", "build_demo"]
+
+# Seconds per unit of work: a library scan takes ~5 s, a backup ~1 s, so progress shows.
+DEFAULT_PACE = 0.4
+# In --fast, rota's own pruning comes every minute too (the day is compressed for it as well).
+FAST_PRUNE = "every 1m"
+# Jobs written as async functions, as an app's HTTP-calling jobs often are.
+ASYNC_JOBS = frozenset({"sync-users"})
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A built demo: its Rota (not started), the media server its jobs work on, and whether
+    the library was generated just now (a first start)."""
+
+    rota: Rota
+    server: MediaServer
+    first_start: bool
+
+
+def build_demo(
+    data_dir: Path,
+    *,
+    fast: bool = False,
+    clock: Clock | None = None,
+    pace: float = DEFAULT_PACE,
+    sizes: Sizes | None = None,
+) -> Demo:
+    """The demo in `data_dir` (made if needed): ``rota.db`` for rota, ``library.db`` for the
+    sample library (generated on first start), ``backups/``."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    clock = clock or SystemClock()
+    library, created = open_library(data_dir / "library.db", sizes=sizes, now=clock.now())
+    server = MediaServer(library, data_dir / "backups", clock, pace)
+    demo = Rota(f"sqlite:///{data_dir / 'rota.db'}", clock=clock, workers=6, shutdown_grace=5)
+    start = clock.now()
+    for plan in PLAN:
+        demo.job(plan.name, **settings_for(plan, fast=fast, start=start))(_job(plan, server))
+    # rota-prune is rota's own job: the compressed day is an override of it, undone without.
+    if fast:
+        demo.override(PRUNE_JOB, schedule=FAST_PRUNE)
+    elif "schedule" in demo.job_info(PRUNE_JOB).overrides:
+        demo.reset(PRUNE_JOB, "schedule")
+    return Demo(demo, server, created)
+
+
+def _job(plan: JobPlan, server: MediaServer) -> Callable[[RunContext], object]:
+    """The job function: the plan's work on this media server."""
+    work = plan.work
+
+    async def asynchronous(ctx: RunContext) -> None:
+        await asyncio.sleep(server.pace)  # waiting for the media server's answer
+        await asyncio.to_thread(work, ctx, server)
+
+    def synchronous(ctx: RunContext) -> None:
+        work(ctx, server)
+
+    function = asynchronous if plan.name in ASYNC_JOBS else synchronous
+    function.__doc__ = work.__doc__
+    return function

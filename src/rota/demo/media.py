@@ -1,0 +1,241 @@
+"""The media server's own jobs: user sync, watch-history import, library scan, metadata
+enrichment, the continuous source search and the stats update. Each does its real, small work on
+the sample library, reports progress and logs what it did."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from datetime import datetime, timedelta
+
+from rota.demo.server import MediaServer, read_state, write_state
+from rota.demo.sources import (
+    MetadataTimeout,
+    invented_details,
+    iso,
+    metadata_times_out,
+    new_plays,
+    searches_to_find,
+    server_accounts,
+)
+from rota.engine.context import RunContext
+
+__all__ = [
+    "enrich_metadata",
+    "library_scan",
+    "source_search",
+    "stats_update",
+    "sync_users",
+    "watch_history",
+]
+
+REFRESHED_PER_RUN = 15  # enrich-metadata refreshes this many of the stalest titles each run
+
+
+def sync_users(ctx: RunContext, server: MediaServer) -> None:
+    """Sync user accounts from the media server: add new ones, mark disabled ones inactive."""
+    with server.library.connect() as db:
+        version = int(read_state(db, "roster-version", "0")) + 1
+        base = int(read_state(db, "base-users", "0"))
+        accounts = server_accounts(server.seed, version, base)
+        known = {row["name"]: bool(row["active"]) for row in db.execute("SELECT * FROM users")}
+        added = changed = 0
+        now = iso(server.now())
+        for index, account in enumerate(accounts, start=1):
+            if account.name not in known:
+                added += 1
+                db.execute(
+                    "INSERT INTO users (name, active, synced_at) VALUES (?, ?, ?)",
+                    (account.name, int(account.active), now),
+                )
+            else:
+                changed += known[account.name] != account.active
+                db.execute(
+                    "UPDATE users SET active = ?, synced_at = ? WHERE name = ?",
+                    (int(account.active), now, account.name),
+                )
+            db.commit()
+            ctx.progress(index, len(accounts), account.name)
+            server.work(ctx, 0.1)
+        names = [account.name for account in accounts]
+        gone = db.execute(
+            f"UPDATE users SET active = 0 WHERE active = 1 AND name NOT IN ({_marks(names)})",
+            names,
+        ).rowcount
+        write_state(db, "roster-version", str(version))
+    inactive = sum(not account.active for account in accounts)
+    ctx.log.info(
+        "synced %d accounts: %d new, %d changed, %d gone, %d inactive",
+        len(accounts),
+        added,
+        changed,
+        gone,
+        inactive,
+    )
+
+
+def watch_history(ctx: RunContext, server: MediaServer) -> None:
+    """Import the plays the media server's clients reported since the last import."""
+    now = server.now()
+    with server.library.connect() as db:
+        since = datetime.fromisoformat(read_state(db, "plays-imported-until", iso(now)))
+        batch = int(read_state(db, "plays-batch", "0")) + 1
+        users = [r[0] for r in db.execute("SELECT id FROM users WHERE active = 1 ORDER BY id")]
+        titles = [r[0] for r in db.execute("SELECT id FROM titles WHERE state = 'present'")]
+        plays = new_plays(server.seed, batch, users, sorted(titles), since, now)
+        for index in range(10, len(plays) + 10, 10):  # the server sends them in pages
+            ctx.progress(min(index, len(plays)), len(plays), "plays received")
+            server.work(ctx, 0.3)
+        # The plays and the cursor in one transaction: a failed import is redone whole.
+        db.executemany(
+            "INSERT INTO watch_events (user_id, title_id, watched_at, completed)"
+            " VALUES (?, ?, ?, ?)",
+            [(user, title, iso(when), part) for user, title, when, part in plays],
+        )
+        write_state(db, "plays-imported-until", iso(max(now, since)))
+        write_state(db, "plays-batch", str(batch))
+    viewers = len({play[0] for play in plays})
+    ctx.log.info("imported %d plays of %d users since %s", len(plays), viewers, iso(since))
+
+
+def library_scan(ctx: RunContext, server: MediaServer) -> None:
+    """Scan the library for new and changed items: downloads become library titles."""
+    with server.library.connect() as db:
+        titles = db.execute(
+            "SELECT * FROM titles WHERE state IN ('present', 'downloaded') ORDER BY id"
+        ).fetchall()
+        added: list[str] = []
+        changed = 0
+        for index, title in enumerate(titles, start=1):
+            checksum = _checksum(title)
+            now = iso(server.now())
+            if title["state"] == "downloaded":
+                added.append(title["title"])
+                db.execute(
+                    "UPDATE titles SET state = 'present', added_at = ? WHERE id = ?",
+                    (now, title["id"]),
+                )
+            elif title["checksum"] is not None and title["checksum"] != checksum:
+                changed += 1
+            db.execute(
+                "UPDATE titles SET scanned_at = ?, checksum = ? WHERE id = ?",
+                (now, checksum, title["id"]),
+            )
+            db.commit()  # at once: the sub-second source search writes here too
+            ctx.progress(index, len(titles), title["title"])
+            server.work(ctx, 0.04)
+    for name in added:
+        ctx.log.info("added %s (downloaded by the source search)", name)
+    ctx.log.info("scanned %d items: %d new, %d changed", len(titles), len(added), changed)
+
+
+def enrich_metadata(ctx: RunContext, server: MediaServer) -> None:
+    """Fetch missing metadata from TMDb and refresh the stalest (the stand-in times out now
+    and then: the retry policy takes over)."""
+    with server.library.connect() as db:
+        missing = db.execute(
+            "SELECT id, title FROM titles WHERE state = 'present' AND enriched_at IS NULL"
+            " ORDER BY id"
+        ).fetchall()
+        stale = db.execute(
+            "SELECT id, title FROM titles WHERE state = 'present' AND enriched_at IS NOT NULL"
+            " ORDER BY enriched_at, id LIMIT ?",
+            (REFRESHED_PER_RUN,),
+        ).fetchall()
+        refresh = int(read_state(db, "metadata-refresh", "0")) + 1
+        write_state(db, "metadata-refresh", str(refresh))
+        db.commit()
+        todo = [*missing, *stale]
+        failing_at = metadata_times_out(server.seed, ctx.run.id, ctx.run.attempt)
+        rated = 0
+        for index, title in enumerate(todo, start=1):
+            if index == failing_at:
+                ctx.log.warning("TMDb: no answer for %r within 10 s", title["title"])
+                raise MetadataTimeout(
+                    f"TMDb did not answer within 10 s (at {title['title']!r}, {index - 1} of "
+                    f"{len(todo)} titles done; they are kept)"
+                )
+            details = invented_details(server.seed, title["id"], refresh)
+            rated += 1
+            db.execute(
+                "UPDATE titles SET overview = ?, rating = ?, tmdb_id = ?, enriched_at = ?"
+                " WHERE id = ?",
+                (details.overview, details.rating, details.tmdb_id, iso(server.now()), title["id"]),
+            )
+            db.commit()
+            ctx.progress(index, len(todo), title["title"])
+            server.work(ctx, 0.15)
+    ctx.log.info(
+        "enriched %d titles (%d were missing metadata, %d refreshed) on attempt %d",
+        rated,
+        len(missing),
+        len(stale),
+        ctx.run.attempt,
+    )
+
+
+def source_search(ctx: RunContext, server: MediaServer) -> None:
+    """Search the indexers for the next wanted title (continuously: one title per run)."""
+    with server.library.connect() as db:
+        wanted = db.execute(
+            "SELECT w.title_id, w.searches, t.title FROM wanted w JOIN titles t"
+            " ON t.id = w.title_id ORDER BY w.searched_at IS NOT NULL, w.searched_at, w.title_id"
+            " LIMIT 1"
+        ).fetchone()
+        if wanted is None:
+            ctx.log.info("nothing wanted: discovery adds wanted titles")
+            return
+        searches = wanted["searches"] + 1
+        ctx.progress(1, 1, wanted["title"])
+        if searches >= searches_to_find(server.seed, wanted["title_id"]):
+            db.execute("DELETE FROM wanted WHERE title_id = ?", (wanted["title_id"],))
+            db.execute("UPDATE titles SET state = 'downloaded' WHERE id = ?", (wanted["title_id"],))
+            ctx.log.info(
+                "found %s after %d searches: downloaded; the next library scan adds it",
+                wanted["title"],
+                searches,
+            )
+            return
+        db.execute(
+            "UPDATE wanted SET searches = ?, searched_at = ? WHERE title_id = ?",
+            (searches, iso(server.now()), wanted["title_id"]),
+        )
+    ctx.log.info("searched for %s: not found yet (%d searches)", wanted["title"], searches)
+
+
+def stats_update(ctx: RunContext, server: MediaServer) -> None:
+    """Update the dashboard's numbers: titles, users, plays today, wanted, backups."""
+    now = server.now()
+    with server.library.connect() as db:
+        values = {
+            "titles": _count(db, "SELECT count(*) FROM titles WHERE state = 'present'"),
+            "users": _count(db, "SELECT count(*) FROM users WHERE active = 1"),
+            "plays_24h": _count(
+                db,
+                "SELECT count(*) FROM watch_events WHERE watched_at >= ?",
+                iso(now - timedelta(days=1)),
+            ),
+            "wanted": _count(db, "SELECT count(*) FROM wanted"),
+            "downloaded": _count(db, "SELECT count(*) FROM titles WHERE state = 'downloaded'"),
+            "backups": len(list(server.backups.glob("library-*.db.gz"))),
+        }
+        ctx.progress(len(values), len(values), "numbers counted")
+        db.executemany(
+            "INSERT INTO stats (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name)"
+            " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            [(name, value, iso(now)) for name, value in values.items()],
+        )
+    ctx.log.info(", ".join(f"{name} {value}" for name, value in values.items()))
+
+
+def _checksum(title: sqlite3.Row) -> str:
+    fields = (title["title"], title["year"], title["runtime"], title["overview"], title["rating"])
+    return hashlib.sha1(repr(fields).encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _count(db: sqlite3.Connection, query: str, *values: object) -> int:
+    return int(db.execute(query, values).fetchone()[0])
+
+
+def _marks(values: list[str]) -> str:
+    return ", ".join("?" for _ in values) or "NULL"

@@ -1,0 +1,123 @@
+"""run_demo's edges: the admin token file, and the errors that stop it before it serves."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rota.demo import run_demo
+from rota.demo.plan import PLAN
+from rota.demo.runner import admin_token
+
+
+def test_the_admin_token_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    path = tmp_path / "admin-token"
+    token = admin_token(path)
+    assert len(token) >= 16
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text().strip() == token
+    assert admin_token(path) == token  # printed again at every start
+    path.chmod(0o644)
+    assert admin_token(path) == token
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_token_file_too_short_to_be_a_token_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "admin-token"
+    path.write_text("short\n")
+    token = admin_token(path)
+    assert token != "short"
+    assert len(token) >= 16
+
+
+def test_a_taken_port_is_said_plainly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exited:
+            run_demo(port=port, data_dir=tmp_path / "demo")
+    assert exited.value.code == 1
+    error = capsys.readouterr().err
+    assert f"rota demo: port {port} on 127.0.0.1 is taken" in error
+    assert "--port" in error
+    assert not (tmp_path / "demo").exists()  # nothing made before the port was had
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"port": 70000}, "port 70000 is not a port number 0-65535"),
+        ({"port": -1}, "port -1 is not a port number 0-65535"),
+        ({"host": "no-such-host.invalid"}, "host 'no-such-host.invalid' is not an address"),
+    ],
+)
+def test_bad_options_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run_demo(data_dir=tmp_path, **options)  # type: ignore[arg-type]
+    assert exited.value.code == 1
+    assert message in capsys.readouterr().err
+
+
+def test_a_data_dir_that_is_a_file_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    data.write_text("")
+    with pytest.raises(SystemExit) as exited:
+        run_demo(port=0, data_dir=data)
+    assert exited.value.code == 1
+    assert f"cannot use the data directory {data}" in capsys.readouterr().err
+
+
+def test_without_the_service_extra_the_demo_says_what_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if it were not installed
+    with pytest.raises(SystemExit) as exited:
+        run_demo(port=0, data_dir=tmp_path)
+    assert exited.value.code == 1
+    error = capsys.readouterr().err
+    assert "needs the service extra" in error
+    assert "pip install 'rota[service]'" in error
+
+
+def test_the_readmes_demo_command_and_options_exist() -> None:
+    root = Path(__file__).parent.parent.parent
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    script = (root / "scripts" / "demo").read_text(encoding="utf-8")
+    assert "./scripts/demo --fast" in readme
+    assert f"media server's {len(PLAN)} background jobs" in readme
+    assert "pip install --quiet --disable-pip-version-check -e '.[service]'" in script
+    assert script.rstrip().endswith('exec .venv/bin/python -m rota.demo "$@"')
+    result = subprocess.run(
+        [sys.executable, "-m", "rota.demo", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
+        check=True,
+    )
+    for option in ("--fast", "--host", "--port", "--data-dir"):
+        assert option in result.stdout
+        assert f"`{option}`" in readme or f"demo {option}" in readme
+
+
+def test_a_store_that_is_not_a_database_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rota.db").write_bytes(b"not a database, not at all: " * 10)
+    with pytest.raises(SystemExit) as exited:
+        run_demo(port=0, data_dir=tmp_path)
+    assert exited.value.code == 1
+    error = capsys.readouterr().err
+    assert f"rota demo: cannot use the data directory {tmp_path}: store" in error
+    assert "file is not a database" in error
