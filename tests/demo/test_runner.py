@@ -97,9 +97,9 @@ def test_the_readmes_demo_command_and_options_exist() -> None:
     assert "./scripts/demo --fast" in readme
     assert f"media server's {len(PLAN)} background jobs" in readme
     assert "pip install --quiet --disable-pip-version-check -e '.[service]'" in script
-    assert script.rstrip().endswith('exec .venv/bin/python -m rota.demo "$@"')
+    assert script.rstrip().endswith('exec .venv/bin/rota demo "$@"')
     result = subprocess.run(
-        [sys.executable, "-m", "rota.demo", "--help"],
+        [sys.executable, "-m", "rota.cli", "demo", "--help"],
         capture_output=True,
         text=True,
         timeout=60,
