@@ -16,9 +16,18 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
+from rota import web
 from rota.app import Rota
 from rota.errors import SettingError
-from rota.service import errors, events, health, metrics, routes_jobs, routes_runs
+from rota.service import (
+    errors,
+    events,
+    health,
+    metrics,
+    routes_jobs,
+    routes_runs,
+    routes_timeline,
+)
 from rota.service.auth import Tokens, default_token_file
 from rota.service.deps import authorize
 
@@ -81,6 +90,7 @@ def create_app(
     shared = errors.ERROR_RESPONSES
     app.include_router(health.router, dependencies=guarded, responses=shared)
     app.include_router(metrics.router, dependencies=guarded, responses=shared)
-    for router in (routes_jobs.router, routes_runs.router, events.router):
+    for router in (routes_jobs.router, routes_runs.router, routes_timeline.router, events.router):
         app.include_router(router, prefix=API_PREFIX, dependencies=guarded, responses=shared)
+    web.install(app)  # the admin page at / (docs/page.md)
     return app

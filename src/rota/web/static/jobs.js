@@ -1,0 +1,205 @@
+// The jobs page: a row per job (Sonarr's columns plus last success and failures), live over
+// the event stream; Run now (with arguments), Pause/Resume with a note, and the gear that opens
+// the schedule dialog (admins only: a viewer's page has no edit controls at all).
+import { api, isAdmin, onEvent, throttle } from "./api.js";
+import { message } from "./errors.js";
+import { badge, duration, h, notice, when } from "./format.js";
+import { openSchedule } from "./schedule.js";
+
+let jobs = [];
+const internal = () => document.getElementById("internal").checked;
+
+export async function start() {
+  const refresh = throttle(load, 300);
+  document.getElementById("internal").addEventListener("change", refresh);
+  await load();
+  const wanted = new URLSearchParams(location.search).get("job");
+  if (wanted) focusJob(wanted);
+  onEvent((event) => {
+    if (event.kind.startsWith("job.") || event.kind.startsWith("run.") || event.kind === "resync")
+      refresh();
+  });
+  if (isAdmin()) setUpDialogs(refresh);
+}
+
+async function load() {
+  try {
+    jobs = await api("api/jobs" + (internal() ? "?internal=true" : ""));
+    render();
+    notice("");
+  } catch (e) {
+    notice(`Could not load the jobs: ${e.message}`);
+  }
+}
+
+function focusJob(name) {
+  const row = document.getElementById(`job-${name}`);
+  if (!row) return;
+  row.classList.add("target");
+  row.scrollIntoView({ block: "center" });
+  row.querySelector("th").focus();
+}
+
+function render() {
+  const box = document.getElementById("jobs");
+  box.setAttribute("aria-busy", "false");
+  if (jobs.length === 0) {
+    box.replaceChildren(h("p", { class: "empty" }, "No jobs yet."));
+    return;
+  }
+  const focused = document.activeElement && document.activeElement.id;
+  const head = ["Job", "Schedule", "Next run", "Last run", "Last success", "Failures"];
+  if (isAdmin()) head.push("Actions");
+  box.replaceChildren(
+    h("table", { class: "table jobs" },
+      h("caption", { class: "sr-only" }, "Jobs"),
+      h("thead", {}, h("tr", {}, head.map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, jobs.map((job) => row(job, load)))),
+  );
+  if (focused) document.getElementById(focused)?.focus();
+}
+
+function markers(job) {
+  const list = [];
+  if (job.paused)
+    list.push(h("span", { class: "marker paused", title: job.pause_note || "" },
+      job.pause_note ? `paused: ${job.pause_note}` : "paused"));
+  if (Object.keys(job.overrides).length)
+    list.push(h("span", { class: "marker", title: `changed: ${Object.keys(job.overrides).join(", ")}` },
+      "overridden"));
+  if (job.kind === "runtime") list.push(h("span", { class: "marker" }, "added at run time"));
+  if (job.kind === "internal") list.push(h("span", { class: "marker" }, "rota's own"));
+  if (job.orphaned)
+    list.push(h("span", { class: "marker bad", title: "No live node defines it: it never fires." },
+      "orphaned"));
+  return list;
+}
+
+function lastRun(run) {
+  if (!run) return h("span", { class: "muted" }, "never");
+  return h("span", { class: "stack" },
+    h("a", { href: `runs/${run.id}` }, badge(run.status)),
+    h("span", { class: "small" }, duration(run.duration_seconds), " · ",
+      when(run.finished_at || run.started_at || run.queued_at)));
+}
+
+function nextRun(job) {
+  if (job.paused) return h("span", { class: "muted" }, "paused");
+  if (job.running.length) {
+    const run = job.running[0];
+    return h("span", { class: "stack" }, h("a", { href: `runs/${run.id}` }, badge("running")),
+      job.next_fire_at ? when(job.next_fire_at, { nowWord: "now" }) : null);
+  }
+  return job.next_fire_at ? when(job.next_fire_at, { nowWord: "now" })
+    : h("span", { class: "muted" }, "not scheduled");
+}
+
+function row(job, refresh) {
+  const id = (what) => `${what}-${job.name}`;
+  const cells = [
+    h("th", { scope: "row", "data-label": "Job", tabindex: "-1" },
+      h("span", { class: "name" }, job.name),
+      job.description ? h("span", { class: "description" }, job.description) : null,
+      h("span", { class: "markers" }, markers(job))),
+    h("td", { "data-label": "Schedule", title: job.schedule.text }, job.schedule.description,
+      job.queued ? h("span", { class: "small muted" }, ` · ${job.queued} queued`) : null),
+    h("td", { "data-label": "Next run" }, nextRun(job)),
+    h("td", { "data-label": "Last run" }, lastRun(job.last_run)),
+    h("td", { "data-label": "Last success" },
+      job.last_success ? when(job.last_success.finished_at) : h("span", { class: "muted" }, "never")),
+    h("td", { "data-label": "Failures", class: job.consecutive_failures ? "bad-text" : "" },
+      String(job.consecutive_failures)),
+  ];
+  if (isAdmin()) {
+    cells.push(h("td", { "data-label": "Actions", class: "actions" },
+      h("button", { type: "button", id: id("run"), onclick: () => openRun(job),
+        disabled: job.orphaned }, "Run now"),
+      job.paused
+        ? h("button", { type: "button", id: id("resume"), onclick: () => resume(job) }, "Resume")
+        : h("button", { type: "button", id: id("pause"), onclick: () => openPause(job) }, "Pause"),
+      h("button", { type: "button", id: id("gear"), class: "gear",
+        "aria-label": `Schedule and policies of ${job.name}`, title: "Schedule and policies",
+        onclick: () => openSchedule(job, refresh) }, "⚙")));
+  }
+  return h("tr", { id: `job-${job.name}`, class: job.paused ? "paused" : "" }, cells);
+}
+
+// -- Run now, Pause, Resume -------------------------------------------------------------------
+
+let current = null;
+
+function setUpDialogs(refresh) {
+  const runDialog = document.getElementById("run-dialog");
+  document.getElementById("run-cancel").addEventListener("click", () => runDialog.close());
+  document.getElementById("run-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = document.getElementById("run-error");
+    const field = document.getElementById("run-args");
+    let args;
+    try {
+      args = field.value.trim() ? JSON.parse(field.value) : {};
+      if (args === null || typeof args !== "object" || Array.isArray(args))
+        throw new Error("give an object, like {\"full\": true}");
+    } catch (e) {
+      error.textContent = `Arguments: ${e.message}`;
+      field.setAttribute("aria-invalid", "true");
+      field.focus();
+      return;
+    }
+    try {
+      const created = await api(`api/jobs/${encodeURIComponent(current.name)}/runs`,
+        { method: "POST", body: { args } });
+      runDialog.close();
+      notice(created.status === "skipped"
+        ? `Run ${created.id} of ${current.name} was skipped: ${created.note}` : "");
+      refresh();
+    } catch (e) {
+      error.textContent = message(e);
+      field.setAttribute("aria-invalid", "true");
+    }
+  });
+  const pauseDialog = document.getElementById("pause-dialog");
+  document.getElementById("pause-cancel").addEventListener("click", () => pauseDialog.close());
+  document.getElementById("pause-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const note = document.getElementById("pause-note").value.trim();
+    try {
+      await api(`api/jobs/${encodeURIComponent(current.name)}`,
+        { method: "PATCH", body: note ? { paused: true, note } : { paused: true } });
+      pauseDialog.close();
+      refresh();
+    } catch (e) {
+      document.getElementById("pause-error").textContent = message(e);
+    }
+  });
+}
+
+
+function openRun(job) {
+  current = job;
+  document.getElementById("run-title").textContent = `Run ${job.name} now`;
+  const field = document.getElementById("run-args");
+  field.value = JSON.stringify(job.settings.args || {}, null, 1);
+  field.removeAttribute("aria-invalid");
+  document.getElementById("run-error").textContent = "";
+  document.getElementById("run-dialog").showModal();
+  field.focus();
+}
+
+function openPause(job) {
+  current = job;
+  document.getElementById("pause-title").textContent = `Pause ${job.name}`;
+  document.getElementById("pause-note").value = "";
+  document.getElementById("pause-error").textContent = "";
+  document.getElementById("pause-dialog").showModal();
+  document.getElementById("pause-note").focus();
+}
+
+async function resume(job) {
+  try {
+    await api(`api/jobs/${encodeURIComponent(job.name)}`, { method: "PATCH", body: { paused: false } });
+    load();
+  } catch (e) {
+    notice(message(e));
+  }
+}
