@@ -50,7 +50,9 @@ function roughly(seconds) {
 
 export function exact(iso, timeZone) {
   if (!iso) return "";
-  const options = { dateStyle: "medium", timeStyle: "medium" };
+  // 24-hour times, as schedules are written ("daily 04:30"), with the weekday.
+  const options = { weekday: "short", year: "numeric", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
   if (timeZone) options.timeZone = timeZone;
   try {
     return new Intl.DateTimeFormat(undefined, options).format(new Date(iso));
