@@ -89,7 +89,7 @@ async function loadHistory() {
     document.getElementById("history").replaceChildren(table(page.items, "Run history", false));
     const first = (cursors.length - 1) * PAGE + 1;
     document.getElementById("page-info").textContent = page.total === 0 ? "no runs"
-      : `${first}–${first + page.items.length - 1} of ${page.total}`;
+      : `${first} to ${first + page.items.length - 1} of ${page.total}`;
     document.getElementById("older").disabled = nextCursor === null;
     document.getElementById("newer").disabled = cursors.length === 1;
     notice("");

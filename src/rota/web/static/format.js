@@ -10,7 +10,7 @@ export function h(tag, attrs = {}, ...children) {
     else if (key === "dataset") Object.assign(el.dataset, value);
     else el.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -96,6 +96,12 @@ export function notice(message) {
   if (!el) return;
   el.textContent = message || "";
   el.hidden = !message;
+}
+
+// A line of news that is not an error ("Retry queued: run 12."), read out politely.
+export function say(message) {
+  const el = document.getElementById("message");
+  if (el) el.textContent = message || "";
 }
 
 export function progressOf(run) {

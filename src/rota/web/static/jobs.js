@@ -3,7 +3,7 @@
 // the schedule dialog (admins only: a viewer's page has no edit controls at all).
 import { api, isAdmin, onEvent, throttle } from "./api.js";
 import { message } from "./errors.js";
-import { badge, duration, h, notice, when } from "./format.js";
+import { badge, duration, h, notice, say, when } from "./format.js";
 import { openSchedule } from "./schedule.js";
 
 let jobs = [];
@@ -150,8 +150,9 @@ function setUpDialogs(refresh) {
       const created = await api(`api/jobs/${encodeURIComponent(current.name)}/runs`,
         { method: "POST", body: { args } });
       runDialog.close();
-      notice(created.status === "skipped"
-        ? `Run ${created.id} of ${current.name} was skipped: ${created.note}` : "");
+      say(created.status === "skipped"
+        ? `Run ${created.id} of ${current.name} was skipped: ${created.note}`
+        : `Run ${created.id} of ${current.name} queued.`);
       refresh();
     } catch (e) {
       error.textContent = message(e);

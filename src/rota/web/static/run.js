@@ -77,7 +77,7 @@ async function details(run) {
   ];
   if (run.status === "running") rows.push(["Progress", progressBar(run)]);
   return h("dl", { class: "details" }, rows.filter(([, v]) => v !== null)
-    .map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+    .flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
 function time(iso) {

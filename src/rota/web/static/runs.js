@@ -1,6 +1,6 @@
 // What the activity and run pages share: a run's progress bar and its Cancel and Retry buttons.
 import { api, isAdmin } from "./api.js";
-import { h, notice, progressOf, retryable } from "./format.js";
+import { h, notice, progressOf, retryable, say } from "./format.js";
 import { message } from "./errors.js";
 
 export function progressBar(run) {
@@ -39,7 +39,7 @@ export function runActions(run, after) {
         event.currentTarget.disabled = true;
         try {
           const created = await api(`api/runs/${run.id}/retry`, { method: "POST" });
-          notice(`Retry queued: run ${created.id}.`);
+          say(`Retry queued: run ${created.id}.`);
         } catch (e) {
           notice(message(e));
         }
