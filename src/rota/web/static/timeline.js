@@ -70,7 +70,7 @@ function draw(data) {
   const x = (iso) => LABEL + ((new Date(iso).getTime() - t0) / (t1 - t0)) * plot;
   const height = AXIS + Math.max(jobs.length, 1) * ROW + 8;
   const week = span === "week";
-  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
+  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "group",
     "aria-labelledby": "timeline-title timeline-desc", class: "chart" });
   svg.append(s("title", { id: "timeline-title" }, `Expected runs over the next ${week ? "7 days" : "24 hours"}`));
   svg.append(s("desc", { id: "timeline-desc" }, describe(data, jobs)));
