@@ -78,3 +78,51 @@ def test_the_dialog_shows_defaults_beside_overrides(admin: Page, site: Site) -> 
         dialog.get_by_role("button", name="Cancel").click()
     finally:
         site.rota.reset("nightly")
+
+
+def test_pause_with_a_note_then_resume(admin: Page, site: Site) -> None:
+    row = job_row(admin, "nightly")
+    row.get_by_role("button", name="Pause").click()
+    dialog = admin.get_by_role("dialog")
+    dialog.get_by_label("Note (why)").fill("disk full")
+    dialog.get_by_role("button", name="Pause").click()
+    expect(row).to_contain_text("paused: disk full")
+    assert site.rota.job_info("nightly").pause_note == "disk full"
+    row.get_by_role("button", name="Resume").click()
+    expect(row).not_to_contain_text("paused")
+    assert not site.rota.job_info("nightly").paused
+
+
+def test_internal_jobs_show_behind_a_toggle(admin: Page) -> None:
+    rows = admin.locator("#jobs tbody tr")
+    expect(rows.first).to_be_visible()
+    shown = rows.count()
+    admin.get_by_label("Show rota's own jobs").check()
+    expect(admin.locator("#jobs")).to_contain_text("rota's own")
+    assert rows.count() > shown
+
+
+def test_the_timeline_draws_bars_and_a_bar_opens_its_job(admin: Page, site: Site) -> None:
+    admin.get_by_role("navigation", name="Pages").get_by_role("link", name="Timeline").click()
+    chart = admin.locator("#timeline svg")
+    expect(chart).to_be_visible()
+    expect(chart.locator("text.job", has_text="nightly")).to_have_count(1)
+    bars = chart.get_by_role("link", name=re.compile(r"^nightly: 1 runs"))
+    expect(bars.locator("rect.bar")).to_have_count(1)
+    admin.get_by_role("button", name="Next 7 days").click()
+    bars = chart.get_by_role("link", name=re.compile(r"^nightly: 7 runs"))
+    expect(bars.locator("rect.bar")).to_have_count(7)
+    bars.locator("rect.bar").first.click()
+    expect(admin).to_have_url(re.compile(r"/\?job=nightly$"))
+    expect(job_row(admin, "nightly")).to_have_class(re.compile("target"))
+
+
+def test_the_nodes_page_shows_the_live_node_and_what_it_runs(admin: Page, site: Site) -> None:
+    run_id = site.rota.run_now("slow", seconds=120)
+    try:
+        admin.get_by_role("navigation", name="Pages").get_by_role("link", name="Nodes").click()
+        table = admin.locator("#nodes table")
+        expect(table).to_contain_text("alive")
+        expect(table.get_by_role("link", name=f"slow #{run_id}")).to_be_visible()
+    finally:
+        site.rota.cancel(run_id)

@@ -14,6 +14,8 @@ export async function start() {
   const input = document.getElementById("token");
   const error = document.getElementById("token-error");
   input.focus();
+  // Enabled only now: a click before this script runs must not submit the form natively.
+  document.getElementById("sign-in").disabled = false;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
