@@ -60,6 +60,8 @@ class Overlap(BaseModel):
     second: str = Field(description="The job that starts while it runs.", examples=["backup"])
     start: datetime = Field(description="When the first shared stretch begins.")
     end: datetime = Field(description="When it ends.")
+    first_run: ExpectedRun = Field(description="The first job's run in the first overlap.")
+    second_run: ExpectedRun = Field(description="The second job's run in the first overlap.")
     count: int = Field(description="How many times the two overlap in the span.", examples=[1])
     suggestion: str = Field(
         examples=["start backup at 03:15 or later (library-scan takes about 14 min)"]
@@ -179,6 +181,8 @@ def _pair(a: TimelineJob, b: TimelineJob, tz: str) -> Overlap | None:
         second=second.name,
         start=later.start,
         end=min(earlier.end, later.end),
+        first_run=earlier,
+        second_run=later,
         count=len(hits),
         suggestion=(
             f"start {second.name} at {local} or later ({first.name} takes about "

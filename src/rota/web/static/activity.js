@@ -125,6 +125,7 @@ function table(runs, caption, queued) {
         when(queued ? run.queued_at : run.started_at || run.queued_at)),
       h("td", { "data-label": "Duration" }, duration(run.duration_seconds)),
       h("td", { "data-label": "Node", class: "small" }, run.node || "–"),
-      h("td", { class: "actions" }, runActions(run, () => { loadActive(); loadHistory(); })),
+      h("td", {}, h("div", { class: "actions" },
+        runActions(run, () => { loadActive(); loadHistory(); }))),
     ))));
 }

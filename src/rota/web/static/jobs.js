@@ -16,8 +16,8 @@ export async function start() {
   const wanted = new URLSearchParams(location.search).get("job");
   if (wanted) focusJob(wanted);
   onEvent((event) => {
-    if (event.kind.startsWith("job.") || event.kind.startsWith("run.") || event.kind === "resync")
-      refresh();
+    // Progress changes nothing in the table; everything else about jobs and runs may.
+    if (event.kind !== "run.progress") refresh();
   });
   if (isAdmin()) setUpDialogs(refresh);
 }
@@ -111,7 +111,7 @@ function row(job, refresh) {
       String(job.consecutive_failures)),
   ];
   if (isAdmin()) {
-    cells.push(h("td", { "data-label": "Actions", class: "actions" },
+    cells.push(h("td", { "data-label": "Actions" }, h("div", { class: "actions" },
       h("button", { type: "button", id: id("run"), onclick: () => openRun(job),
         disabled: job.orphaned }, "Run now"),
       job.paused
@@ -119,7 +119,7 @@ function row(job, refresh) {
         : h("button", { type: "button", id: id("pause"), onclick: () => openPause(job) }, "Pause"),
       h("button", { type: "button", id: id("gear"), class: "gear",
         "aria-label": `Schedule and policies of ${job.name}`, title: "Schedule and policies",
-        onclick: () => openSchedule(job, refresh) }, "⚙")));
+        onclick: () => openSchedule(job, refresh) }, "⚙"))));
   }
   return h("tr", { id: `job-${job.name}`, class: job.paused ? "paused" : "" }, cells);
 }
