@@ -177,3 +177,20 @@ def test_axe_finds_no_serious_violation_on_any_page(
         for name, result in found.items()
     }
     assert serious == {key: [] for key in found}
+
+
+def test_on_a_phone_nothing_scrolls_sideways(site: Site, new_page: Callable[..., Page]) -> None:
+    page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    sign_in(page, site.url, ADMIN)
+    for path in PAGES:
+        page.goto(site.url + path)
+        expect(page.locator("[aria-busy=true]")).to_have_count(0)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{path or 'jobs'} is {overflow} px wider than the phone"
+    # The jobs table reads as labelled cards.
+    page.goto(site.url)
+    cell = job_row(page, "nightly").locator("td[data-label='Next run']")
+    label = cell.evaluate("el => getComputedStyle(el, '::before').content")
+    assert label == '"Next run: "'
