@@ -126,3 +126,14 @@ def test_the_nodes_page_shows_the_live_node_and_what_it_runs(admin: Page, site: 
         expect(table.get_by_role("link", name=f"slow #{run_id}")).to_be_visible()
     finally:
         site.rota.cancel(run_id)
+
+
+def test_a_strip_shows_each_jobs_last_runs(admin: Page, site: Site) -> None:
+    for _ in range(2):
+        site.rota.wait(site.rota.run_now("boom"), retries=False)
+    site.rota.wait(site.rota.run_now("echo"))
+    expect(job_row(admin, "boom").get_by_role("img")).to_have_attribute(
+        "aria-label", re.compile(r"^last \d+ runs: \d+ failed")
+    )
+    expect(job_row(admin, "boom").locator(".strip .cell.bad")).to_have_count(2)
+    expect(job_row(admin, "echo").locator(".strip .cell.ok")).not_to_have_count(0)

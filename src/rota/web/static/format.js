@@ -81,10 +81,13 @@ export function rewordTimes() {
 
 const FAILED = new Set(["failed", "timed-out", "interrupted"]);
 
-export function badge(status) {
-  const tone = status === "succeeded" ? "ok" : FAILED.has(status) ? "bad"
+export function tone(status) {
+  return status === "succeeded" ? "ok" : FAILED.has(status) ? "bad"
     : status === "running" ? "busy" : status === "queued" ? "wait" : "quiet";
-  return h("span", { class: `badge ${tone}` }, status);
+}
+
+export function badge(status) {
+  return h("span", { class: `badge ${tone(status)}` }, status);
 }
 
 export function retryable(status) {

@@ -3,10 +3,11 @@
 // the schedule dialog (admins only: a viewer's page has no edit controls at all).
 import { api, isAdmin, onEvent, throttle } from "./api.js";
 import { message } from "./errors.js";
-import { badge, duration, h, notice, say, when } from "./format.js";
+import { badge, duration, h, notice, say, tone, when } from "./format.js";
 import { openSchedule } from "./schedule.js";
 
 let jobs = [];
+let recent = new Map(); // job name -> its last runs, oldest first
 const internal = () => document.getElementById("internal").checked;
 
 export async function start() {
@@ -24,7 +25,13 @@ export async function start() {
 
 async function load() {
   try {
-    jobs = await api("api/jobs" + (internal() ? "?internal=true" : ""));
+    const query = internal() ? "?internal=true" : "";
+    const [listed, strips] = await Promise.all([
+      api("api/jobs" + query),
+      api("api/recent" + (query ? `${query}&n=12` : "?n=12")),
+    ]);
+    jobs = listed;
+    recent = new Map(strips.map((strip) => [strip.job, strip.runs]));
     render();
     notice("");
   } catch (e) {
@@ -75,9 +82,22 @@ function markers(job) {
   return list;
 }
 
-function lastRun(run) {
+// The last runs as a strip of colours (Oban's history strip): one image for a screen reader,
+// not a dozen tab stops.
+function strip(name) {
+  const runs = recent.get(name) || [];
+  if (runs.length === 0) return null;
+  const counts = {};
+  for (const run of runs) counts[run.status] = (counts[run.status] || 0) + 1;
+  const summary = Object.entries(counts).map(([status, n]) => `${n} ${status}`).join(", ");
+  return h("span", { class: "strip", role: "img", "aria-label": `last ${runs.length} runs: ${summary}` },
+    runs.map((run) => h("span", { class: `cell ${tone(run.status)}`,
+      title: `#${run.id} ${run.status}${run.note ? `: ${run.note}` : ""}` })));
+}
+
+function lastRun(run, name) {
   if (!run) return h("span", { class: "muted" }, "never");
-  return h("span", { class: "stack" },
+  return h("span", { class: "stack" }, strip(name),
     h("a", { href: `runs/${run.id}` }, badge(run.status)),
     h("span", { class: "small" }, duration(run.duration_seconds), " · ",
       when(run.finished_at || run.started_at || run.queued_at)));
@@ -104,7 +124,7 @@ function row(job, refresh) {
     h("td", { "data-label": "Schedule", title: job.schedule.text }, job.schedule.description,
       job.queued ? h("span", { class: "small muted" }, ` · ${job.queued} queued`) : null),
     h("td", { "data-label": "Next run" }, nextRun(job)),
-    h("td", { "data-label": "Last run" }, lastRun(job.last_run)),
+    h("td", { "data-label": "Last run" }, lastRun(job.last_run, job.name)),
     h("td", { "data-label": "Last success" },
       job.last_success ? when(job.last_success.finished_at) : h("span", { class: "muted" }, "never")),
     h("td", { "data-label": "Failures", class: job.consecutive_failures ? "bad-text" : "" },
