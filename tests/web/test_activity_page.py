@@ -35,6 +35,7 @@ def test_activity_shows_live_progress_then_the_finished_run(admin: Page, site: S
     bar = card.get_by_role("progressbar")
     expect(bar).to_have_attribute("value", re.compile(r"^(20|40|60|80)$"))
     expect(card).to_contain_text(re.compile(r"step \d of 5"))
+    expect(card.locator(".last-line")).to_have_text(re.compile(r"step \d$"))  # the log's
     expect(card).to_have_count(0)  # gone from Running once finished
     expect(admin.locator(f"#run-{run_id}")).to_contain_text("succeeded")
 

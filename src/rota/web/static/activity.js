@@ -72,6 +72,7 @@ async function loadActive() {
       api("api/runs?status=queued&limit=100"),
     ]);
     document.getElementById("running").replaceChildren(runningList(running.items));
+    latestLines(running.items.slice(0, 10));
     document.getElementById("queued").replaceChildren(table(queued.items, "Queued runs", true));
   } catch (e) {
     notice(`Could not load the runs: ${e.message}`);
@@ -98,6 +99,28 @@ async function loadHistory() {
   }
 }
 
+// The latest log line of each running run: its log comes with the run's detail, read at most
+// every 2 s per run (a log can be long; progress events come much more often).
+const lines = new Map(); // run id -> {line, at}
+
+async function latestLines(runs) {
+  const now = Date.now();
+  await Promise.all(runs.map(async (run) => {
+    const known = lines.get(run.id);
+    if (known && now - known.at < 2000) return;
+    lines.set(run.id, { line: known ? known.line : "", at: now });
+    try {
+      const detail = await api(`api/runs/${run.id}`);
+      const last = (detail.log || "").trimEnd().split("\n").pop();
+      lines.set(run.id, { line: last, at: now });
+    } catch {
+      return; // the card stays as it is
+    }
+    const el = document.querySelector(`#running-${run.id} .last-line`);
+    if (el) el.textContent = lines.get(run.id).line;
+  }));
+}
+
 function runningList(runs) {
   if (runs.length === 0) return h("p", { class: "empty" }, "Nothing is running.");
   return h("ul", { class: "cards" }, runs.map((run) =>
@@ -106,7 +129,9 @@ function runningList(runs) {
         h("a", { href: `runs/${run.id}` }, h("strong", {}, run.job), ` #${run.id}`),
         h("span", { class: "small muted" }, `${run.reason} · started `, when(run.started_at)),
         h("span", { class: "actions" }, runActions(run, loadActive))),
-      progressBar(run))));
+      progressBar(run),
+      h("code", { class: "last-line small", title: "The latest log line" },
+        lines.has(run.id) ? lines.get(run.id).line : ""))));
 }
 
 function table(runs, caption, queued) {
