@@ -114,6 +114,11 @@ function nextRun(job) {
     : h("span", { class: "muted" }, "not scheduled");
 }
 
+// Words for a screen reader only: which job a row's button acts on.
+function hidden(text) {
+  return h("span", { class: "sr-only" }, ` ${text}`);
+}
+
 function row(job, refresh) {
   const id = (what) => `${what}-${job.name}`;
   const cells = [
@@ -133,10 +138,12 @@ function row(job, refresh) {
   if (isAdmin()) {
     cells.push(h("td", { "data-label": "Actions" }, h("div", { class: "actions" },
       h("button", { type: "button", id: id("run"), onclick: () => openRun(job),
-        disabled: job.orphaned }, "Run now"),
+        disabled: job.orphaned }, "Run now", hidden(job.name)),
       job.paused
-        ? h("button", { type: "button", id: id("resume"), onclick: () => resume(job) }, "Resume")
-        : h("button", { type: "button", id: id("pause"), onclick: () => openPause(job) }, "Pause"),
+        ? h("button", { type: "button", id: id("resume"), onclick: () => resume(job) },
+          "Resume", hidden(job.name))
+        : h("button", { type: "button", id: id("pause"), onclick: () => openPause(job) },
+          "Pause", hidden(job.name)),
       h("button", { type: "button", id: id("gear"), class: "gear",
         "aria-label": `Schedule and policies of ${job.name}`, title: "Schedule and policies",
         onclick: () => openSchedule(job, refresh) }, "⚙"))));
