@@ -43,6 +43,11 @@ def test_changing_the_schedule_in_the_dialog_moves_the_next_run(admin: Page, sit
     assert job.next_fire_at == datetime.fromisoformat(after)
     # Reset to default: the code's schedule again.
     admin.get_by_role("button", name="Schedule and policies of weekly-report").click()
+    # The dialog opens on the schedule in force, in its fields.
+    expect(dialog.get_by_label("Type", exact=True)).to_have_value("weekly")
+    expect(dialog.get_by_label("Tue", exact=True)).to_be_checked()
+    expect(dialog.get_by_label("Mon", exact=True)).not_to_be_checked()
+    expect(dialog.get_by_label("Time", exact=True)).to_have_value("04:30")
     dialog.get_by_role("button", name="Reset to default").click()
     expect(dialog).to_be_hidden()
     expect(row).not_to_contain_text("overridden")

@@ -31,6 +31,7 @@ export function openSchedule(target, refresh) {
     $(`d-${name}`).classList.toggle("changed", overridden);
   }
   $("policy-error").textContent = "";
+  for (const name of POLICIES) form().elements[name].removeAttribute("aria-invalid");
   $("schedule-reset").disabled = !DIALOG_SETTINGS.some((s) => s in job.overrides);
   setUp();
   $("schedule-dialog").showModal();
@@ -55,9 +56,9 @@ function fill(data, text) {
   } else if (kind === "weekly" && data.at) {
     f.elements.kind.value = "weekly";
     f.elements.time.value = data.at;
-    const days = String(data.days || "").split(",");
+    const days = Array.isArray(data.days) ? data.days : String(data.days || "").split(",");
     for (const box of f.querySelectorAll("input[name=day]")) box.checked = days.includes(box.value);
-  } else if (kind === "interval" && !data.start) {
+  } else if (kind === "interval" && !text.includes(" from ")) {
     const period = text.replace(/^every\s+/, "");
     const preset = [...f.elements.every.options].some((o) => o.value === period);
     f.elements.kind.value = "interval";
