@@ -30,7 +30,7 @@ def test_run_now_with_arguments_and_watch_progress_reach_success(admin: Page) ->
 def test_activity_shows_live_progress_then_the_finished_run(admin: Page, site: Site) -> None:
     admin.get_by_role("link", name="Activity").click()
     expect(admin.get_by_role("heading", name="Running")).to_be_visible()
-    run_id = site.rota.run_now("steps", count=5, pause=0.5)
+    run_id = site.rota.run_now("steps", count=5, pause=1.0)  # 5 s: seen mid-way under load
     card = admin.locator(f"#running-{run_id}")
     bar = card.get_by_role("progressbar")
     expect(bar).to_have_attribute("value", re.compile(r"^(20|40|60|80)$"))
