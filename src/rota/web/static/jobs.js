@@ -3,7 +3,7 @@
 // the schedule dialog (admins only: a viewer's page has no edit controls at all).
 import { api, isAdmin, onEvent, throttle } from "./api.js";
 import { message } from "./errors.js";
-import { badge, duration, h, notice, say, tone, when } from "./format.js";
+import { badge, duration, h, notice, progressOf, say, tone, when } from "./format.js";
 import { openSchedule } from "./schedule.js";
 
 let jobs = [];
@@ -17,10 +17,18 @@ export async function start() {
   const wanted = new URLSearchParams(location.search).get("job");
   if (wanted) focusJob(wanted);
   onEvent((event) => {
-    // Progress changes nothing in the table; everything else about jobs and runs may.
-    if (event.kind !== "run.progress") refresh();
+    // Progress moves a running run's bar in place; everything else may change the table.
+    if (event.kind === "run.progress") moveProgress(event);
+    else refresh();
   });
   if (isAdmin()) setUpDialogs(refresh);
+}
+
+function moveProgress(event) {
+  const bar = document.getElementById(`progress-${event.run_id}`);
+  const { done, total } = event.data;
+  if (!bar || done === null || total === null || !(total > 0)) return;
+  bar.value = Math.round(Math.max(0, Math.min(1, done / total)) * 100);
 }
 
 async function load() {
@@ -107,7 +115,11 @@ function nextRun(job) {
   if (job.paused) return h("span", { class: "muted" }, "paused");
   if (job.running.length) {
     const run = job.running[0];
+    const share = progressOf(run);
     return h("span", { class: "stack" }, h("a", { href: `runs/${run.id}` }, badge("running")),
+      h("progress", { class: "mini", id: `progress-${run.id}`, max: "100",
+        value: share === null ? null : String(Math.round(share * 100)),
+        "aria-label": `Progress of ${job.name} #${run.id}` }),
       job.next_fire_at ? when(job.next_fire_at, { nowWord: "now" }) : null);
   }
   return job.next_fire_at ? when(job.next_fire_at, { nowWord: "now" })
