@@ -27,9 +27,12 @@ TIMEOUT = 20_000  # ms: far beyond what any step takes, on a busy 2-core machine
 expect.set_options(timeout=TIMEOUT)
 
 
-def wrap_app(app: Any) -> Any:
-    """The app as served (a hook for tests that put something in front of it)."""
-    return app
+def require_login(app: Any) -> None:
+    """The page signs in through ``POST /api/session`` (the login work, decision 0010): say
+    so plainly rather than time out in the browser when an app lacks it."""
+    paths = {getattr(route, "path", None) for route in app.routes}
+    if "/api/session" not in paths:
+        pytest.fail("the page's tests need POST /api/session (browser login) in rota.asgi")
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +112,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         heartbeat=1.0,
         token_file=folder / "tokens",
     )
-    with serving(wrap_app(app)) as server:
+    require_login(app)
+    with serving(app) as server:
         yield Site(rota, server, server.url + "/", store_url)
     rota.close()
 

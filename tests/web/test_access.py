@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from rota import Rota, asgi
 from tests.service.server import serving
-from tests.web.conftest import ADMIN, Site, job_row, sign_in, wrap_app
+from tests.web.conftest import ADMIN, Site, job_row, require_login, sign_in
 
 
 def test_the_page_asks_for_a_token_and_refuses_a_wrong_one(
@@ -87,7 +87,8 @@ def mounted(tmp_path: Path) -> Iterator[str]:
 
     # A mounted app's lifespan does not run (Starlette): the engine runs beside it.
     inner = asgi(rota, admin_token=ADMIN, token_file=tmp_path / "tokens")
-    outer.mount("/jobs-admin", wrap_app(inner))
+    require_login(inner)
+    outer.mount("/jobs-admin", inner)
     with rota.running(), serving(outer) as server:
         yield server.url + "/jobs-admin/"
     rota.close()
