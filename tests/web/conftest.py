@@ -30,8 +30,7 @@ expect.set_options(timeout=TIMEOUT)
 def require_login(app: Any) -> None:
     """The page signs in through ``POST /api/session`` (the login work, decision 0010): say
     so plainly rather than time out in the browser when an app lacks it."""
-    paths = {getattr(route, "path", None) for route in app.routes}
-    if "/api/session" not in paths:
+    if "/api/session" not in app.openapi()["paths"]:
         pytest.fail("the page's tests need POST /api/session (browser login) in rota.asgi")
 
 
