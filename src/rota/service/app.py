@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
+from rota import web
 from rota.app import Rota
 from rota.errors import SettingError
 from rota.service import (
@@ -24,8 +25,10 @@ from rota.service import (
     health,
     metrics,
     routes_jobs,
+    routes_recent,
     routes_runs,
     routes_session,
+    routes_timeline,
 )
 from rota.service.auth import Tokens, default_token_file
 from rota.service.deps import authorize
@@ -99,4 +102,7 @@ def create_app(
     app.include_router(metrics.router, dependencies=guarded, responses=shared)
     for router in (routes_jobs.router, routes_runs.router, events.router):
         app.include_router(router, prefix=API_PREFIX, dependencies=guarded, responses=shared)
+    for router in (routes_timeline.router, routes_recent.router):  # what the page adds
+        app.include_router(router, prefix=API_PREFIX, dependencies=guarded, responses=shared)
+    web.install(app)  # the admin page at / (docs/page.md)
     return app
