@@ -48,6 +48,15 @@ def test_a_grant_given_back_frees_its_unspent_tokens(store: Store) -> None:
     assert again.grant.tokens == 3
 
 
+def test_want_zero_only_gives_back(store: Store) -> None:
+    first = store.take_tokens(ask(store, 0, want=4))
+    assert first.grant is not None
+    back = Returned(first.grant.id, 0, None)
+    only_back = TokenRequest("tmdb", 4, PERIOD, T0, 0, 0, HOLD, back)
+    assert store.take_tokens(only_back).grant is None
+    assert store.limiter_states()[0].in_use(micros(T0)) == 0
+
+
 def test_the_state_is_kept_and_listed(store: Store) -> None:
     store.take_tokens(ask(store, 0, want=2))
     (state,) = store.limiter_states()
@@ -66,7 +75,9 @@ def test_the_code_s_capacity_wins(store: Store) -> None:
 
 
 def test_a_bad_request_is_refused_naming_the_field(store: Store) -> None:
-    with pytest.raises(StoreError, match="want 0"):
-        store.take_tokens(TokenRequest("tmdb", 4, PERIOD, T0, 0, 0, HOLD))
+    with pytest.raises(StoreError, match="want -1"):
+        store.take_tokens(TokenRequest("tmdb", 4, PERIOD, T0, -1, 0, HOLD))
+    with pytest.raises(StoreError, match="least 2 is above want"):
+        store.take_tokens(TokenRequest("tmdb", 4, PERIOD, T0, 1, 2, HOLD))
     with pytest.raises(StoreError, match="period"):
         store.take_tokens(TokenRequest("tmdb", 4, timedelta(0), T0, 1, 1, HOLD))

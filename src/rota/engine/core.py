@@ -25,11 +25,13 @@ from rota.engine.basis import Basis
 from rota.engine.context import RecordCapture
 from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_target
 from rota.engine.lag import Lag
+from rota.engine.limiter import Limiters, LimiterSpec
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
 from rota.engine.policies import CatchUp, OverlapDecision, decide_overlap, plan_catch_up
 from rota.engine.runs import QueuedRun
 from rota.engine.settings import JobSettings
+from rota.engine.spawning import Spawns
 from rota.engine.supervise import keep_running
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
@@ -67,7 +69,11 @@ class Engine:
         workers: int = 10,
         heartbeat: timedelta = timedelta(seconds=15),
         lease: timedelta = timedelta(seconds=60),
+        limiters: Mapping[str, LimiterSpec] | None = None,
     ) -> None:
+        """`limiters` is the Rota's declared limiters (its own mapping: later ones count)."""
+        self.limiter_specs: Mapping[str, LimiterSpec] = {} if limiters is None else limiters
+        self.limiters: Limiters | None = None
         self.definitions = dict(definitions)
         self.jobs: dict[str, JobState] = {}
         node_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -121,6 +127,9 @@ class Engine:
             self.nodes.close()
             raise
         RecordCapture.start()
+        self.limiters = Limiters(self.limiter_specs, basis)
+        self.worker.limiters = self.limiters
+        self.worker.spawns = Spawns(basis, self.jobs, self.worker.take)
         # Syncing many jobs can take longer than a lease: renew it before any run starts, so
         # that no other node finds this one dead while it was starting.
         await self.nodes.renew(basis.clock.now())
@@ -144,8 +153,12 @@ class Engine:
             stopper = threading.Thread(target=self._stop_listening, name="rota-unlisten")
             stopper.start()
         basis = self.basis
+        if self.worker.spawns is not None:
+            self.worker.spawns.stopping.set()
         try:
             await self.worker.shutdown(grace)
+            if self.limiters is not None:
+                await self.limiters.close()
             await basis.writer.drain()
             await basis.writer.call(basis.store.stop_node, basis.node_id, basis.clock.now())
         finally:

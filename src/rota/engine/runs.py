@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rota.engine.limiter import LimiterWait
 from rota.outcomes import Retry, Skip
 from rota.store.abc import NewRun
 from rota.store.records import Reason, RunRecord, RunStatus
@@ -81,6 +82,7 @@ class Outcome:
     traceback: str | None = None
     retry: Retry | None = None  # a retry the job asked for
     final: bool = False  # no attempt would do better (its arguments do not fit the job)
+    wait_until: datetime | None = None  # a limiter's capacity comes back then: retry then
 
 
 def retry_run(
@@ -137,6 +139,8 @@ def outcome_of_raised(error: BaseException) -> Outcome:
         return _failed(error.error)
     if isinstance(error, Skip):
         return Outcome(RunStatus.SKIPPED, note=error.reason)
+    if isinstance(error, LimiterWait):
+        return Outcome(RunStatus.SKIPPED, note=error.note, wait_until=error.until)
     if isinstance(error, Retry):
         return Outcome(RunStatus.FAILED, error=str(error), retry=error)
     if isinstance(error, asyncio.CancelledError):

@@ -22,6 +22,7 @@ from rota.engine.child import KILL_GRACE
 from rota.engine.context import RunContext, RunInfo, current_run
 from rota.engine.ending import LEASE_GONE, STOPPED, finish_of, next_attempt, record_end
 from rota.engine.isolation import Isolation
+from rota.engine.limiter import Limiters
 from rota.engine.policies import Overlap
 from rota.engine.process import JobProcess
 from rota.engine.runs import (
@@ -32,6 +33,7 @@ from rota.engine.runs import (
     late_result,
     outcome_of,
 )
+from rota.engine.spawning import Spawns
 from rota.engine.supervise import keep_running
 from rota.engine.texts import NOTE_LIMIT, storable
 from rota.engine.threads import JobThreads
@@ -99,6 +101,9 @@ class Worker:
         # Called when this node finds its lease gone or stale (a write refused, a long pause):
         # the node's life checks with the store at once (`NodeLife.check`).
         self.lease_doubted: Callable[[], None] = lambda: None
+        # What `ctx.limit` and `ctx.spawn` use (decision 0012); the engine sets them at start.
+        self.limiters: Limiters | None = None
+        self.spawns: Spawns | None = None
 
     # -- the queue ----------------------------------------------------------------------------
 
@@ -333,7 +338,7 @@ class Worker:
         def changed() -> None:  # from the job's thread, for a sync job
             loop.call_soon_threadsafe(self._progress_changed, run.id)
 
-        return RunContext(info, changed)
+        return RunContext(info, changed, limiters=self.limiters, spawns=self.spawns)
 
     async def _execute(self, active: _Active, state: JobState) -> None:
         run = active.run
@@ -349,6 +354,11 @@ class Worker:
             outcome = Outcome(RunStatus.FAILED, error=f"rota: {error!r}")
         if active.progress_task is not None:
             active.progress_task.cancel()
+        if self.spawns is not None:  # the run's spawns are written before its end
+            try:
+                await self.spawns.flush(run.id)
+            except Exception:
+                log.exception("rota failed to write the runs spawned by run %s", run.id)
         await self._record(active, state, outcome)
 
     async def _call(self, active: _Active, state: JobState) -> Outcome:

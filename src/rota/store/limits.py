@@ -110,7 +110,8 @@ class LimiterState:
 @dataclass(frozen=True)
 class TokenRequest:
     """A node asks limiter `name` (declared with `capacity` per `period`) at `at` for up to
-    `want` tokens, at least `least`, to spend within `hold`; giving back `back` first."""
+    `want` tokens, at least `least`, to spend within `hold`; giving back `back` first. With
+    `want` 0 it only gives back."""
 
     name: str
     capacity: int
@@ -135,11 +136,11 @@ def check_request(request: TokenRequest) -> None:
     """Refuse a request no limiter could serve (StoreError naming the field)."""
     if not isinstance(request.name, str) or not request.name:
         raise StoreError(f"limiter name: {request.name!r} is not a non-empty text")
-    for field in ("capacity", "want", "least"):
+    for field, lowest in (("capacity", 1), ("want", 0), ("least", 0)):
         value = getattr(request, field)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
             raise StoreError(
-                f"limiter {request.name}: {field} {value!r} is not a whole number >= 1"
+                f"limiter {request.name}: {field} {value!r} is not a whole number >= {lowest}"
             )
     if request.least > request.want:
         raise StoreError(f"limiter {request.name}: least {request.least} is above want")
@@ -166,6 +167,8 @@ def take(state: LimiterState, request: TokenRequest) -> Taken:
     if free < request.least:
         return Taken(state, None, state.free_at(now, request.least))
     tokens = min(request.want, free)
+    if tokens == 0:  # only giving back (want 0), or nothing free and nothing needed
+        return Taken(state, None)
     grant = Grant(state.next_id, now, now + max(micros(request.hold), 0), tokens)
     state = replace(
         state, grants=(*state.grants, grant), next_id=state.next_id + 1, latest=grant.start

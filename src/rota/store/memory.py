@@ -80,6 +80,7 @@ class MemoryStore(MemoryOperations, Store):
         # In id order, as ids only grow and a failed apply removes its runs again.
         self._runs: dict[int, RunRecord] = {}
         self._keys: dict[RunKey, int] = {}
+        self._spawn_keys: dict[tuple[str, str], int] = {}
         self._retries: dict[int, int] = {}  # retry_of: the id of the retry (one per attempt)
         self._nodes: dict[str, NodeRecord] = {}
         self._last_id = 0
