@@ -147,7 +147,8 @@ class RunContext:
         """``with ctx.limit("tmdb"):`` (sync job) or ``async with ctx.limit("tmdb"):`` (async
         job): one acquisition of `cost` tokens of a declared limiter, waiting for capacity
         (see docs/jobs.md, "Rate limiters"). The tokens are spent on entry, not given back
-        on exit. SettingError for an undeclared name or a cost above the capacity."""
+        on exit; ``as`` gives the instant they were spent at. SettingError for an undeclared
+        name or a cost above the capacity."""
         if self._limiters is None:
             raise RotaError(
                 "ctx.limit is not available in this run (a job with isolation='process' "
@@ -240,8 +241,9 @@ class Acquisition:
         self._name = name
         self._cost = cost
 
-    def __enter__(self) -> None:
-        self._limiters.acquire_sync(self._name, self._cost, self._context.on_cancel)
+    def __enter__(self) -> datetime:
+        """Wait for the tokens and spend them; the instant they were spent at."""
+        return self._limiters.acquire_sync(self._name, self._cost, self._context.on_cancel)
 
     def __exit__(
         self,
@@ -251,8 +253,9 @@ class Acquisition:
     ) -> None:
         """Nothing: the tokens were spent on entry."""
 
-    async def __aenter__(self) -> None:
-        await self._limiters.acquire(self._name, self._cost)
+    async def __aenter__(self) -> datetime:
+        """Wait for the tokens and spend them; the instant they were spent at."""
+        return await self._limiters.acquire(self._name, self._cost)
 
     async def __aexit__(
         self,

@@ -191,21 +191,23 @@ class Limiters:
         held.spec = spec  # as declared now (a limiter declared again replaces its spec)
         return held
 
-    async def acquire(self, name: str, cost: int = 1) -> None:
+    async def acquire(self, name: str, cost: int = 1) -> datetime:
         """Take `cost` tokens of limiter `name`, waiting (on the engine's clock) for capacity;
-        `LimiterWait` if that would take longer than the limiter's `max_wait`."""
+        `LimiterWait` if that would take longer than the limiter's `max_wait`. The instant
+        they were spent at."""
         spec = self.spec(name, cost)
         held = self._holder(spec)
         clock = self.basis.clock
         while True:
-            if held.spend(cost, micros(clock.now())):
-                return
+            now = clock.now()
+            if held.spend(cost, micros(now)):
+                return now
             if held.refill is None:
                 held.refill = asyncio.Lock()
             async with held.refill:
                 now = clock.now()
                 if held.spend(cost, micros(now)):
-                    return
+                    return now
                 ready = await self._refill(held, cost, now)
             if ready is not None and ready > now:
                 if ready - now > spec.max_wait:
@@ -237,7 +239,7 @@ class Limiters:
 
     def acquire_sync(
         self, name: str, cost: int, on_cancel: Callable[[Callable[[], None]], Callable[[], None]]
-    ) -> None:
+    ) -> datetime:
         """`acquire` from a sync job's thread: spends a held token at once, else waits for the
         engine's loop to get one. `on_cancel` registers what a cancel of the run calls (it
         ends the wait); it returns a function that unregisters it."""
@@ -247,8 +249,9 @@ class Limiters:
                 f"'with ctx.limit({name!r})' would block the engine's loop: an async job "
                 f"uses 'async with ctx.limit({name!r})'"
             )
-        if self._holder(spec).spend(cost, micros(self.basis.clock.now())):
-            return
+        now = self.basis.clock.now()
+        if self._holder(spec).spend(cost, micros(now)):
+            return now
         future = asyncio.run_coroutine_threadsafe(self.acquire(name, cost), self._loop)
 
         def cancel() -> None:
@@ -256,7 +259,7 @@ class Limiters:
 
         stop = on_cancel(cancel)
         try:
-            future.result()
+            return future.result()
         except concurrent.futures.CancelledError:
             raise RotaError(f"the run was cancelled while it waited for limiter {name}") from None
         finally:

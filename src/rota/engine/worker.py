@@ -393,7 +393,9 @@ class Worker:
         finally:
             if timer is not None:
                 timer.cancel()
-        if job.done():
+        # A stop wins over a call that ended with it (a job's wait ended by the stop, such as
+        # a limiter's, returns at once): the run is recorded as it was stopped.
+        if job.done() and not active.stop.done():
             return outcome_of(job) if isolated is None else isolated.ended.result()
         context.cancel()
         if isolated is not None:  # SIGTERM, then SIGKILL: it ends for real
