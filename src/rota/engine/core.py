@@ -490,6 +490,8 @@ class Engine:
 
     async def _run_queued(self, run_id: int) -> None:
         """A run queued outside this node's own writes: hold it if it is still queued."""
+        if any(run_id in state.queued or run_id in state.running for state in self.jobs.values()):
+            return  # held already (this node's own write, such as its runs' spawns): no read
         basis = self.basis
         run = await basis.writer.call(basis.store.get_run, run_id)
         if run is not None and run.status is RunStatus.QUEUED:

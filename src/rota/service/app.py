@@ -18,7 +18,15 @@ from fastapi import Depends, FastAPI
 
 from rota.app import Rota
 from rota.errors import SettingError
-from rota.service import errors, events, health, metrics, routes_jobs, routes_runs
+from rota.service import (
+    errors,
+    events,
+    health,
+    metrics,
+    routes_jobs,
+    routes_limiters,
+    routes_runs,
+)
 from rota.service.auth import Tokens, default_token_file
 from rota.service.deps import authorize
 
@@ -81,6 +89,6 @@ def create_app(
     shared = errors.ERROR_RESPONSES
     app.include_router(health.router, dependencies=guarded, responses=shared)
     app.include_router(metrics.router, dependencies=guarded, responses=shared)
-    for router in (routes_jobs.router, routes_runs.router, events.router):
+    for router in (routes_jobs.router, routes_runs.router, routes_limiters.router, events.router):
         app.include_router(router, prefix=API_PREFIX, dependencies=guarded, responses=shared)
     return app
