@@ -321,8 +321,9 @@ class Worker:
 
     async def _busy_elsewhere(self, run: QueuedRun, state: JobState, now: datetime) -> None:
         """A run whose job was already running as often as it may, on other nodes: skipped
-        under ``overlap="skip"``, else left queued, to be claimed again a little later."""
-        if state.settings.overlap is Overlap.SKIP:
+        under ``overlap="skip"``, else left queued, to be claimed again a little later. A
+        spawned run always waits its turn: it was asked for once, by key (decision 0012)."""
+        if state.settings.overlap is Overlap.SKIP and run.reason is not Reason.SPAWNED:
             note = "another run of the job was running on another node (overlap=skip)"
             skip = [Finish(run.id, RunStatus.SKIPPED, now, note=note)]
             await self.basis.persist(f"skipping run {run.id}", skip, self._stopping)
