@@ -47,10 +47,13 @@ def stores() -> Iterator[list[tuple[str, str]]]:
     from sqlalchemy.engine import make_url
 
     schema = f"rota_bench_{secrets.token_hex(4)}"
-    server = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    given = make_url(POSTGRES)
+    if given.drivername == "postgresql":  # as ROTA_TEST_DATABASE_URL may spell it
+        given = given.set(drivername="postgresql+psycopg")
+    server = create_engine(given, isolation_level="AUTOCOMMIT")
     with server.connect() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
-    url = make_url(POSTGRES).update_query_dict({"options": f"-csearch_path={schema}"})
+    url = given.update_query_dict({"options": f"-csearch_path={schema}"})
     try:
         with tempfile.TemporaryDirectory() as directory:
             yield [
