@@ -167,6 +167,8 @@ class RunContext:
                 "ctx.spawn is not available in this run (a job with isolation='process' "
                 "runs without the engine's spawner)"
             )
+        if self.cancelled:  # its spawns were written when it was given up
+            raise RotaError(f"run {self.run.id} was cancelled or timed out: it spawns no more runs")
         self._spawns.add(self.run.id, job, key, args)
 
     def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
