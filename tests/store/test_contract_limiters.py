@@ -81,3 +81,14 @@ def test_a_bad_request_is_refused_naming_the_field(store: Store) -> None:
         store.take_tokens(TokenRequest("tmdb", 4, PERIOD, T0, 1, 2, HOLD))
     with pytest.raises(StoreError, match="period"):
         store.take_tokens(TokenRequest("tmdb", 4, timedelta(0), T0, 1, 1, HOLD))
+
+
+def test_a_daily_quota_drawn_on_a_token_at_a_time_keeps_a_small_row(store: Store) -> None:
+    day = timedelta(days=1)
+    for second in range(200):
+        request = TokenRequest("omdb", 1000, day, T0 + timedelta(seconds=second), 1, 1, HOLD)
+        assert store.take_tokens(request).grant is not None
+    (state,) = store.limiter_states()
+    now = micros(T0 + timedelta(seconds=200))
+    assert state.in_use(now) == 200  # nothing is lost by merging
+    assert len(state.grants) <= 66

@@ -29,9 +29,14 @@ step = st.tuples(
     period=st.integers(1, 5_000_000),
     hold=st.integers(0, 2_000_000),
     steps=st.lists(step, min_size=1, max_size=60),
+    compact_at=st.sampled_from([0, 2, 64]),
 )
 def test_no_window_holds_more_than_the_capacity(
-    capacity: int, period: int, hold: int, steps: list[tuple[int, int, int, int, bool, int]]
+    capacity: int,
+    period: int,
+    hold: int,
+    steps: list[tuple[int, int, int, int, bool, int]],
+    compact_at: int,
 ) -> None:
     state = LimiterState("x", capacity, period)
     now = micros(T0)
@@ -60,7 +65,7 @@ def test_no_window_holds_more_than_the_capacity(
             timedelta(microseconds=hold),
             back,
         )
-        taken = take(state, request)
+        taken = take(state, request, compact_at=compact_at)
         state = taken.state
         if taken.grant is not None:
             assert taken.grant.tokens <= want

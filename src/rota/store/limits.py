@@ -152,17 +152,27 @@ def check_request(request: TokenRequest) -> None:
         raise StoreError(f"limiter {request.name}: at {request.at!r} is not an aware datetime")
 
 
-def take(state: LimiterState, request: TokenRequest) -> Taken:
+COMPACT_AT = 64
+"""How many ended grants a row holds before neighbouring ones are merged (`take`)."""
+_MERGED = 0  # the id of a merged grant: no node holds it, so none gives it back
+
+
+def take(state: LimiterState, request: TokenRequest, *, compact_at: int = COMPACT_AT) -> Taken:
     """Give back `request.back`, drop grants that no longer count, and grant up to `want`
     tokens (at least `least`) if the capacity allows; else no grant and when `least` could be
-    had. `state`'s capacity and period give way to the request's (the code's)."""
+    had. `state`'s capacity and period give way to the request's (the code's).
+
+    Past `compact_at` ended grants, those whose ends lie within a hundredth of the period of
+    each other are merged into one (their tokens counted until the latest end): the row stays
+    small for a daily quota drawn on a token at a time, and a token counts at most a hundredth
+    of the period longer than it would have."""
     now = max(micros(request.at), state.latest)
     state = replace(state, capacity=request.capacity, period=micros(request.period))
     grants = list(state.grants)
     if request.back is not None:
         grants = _given_back(grants, request.back)
     state = replace(state, grants=tuple(grants))
-    state = replace(state, grants=state.counted(now))
+    state = replace(state, grants=_compacted(state.counted(now), now, state.period, compact_at))
     free = state.capacity - state.in_use(now)
     if free < request.least:
         return Taken(state, None, state.free_at(now, request.least))
@@ -188,3 +198,27 @@ def _given_back(grants: list[Grant], back: Returned) -> list[Grant]:
             until = min(grant.until, max(grant.start, last))
             kept.append(replace(grant, tokens=min(grant.tokens, back.spent), until=until))
     return kept
+
+
+def _compacted(
+    grants: tuple[Grant, ...], now: int, period: int, compact_at: int
+) -> tuple[Grant, ...]:
+    """Merge ended grants whose ends are close (see `take`). Safe: a merged grant counts its
+    tokens at least as long as each of its parts did, and is never given back (a node that
+    gives one of its parts back changes nothing)."""
+    ended = sorted((g for g in grants if g.until <= now), key=lambda g: g.until)
+    if len(ended) <= compact_at:
+        return grants
+    width = max(period // 100, 1)
+    merged: list[Grant] = []
+    first_end = 0
+    for grant in ended:
+        if merged and grant.until - first_end <= width:
+            last = merged[-1]
+            merged[-1] = Grant(
+                _MERGED, min(last.start, grant.start), grant.until, last.tokens + grant.tokens
+            )
+        else:
+            merged.append(grant)
+            first_end = grant.until
+    return (*merged, *(g for g in grants if g.until > now))
