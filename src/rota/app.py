@@ -511,6 +511,8 @@ class Rota:
     job_info_async = in_thread(job_info)
     runs_async = in_thread(runs)
     get_run_async = in_thread(get_run)
+    enqueue_async = in_thread(enqueue)
+    limiters_async = in_thread(limiters)
 
     # -- helpers ------------------------------------------------------------------------------
 

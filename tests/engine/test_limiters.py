@@ -273,6 +273,7 @@ async def test_the_limiters_view_shows_use_capacity_and_next_refill(
 
     await rota.start_async()
     await outcome(rota, rota.run_now("enrich"))
+    assert await rota.limiters_async() == rota.limiters()
     tmdb, omdb = sorted(rota.limiters(), key=lambda info: info.name != "tmdb")
     assert (tmdb.capacity, tmdb.period, tmdb.in_use) == (40, timedelta(seconds=10), 3)
     assert tmdb.next_refill == clock.now() + timedelta(seconds=11)

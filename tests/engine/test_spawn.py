@@ -124,6 +124,7 @@ async def test_enqueue_outside_a_job_is_de_duplicated_by_key(
     first = rota.enqueue("fetch-artwork", key="show:42", show_id=42)
     assert isinstance(first, int)
     assert rota.enqueue("fetch-artwork", key="show:42", show_id=42) is None
+    assert await rota.enqueue_async("fetch-artwork", key="show:42", show_id=42) is None
     run = rota.get_run(first)
     assert (run.reason, run.parent_run_id, run.args) == (Reason.SPAWNED, None, {"show_id": 42})
     with pytest.raises(SettingError, match="show_id"):

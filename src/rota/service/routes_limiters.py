@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from fastapi import APIRouter
@@ -57,5 +56,5 @@ class LimiterOut(BaseModel):
 )
 async def list_limiters(rota: RotaDep) -> list[LimiterOut]:
     """Every limiter the code declares or the store knows, by name."""
-    infos = await asyncio.to_thread(rota.limiters)
+    infos = await rota.limiters_async()
     return [LimiterOut.of(info) for info in infos]
