@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+
 from rota.store import Enqueue, Finish, RunStatus, Store
 from rota.store.records import Reason
+from rota.store.sql import SqlStore
 
 from .conftest import T0, at, new
 
@@ -47,3 +52,29 @@ def test_many_keyed_spawns_in_one_transaction(jobs: Store) -> None:
     assert results[1500:] == [None] * 1500
     assert jobs.count_runs("a", reasons=[Reason.SPAWNED]) == 1500
     assert jobs.list_runs("a", limit=1)[0].queued_at >= T0
+
+
+def test_two_writers_spawning_the_same_keys_create_each_once(jobs: Store) -> None:
+    if not isinstance(jobs, SqlStore):
+        pytest.skip("one MemoryStore object is one writer")
+    other = SqlStore(jobs.url.render_as_string(hide_password=False))
+    other.open()
+    try:
+        created: list[list[object]] = []
+
+        def spawn_all(store: Store) -> None:
+            for start in range(0, 200, 20):
+                created.append(
+                    store.apply([spawned("a", f"item:{i}") for i in range(start, start + 20)])
+                )
+
+        threads = [threading.Thread(target=spawn_all, args=(s,)) for s in (jobs, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        ids = [r for batch in created for r in batch if isinstance(r, int)]
+        assert len(ids) == 200
+        assert jobs.count_runs("a", reasons=[Reason.SPAWNED]) == 200
+    finally:
+        other.close()
