@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rota import Rota
+from rota import Retry, Rota
 from rota.errors import SettingError, UnknownJobError
 from rota.store.records import ACTIVE, Reason, RunStatus
 from rota.testing import FakeClock
@@ -137,3 +137,29 @@ async def test_enqueue_outside_a_job_is_de_duplicated_by_key(
     assert (await outcome(rota, first)).status is RunStatus.SUCCEEDED
     # Finished: the key is free again.
     assert isinstance(rota.enqueue("fetch-artwork", key="show:42", show_id=42), int)
+
+
+async def test_a_spawned_run_s_retry_keeps_its_parent_and_key(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas()
+
+    @rota.job("fetch-artwork", retry=Retry(2, backoff="10s"))
+    def fetch_artwork(ctx, show_id: int) -> None:  # type: ignore[no-untyped-def]
+        if ctx.run.attempt == 1:
+            raise ConnectionError("TMDb is down")
+
+    @rota.job("scan")
+    def scan(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.spawn("fetch-artwork", key="show:42", show_id=42)
+
+    await rota.start_async()
+    parent = rota.run_now("scan")
+    await outcome(rota, parent)
+    await eventually(lambda: rota.runs("fetch-artwork", reason="retry").total == 1)
+    retry = rota.runs("fetch-artwork", reason="retry")[0]
+    assert (retry.parent_run_id, retry.spawn_key) == (parent, "show:42")
+    # While the retry waits, the key is taken.
+    assert rota.enqueue("fetch-artwork", key="show:42", show_id=42) is None
+    clock.advance(10)
+    assert (await outcome(rota, retry.id)).status is RunStatus.SUCCEEDED

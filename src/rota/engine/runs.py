@@ -42,6 +42,8 @@ class QueuedRun:
     attempt: int = field(compare=False)
     args: Mapping[str, Any] = field(compare=False)
     not_before: datetime | None = field(compare=False)
+    parent_run_id: int | None = field(default=None, compare=False)
+    spawn_key: str | None = field(default=None, compare=False)
 
     @classmethod
     def of_record(cls, run: RunRecord) -> QueuedRun:
@@ -55,6 +57,8 @@ class QueuedRun:
             run.attempt,
             run.args,
             run.not_before,
+            run.parent_run_id,
+            run.spawn_key,
         )
 
     @classmethod
@@ -69,6 +73,8 @@ class QueuedRun:
             new.attempt,
             dict(new.args),
             new.not_before,
+            new.parent_run_id,
+            new.spawn_key,
         )
 
 
@@ -88,7 +94,8 @@ class Outcome:
 def retry_run(
     of: QueuedRun | RunRecord, now: datetime, not_before: datetime | None = None
 ) -> NewRun:
-    """The next attempt of a run: same job, fire time and arguments, reason retry."""
+    """The next attempt of a run: same job, fire time and arguments, reason retry; a spawned
+    run's retry keeps its parent and key (the key stays taken while it is queued)."""
     return NewRun(
         job=of.job,
         reason=Reason.RETRY,
@@ -98,6 +105,8 @@ def retry_run(
         attempt=of.attempt + 1,
         args=of.args,
         retry_of=of.id,
+        parent_run_id=of.parent_run_id,
+        spawn_key=of.spawn_key,
     )
 
 

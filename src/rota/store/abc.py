@@ -316,6 +316,8 @@ def reaped_retry(run: RunRecord, at: datetime) -> NewRun:
         attempt=run.attempt + 1,
         args=run.args,
         retry_of=run.id,
+        parent_run_id=run.parent_run_id,
+        spawn_key=run.spawn_key,
     )
 
 
