@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rota.admin.limiters import LimiterInfo
 from rota.admin.views import JobInfo, RunPage
 from rota.app import Rota
 from rota.engine.context import RunContext, RunInfo
+from rota.engine.limiter import LimiterSpec, LimiterWait
 from rota.errors import (
     ConflictError,
     RotaError,
@@ -61,6 +63,9 @@ __all__ = [
     "Interval",
     "JobInfo",
     "JobKind",
+    "LimiterInfo",
+    "LimiterSpec",
+    "LimiterWait",
     "Manual",
     "Once",
     "Preview",

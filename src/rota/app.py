@@ -20,6 +20,7 @@ from typing import Any, TypeVar, Unpack
 
 from rota.admin.commands import Commands
 from rota.admin.events import Callbacks, follow
+from rota.admin.limiters import LimiterInfo, limiter_infos
 from rota.admin.views import JobInfo, RunPage, Views
 from rota.calls import (
     Duration,
@@ -34,6 +35,7 @@ from rota.clock import Clock, SystemClock
 from rota.engine.core import Engine
 from rota.engine.isolation import refuse_in_a_starting_child
 from rota.engine.jobs import JobDefinition, import_path, load_target
+from rota.engine.limiter import DEFAULT_MAX_WAIT, LimiterSpec
 from rota.engine.retention import prune_job
 from rota.engine.settings import JobSettings, SettingValues, duration_setting
 from rota.errors import RotaError, SettingError
@@ -84,6 +86,7 @@ class Rota:
         self.clock: Clock = clock or SystemClock()
         self.workers = workers
         self._definitions: dict[str, JobDefinition] = {}
+        self._limiters: dict[str, LimiterSpec] = {}
         self._store: Store | None = None
         self._store_open = False
         self._store_lock = threading.Lock()
@@ -142,6 +145,30 @@ class Rota:
             if not on_loop(loop):
                 future.result()
 
+    # -- limiters and spawned runs (decision 0012) --------------------------------------------
+
+    def limiter(
+        self, name: str, capacity: int, per: Duration, *, max_wait: Duration = DEFAULT_MAX_WAIT
+    ) -> LimiterSpec:
+        """Declare a rate limit shared by every node on the store: `capacity` tokens per `per`
+        (``rota.limiter("tmdb", 40, per="10s")``). Jobs draw on it with ``ctx.limit(name)``;
+        a run that would wait longer than `max_wait` is retried once capacity is back.
+        Declaring a name again replaces its limit. SettingError names a bad value."""
+        spec = LimiterSpec.create(name, capacity, per, max_wait)
+        self._limiters[spec.name] = spec
+        return spec
+
+    def limiters(self) -> list[LimiterInfo]:
+        """Every limiter (declared here, or known to the store): use, capacity, next refill."""
+        return limiter_infos(self.store, self._limiters, self.clock.now())
+
+    def enqueue(self, name: str, /, key: str | None = None, **args: Any) -> int | None:
+        """Queue a one-off run of a job with keyword arguments (JSON values), reason
+        ``spawned``: its id, or None if a queued or running run of the job has the same
+        `key`. The arguments are checked as `run_now` checks them. Inside a job, use
+        ``ctx.spawn`` (batched, and linked to the run)."""
+        return self._commands.enqueue(name, args, key)
+
     # -- jobs at run time ---------------------------------------------------------------------
 
     def add_job(
@@ -195,6 +222,7 @@ class Rota:
             workers=self.workers,
             heartbeat=self.heartbeat,
             lease=self.lease,
+            limiters=self._limiters,
         )
         self._engine = engine
         self._loop = asyncio.get_running_loop()
@@ -483,6 +511,8 @@ class Rota:
     job_info_async = in_thread(job_info)
     runs_async = in_thread(runs)
     get_run_async = in_thread(get_run)
+    enqueue_async = in_thread(enqueue)
+    limiters_async = in_thread(limiters)
 
     # -- helpers ------------------------------------------------------------------------------
 

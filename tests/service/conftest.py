@@ -56,6 +56,15 @@ def make_rota(url: str) -> Rota:
     def nightly() -> None:
         """Once a night."""
 
+    rota.limiter("tmdb", 40, per="10s")
+
+    @rota.job("lookup")
+    def lookup(ctx: RunContext, items: int = 1) -> None:
+        """Draw on the tmdb limiter, and spawn an echo per item."""
+        for item in range(items):
+            with ctx.limit("tmdb", cost=2):
+                ctx.spawn("echo", key=f"lookup:{item}", text=f"item {item}")
+
     return rota
 
 

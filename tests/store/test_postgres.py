@@ -141,7 +141,12 @@ def test_the_columns_have_postgresql_types(pg: SqlStore) -> None:
     assert columns["nodes", "jobs"] == ("json", "'[]'::json")
     assert columns["jobs", "kind"] == ("character varying", "'code'::character varying")
     assert ("jobs", "in_code") not in columns
+    # Limiters (migration 0005): whole numbers of microseconds, grants as JSON.
+    assert columns["limiters", "period_us"][0] == "bigint"
+    assert columns["limiters", "grants"][0] == "json"
+    assert columns["runs", "parent_run_id"][0] == "bigint"
     assert constraints == {
+        "pk_limiters",
         "pk_jobs",
         "pk_runs",
         "pk_nodes",

@@ -16,6 +16,7 @@ from rota.engine.isolation import Isolation, check_isolable
 from rota.engine.jobs import JobDefinition, load_target
 from rota.engine.policies import decide_overlap
 from rota.engine.settings import OVERRIDABLE, JobSettings
+from rota.engine.spawning import spawned_run
 from rota.errors import ConflictError, SettingError, UnknownJobError, UnknownRunError
 from rota.schedules import Manual, Once, Schedule
 from rota.store.abc import (
@@ -81,6 +82,22 @@ class Commands:
         else:
             operations = self._through_overlap(name, settings, now, merged)
         created: int = self.apply(operations)[-1]
+        return created
+
+    def enqueue(self, name: str, args: Mapping[str, Any], key: str | None = None) -> int | None:
+        """Queue a one-off run with reason ``spawned`` (decision 0012): its id, or None if a
+        queued or running run of the job has the same `key`."""
+        record = self.job(name)
+        registered = self._registered()
+        if record.kind is JobKind.CODE and registered is not None and name not in registered:
+            raise ConflictError(
+                f"job {name!r} is orphaned: no running node has its code, so a run would wait "
+                "forever; start a node whose code defines it, or remove the job"
+            )
+        settings = stored_settings(record)
+        definition = self.definition(record)
+        run = spawned_run(definition, settings, key, args, None, self._clock.now())
+        created: int | None = self.apply([Enqueue(run)])[-1]
         return created
 
     def _through_overlap(

@@ -18,13 +18,18 @@ from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from rota.engine.texts import LOG_LIMIT, storable
-from rota.errors import SettingError
+from rota.errors import RotaError, SettingError
 from rota.store.records import Reason
 
-__all__ = ["LOG_LINES", "RecordCapture", "RunContext", "RunInfo", "current_run"]
+if TYPE_CHECKING:
+    from rota.engine.limiter import Limiters
+    from rota.engine.spawning import Spawns
+
+__all__ = ["LOG_LINES", "Acquisition", "RecordCapture", "RunContext", "RunInfo", "current_run"]
 
 LOG_LINES = LOG_LIMIT.lines
 current_run: ContextVar[RunContext | None] = ContextVar("rota_current_run", default=None)
@@ -85,8 +90,18 @@ def _exc_info(value: object) -> Any:
 class RunContext:
     """Handed to a job that takes a ``ctx`` parameter. Safe to use from the job's thread."""
 
-    def __init__(self, run: RunInfo, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        run: RunInfo,
+        on_change: Callable[[], None],
+        *,
+        limiters: Limiters | None = None,
+        spawns: Spawns | None = None,
+    ) -> None:
         self.run = run
+        self._limiters = limiters
+        self._spawns = spawns
+        self._on_cancel: list[Callable[[], None]] = []
         self._log: logging.LoggerAdapter[logging.Logger] | None = None
         self._on_change = on_change
         self._lock = threading.Lock()
@@ -128,6 +143,51 @@ class RunContext:
         if not was_dirty:
             self._on_change()
 
+    def limit(self, name: str, cost: int = 1) -> Acquisition:
+        """``with ctx.limit("tmdb"):`` (sync job) or ``async with ctx.limit("tmdb"):`` (async
+        job): one acquisition of `cost` tokens of a declared limiter, waiting for capacity
+        (see docs/jobs.md, "Rate limiters"). The tokens are spent on entry, not given back
+        on exit; ``as`` gives the instant they were spent at. SettingError for an undeclared
+        name or a cost above the capacity."""
+        if self._limiters is None:
+            raise RotaError(
+                "ctx.limit is not available in this run (a job with isolation='process' "
+                "runs without the engine's limiters)"
+            )
+        self._limiters.spec(name, cost)
+        return Acquisition(self, self._limiters, name, cost)
+
+    def spawn(self, job: str, /, key: str | None = None, **args: Any) -> None:
+        """Queue a one-off run of `job` with keyword arguments (JSON values), reason
+        ``spawned``, linked to this run; none if a queued or running run of `job` has the
+        same `key`. Checked at once (SettingError names a bad parameter); written in batches,
+        at the latest when this run ends (see docs/jobs.md, "Spawned tasks")."""
+        if self._spawns is None:
+            raise RotaError(
+                "ctx.spawn is not available in this run (a job with isolation='process' "
+                "runs without the engine's spawner)"
+            )
+        if self.cancelled:  # its spawns were written when it was given up
+            raise RotaError(f"run {self.run.id} was cancelled or timed out: it spawns no more runs")
+        self._spawns.add(self.run.id, job, key, args)
+
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` (once) when the run is cancelled or times out (at once if it is
+        already); returns a function that stops that."""
+        with self._lock:
+            cancelled = self._cancelled.is_set()
+            if not cancelled:
+                self._on_cancel.append(callback)
+        if cancelled:
+            callback()
+
+        def remove() -> None:
+            with self._lock:
+                if callback in self._on_cancel:
+                    self._on_cancel.remove(callback)
+
+        return remove
+
     # -- for the engine ---------------------------------------------------------------------
 
     def capture(self, record: logging.LogRecord) -> None:
@@ -144,8 +204,13 @@ class RunContext:
             self._on_change()
 
     def cancel(self) -> None:
-        """For the engine: tell the job it should stop (`cancelled` becomes true)."""
-        self._cancelled.set()
+        """For the engine: tell the job it should stop (`cancelled` becomes true), and end
+        its waits (`on_cancel`)."""
+        with self._lock:
+            self._cancelled.set()
+            callbacks, self._on_cancel = self._on_cancel, []
+        for callback in callbacks:
+            callback()
 
     def snapshot(self) -> tuple[tuple[float | None, float | None, str | None], str]:
         """For the engine: the current progress and log text, as the store keeps them
@@ -167,6 +232,40 @@ class RunContext:
     def dirty(self) -> bool:
         """For the engine: whether progress or log changed since the last snapshot."""
         return self._dirty
+
+
+class Acquisition:
+    """What `RunContext.limit` returns: a sync and an async context manager."""
+
+    def __init__(self, context: RunContext, limiters: Limiters, name: str, cost: int) -> None:
+        self._context = context
+        self._limiters = limiters
+        self._name = name
+        self._cost = cost
+
+    def __enter__(self) -> datetime:
+        """Wait for the tokens and spend them; the instant they were spent at."""
+        return self._limiters.acquire_sync(self._name, self._cost, self._context.on_cancel)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Nothing: the tokens were spent on entry."""
+
+    async def __aenter__(self) -> datetime:
+        """Wait for the tokens and spend them; the instant they were spent at."""
+        return await self._limiters.acquire(self._name, self._cost)
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Nothing: the tokens were spent on entry."""
 
 
 def _amount(value: object, name: str) -> float:

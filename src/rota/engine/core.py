@@ -25,12 +25,14 @@ from rota.engine.basis import Basis
 from rota.engine.context import RecordCapture
 from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_target
 from rota.engine.lag import Lag
+from rota.engine.limiter import Limiters, LimiterSpec
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
 from rota.engine.policies import CatchUp, OverlapDecision, decide_overlap, plan_catch_up
 from rota.engine.runs import QueuedRun
 from rota.engine.settings import JobSettings
 from rota.engine.shedding import announced_or_quiet, coalesced_fire, set_aside, take_back
+from rota.engine.spawning import Spawns
 from rota.engine.supervise import keep_running
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
@@ -68,7 +70,11 @@ class Engine:
         workers: int = 10,
         heartbeat: timedelta = timedelta(seconds=15),
         lease: timedelta = timedelta(seconds=60),
+        limiters: Mapping[str, LimiterSpec] | None = None,
     ) -> None:
+        """`limiters` is the Rota's declared limiters (its own mapping: later ones count)."""
+        self.limiter_specs: Mapping[str, LimiterSpec] = {} if limiters is None else limiters
+        self.limiters: Limiters | None = None
         self.definitions = dict(definitions)
         self.jobs: dict[str, JobState] = {}
         node_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -123,6 +129,9 @@ class Engine:
             self.nodes.close()
             raise
         RecordCapture.start()
+        self.limiters = Limiters(self.limiter_specs, basis)
+        self.worker.limiters = self.limiters
+        self.worker.spawns = Spawns(basis, self.jobs, self.worker.take)
         # Syncing many jobs can take longer than a lease: renew it before any run starts, so
         # that no other node finds this one dead while it was starting.
         await self.nodes.renew(basis.clock.now())
@@ -146,8 +155,12 @@ class Engine:
             stopper = threading.Thread(target=self._stop_listening, name="rota-unlisten")
             stopper.start()
         basis = self.basis
+        if self.worker.spawns is not None:
+            self.worker.spawns.stopping.set()
         try:
             await self.worker.shutdown(grace)
+            if self.limiters is not None:
+                await self.limiters.close()
             await basis.writer.drain()
             await basis.writer.call(basis.store.stop_node, basis.node_id, basis.clock.now())
         finally:
@@ -502,6 +515,8 @@ class Engine:
 
     async def _run_queued(self, run_id: int) -> None:
         """A run queued outside this node's own writes: hold it if it is still queued."""
+        if any(run_id in state.queued or run_id in state.running for state in self.jobs.values()):
+            return  # held already (this node's own write, such as its runs' spawns): no read
         basis = self.basis
         run = await basis.writer.call(basis.store.get_run, run_id)
         if run is not None and run.status is RunStatus.QUEUED:

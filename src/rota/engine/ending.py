@@ -51,7 +51,10 @@ def next_attempt(
     run: QueuedRun, policy: RetryPolicy, outcome: Outcome, now: datetime
 ) -> NewRun | None:
     """The run's next attempt, if its outcome and the retry policy (or a `Retry` the job
-    raised) call for one."""
+    raised) call for one. A run that ended to wait for a limiter (decision 0012) starts again
+    when its capacity comes back, whatever the policy."""
+    if outcome.wait_until is not None:
+        return retry_run(run, now, not_before=outcome.wait_until)
     if outcome.final or outcome.status not in RETRIED:
         return None
     if outcome.status is RunStatus.INTERRUPTED and outcome.note in (STOPPED, LEASE_GONE):

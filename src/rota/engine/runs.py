@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rota.engine.limiter import LimiterWait
 from rota.errors import SettingError
 from rota.outcomes import Retry, Skip
 from rota.store.abc import NewRun
@@ -48,6 +49,8 @@ class QueuedRun:
     attempt: int = field(compare=False)
     args: Mapping[str, Any] = field(compare=False)
     not_before: datetime | None = field(compare=False)
+    parent_run_id: int | None = field(default=None, compare=False)
+    spawn_key: str | None = field(default=None, compare=False)
 
     @classmethod
     def of_record(cls, run: RunRecord) -> QueuedRun:
@@ -61,6 +64,8 @@ class QueuedRun:
             run.attempt,
             run.args,
             run.not_before,
+            run.parent_run_id,
+            run.spawn_key,
         )
 
     @classmethod
@@ -75,6 +80,8 @@ class QueuedRun:
             new.attempt,
             dict(new.args),
             new.not_before,
+            new.parent_run_id,
+            new.spawn_key,
         )
 
 
@@ -88,12 +95,14 @@ class Outcome:
     traceback: str | None = None
     retry: Retry | None = None  # a retry the job asked for
     final: bool = False  # no attempt would do better (its arguments do not fit the job)
+    wait_until: datetime | None = None  # a limiter's capacity comes back then: retry then
 
 
 def retry_run(
     of: QueuedRun | RunRecord, now: datetime, not_before: datetime | None = None
 ) -> NewRun:
-    """The next attempt of a run: same job, fire time and arguments, reason retry."""
+    """The next attempt of a run: same job, fire time and arguments, reason retry; a spawned
+    run's retry keeps its parent and key (the key stays taken while it is queued)."""
     return NewRun(
         job=of.job,
         reason=Reason.RETRY,
@@ -103,6 +112,8 @@ def retry_run(
         attempt=of.attempt + 1,
         args=of.args,
         retry_of=of.id,
+        parent_run_id=of.parent_run_id,
+        spawn_key=of.spawn_key,
     )
 
 
@@ -144,6 +155,8 @@ def outcome_of_raised(error: BaseException) -> Outcome:
         return _failed(error.error)
     if isinstance(error, Skip):
         return Outcome(RunStatus.SKIPPED, note=error.reason)
+    if isinstance(error, LimiterWait):
+        return Outcome(RunStatus.SKIPPED, note=error.note, wait_until=error.until)
     if isinstance(error, Retry):
         return Outcome(RunStatus.FAILED, error=str(error), retry=error)
     if isinstance(error, asyncio.CancelledError):

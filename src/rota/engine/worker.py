@@ -23,6 +23,7 @@ from rota.engine.child import KILL_GRACE
 from rota.engine.context import RunContext, RunInfo, current_run
 from rota.engine.ending import LEASE_GONE, STOPPED, finish_of, next_attempt, record_end
 from rota.engine.isolation import Isolation
+from rota.engine.limiter import Limiters
 from rota.engine.policies import Overlap
 from rota.engine.process import JobProcess
 from rota.engine.runs import (
@@ -34,6 +35,7 @@ from rota.engine.runs import (
     unfit_arguments,
     unless_given_up,
 )
+from rota.engine.spawning import Spawns
 from rota.engine.supervise import keep_running
 from rota.engine.threads import JobThreads
 from rota.engine.waiting import WaitingRuns
@@ -85,6 +87,9 @@ class Worker:
         # Called with a job's name when its last run active here ended (the engine looks at
         # a job it set aside while behind again).
         self.job_free: Callable[[str], None] = lambda name: None
+        # What `ctx.limit` and `ctx.spawn` use (decision 0012); the engine sets them at start.
+        self.limiters: Limiters | None = None
+        self.spawns: Spawns | None = None
 
     # -- the queue ----------------------------------------------------------------------------
 
@@ -304,8 +309,9 @@ class Worker:
 
     async def _busy_elsewhere(self, run: QueuedRun, state: JobState, now: datetime) -> None:
         """A run whose job was already running as often as it may, on other nodes: skipped
-        under ``overlap="skip"``, else left queued, to be claimed again a little later."""
-        if state.settings.overlap is Overlap.SKIP:
+        under ``overlap="skip"``, else left queued, to be claimed again a little later. A
+        spawned run always waits its turn: it was asked for once, by key (decision 0012)."""
+        if state.settings.overlap is Overlap.SKIP and run.reason is not Reason.SPAWNED:
             note = "another run of the job was running on another node (overlap=skip)"
             skip = [Finish(run.id, RunStatus.SKIPPED, now, note=note)]
             await self.basis.persist(f"skipping run {run.id}", skip, self._stopping)
@@ -321,7 +327,7 @@ class Worker:
         def changed() -> None:  # from the job's thread, for a sync job
             loop.call_soon_threadsafe(self._progress_changed, run.id)
 
-        return RunContext(info, changed)
+        return RunContext(info, changed, limiters=self.limiters, spawns=self.spawns)
 
     async def _execute(self, active: ActiveRun, state: JobState) -> None:
         run = active.run
@@ -337,6 +343,11 @@ class Worker:
             outcome = Outcome(RunStatus.FAILED, error=f"rota: {error!r}")
         if active.progress_task is not None:
             active.progress_task.cancel()
+        if self.spawns is not None:  # the run's spawns are written before its end
+            try:
+                await self.spawns.flush(run.id)
+            except Exception:
+                log.exception("rota failed to write the runs spawned by run %s", run.id)
         await self._record(active, state, outcome)
 
     async def _call(self, active: ActiveRun, state: JobState) -> Outcome:
@@ -371,7 +382,9 @@ class Worker:
         finally:
             if timer is not None:
                 timer.cancel()
-        if job.done():
+        # A stop wins over a call that ended with it (a job's wait ended by the stop, such as
+        # a limiter's, returns at once): the run is recorded as it was stopped.
+        if job.done() and not active.stop.done():
             return outcome_of(job) if isolated is None else isolated.ended.result()
         context.cancel()
         if isolated is not None:  # SIGTERM, then SIGKILL: it ends for real

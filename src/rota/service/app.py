@@ -25,6 +25,7 @@ from rota.service import (
     health,
     metrics,
     routes_jobs,
+    routes_limiters,
     routes_recent,
     routes_runs,
     routes_session,
@@ -100,7 +101,7 @@ def create_app(
     shared = errors.ERROR_RESPONSES
     app.include_router(health.router, dependencies=guarded, responses=shared)
     app.include_router(metrics.router, dependencies=guarded, responses=shared)
-    for router in (routes_jobs.router, routes_runs.router, events.router):
+    for router in (routes_jobs.router, routes_runs.router, routes_limiters.router, events.router):
         app.include_router(router, prefix=API_PREFIX, dependencies=guarded, responses=shared)
     for router in (routes_timeline.router, routes_recent.router):  # what the page adds
         app.include_router(router, prefix=API_PREFIX, dependencies=guarded, responses=shared)

@@ -163,6 +163,12 @@ class RunOut(BaseModel):
     error: str | None
     retry_of: int | None
     cancel_requested: bool
+    parent_run_id: int | None = Field(
+        default=None, description="The run that spawned this one (reason `spawned`)."
+    )
+    spawn_key: str | None = Field(
+        default=None, description="A spawned run's key, unique among its job's active runs."
+    )
 
     @classmethod
     def of(cls, run: RunRecord) -> RunOut:
@@ -203,6 +209,8 @@ def _run_fields(run: RunRecord) -> dict[str, Any]:
         "error": run.error,
         "retry_of": run.retry_of,
         "cancel_requested": run.cancel_requested,
+        "parent_run_id": run.parent_run_id,
+        "spawn_key": run.spawn_key,
     }
 
 

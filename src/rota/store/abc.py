@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any, Final
 
+from rota.store.limits import LimiterState, Taken, TokenRequest
 from rota.store.records import (
     EventRecord,
     JobKind,
@@ -113,6 +114,9 @@ class NewRun:
     fire_count: int = 1
     last_fire_time: datetime | None = None
     quiet: bool = False
+    parent_run_id: int | None = None
+    spawn_key: str | None = None
+    """A run with a key is created only if no queued or running run of its job has that key."""
 
     @property
     def latest_fire_time(self) -> datetime | None:
@@ -325,6 +329,8 @@ def reaped_retry(run: RunRecord, at: datetime) -> NewRun:
         attempt=run.attempt + 1,
         args=run.args,
         retry_of=run.id,
+        parent_run_id=run.parent_run_id,
+        spawn_key=run.spawn_key,
     )
 
 
@@ -522,6 +528,19 @@ class Store(ABC):
     @abstractmethod
     def list_nodes(self) -> list[NodeRecord]:
         """All nodes, by start time (without the jobs they registered)."""
+
+    # -- limiters (decision 0012) ------------------------------------------------------------
+
+    @abstractmethod
+    def take_tokens(self, request: TokenRequest) -> Taken:
+        """In one transaction of its own: give back `request.back`, and grant the limiter's
+        tokens if its capacity allows (`rota.store.limits.take`); the limiter's row is created
+        on first use and takes the request's capacity and period. Other nodes asking for the
+        same limiter meanwhile wait for this transaction (its row is locked)."""
+
+    @abstractmethod
+    def limiter_states(self) -> list[LimiterState]:
+        """Every limiter's stored state, by name."""
 
     def database_now(self, at: datetime) -> datetime:
         """The instant leases are measured by: the database's clock where it has one of its own

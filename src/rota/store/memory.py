@@ -24,6 +24,7 @@ from rota.store.abc import (
     notices_of,
 )
 from rota.store.events import events_of, sync_events
+from rota.store.limits import LimiterState, Taken, TokenRequest, check_request, take
 from rota.store.memory_apply import (
     MISSING,
     MemoryOperations,
@@ -79,6 +80,7 @@ class MemoryStore(MemoryOperations, Store):
         # In id order, as ids only grow and a failed apply removes its runs again.
         self._runs: dict[int, RunRecord] = {}
         self._keys: dict[RunKey, int] = {}
+        self._spawn_keys: dict[tuple[str, str], int] = {}
         self._retries: dict[int, int] = {}  # retry_of: the id of the retry (one per attempt)
         self._nodes: dict[str, NodeRecord] = {}
         self._last_id = 0
@@ -89,6 +91,7 @@ class MemoryStore(MemoryOperations, Store):
         self._undo: list[tuple[dict[Any, Any], Any, Any]] | None = None
         self._listeners: list[Callable[[str], None]] = []
         self._origin = uuid.uuid4().hex
+        self._limiters: dict[str, LimiterState] = {}
 
     @property
     def origin(self) -> str:
@@ -427,6 +430,20 @@ class MemoryStore(MemoryOperations, Store):
             node = self._nodes.get(node_id)
             if node is not None and node.stopped_at is None:
                 self._nodes[node_id] = replace(node, stopped_at=at.astimezone(UTC))
+
+    def take_tokens(self, request: TokenRequest) -> Taken:
+        """Grant a limiter's tokens if its capacity allows (see `Store.take_tokens`)."""
+        check_request(request)
+        with self._using():
+            state = self._limiters.get(request.name) or LimiterState(request.name, 1, 1)
+            taken = take(state, request)
+            self._limiters[request.name] = taken.state
+            return taken
+
+    def limiter_states(self) -> list[LimiterState]:
+        """Every limiter's state, by name."""
+        with self._using():
+            return [self._limiters[name] for name in sorted(self._limiters)]
 
     def list_nodes(self) -> list[NodeRecord]:
         """All nodes, by start time (then id)."""

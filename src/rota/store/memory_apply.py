@@ -86,6 +86,7 @@ class MemoryOperations:
     _jobs: dict[str, JobRecord]
     _runs: dict[int, RunRecord]  # in id order
     _keys: dict[RunKey, int]
+    _spawn_keys: dict[tuple[str, str], int]  # (job, spawn key): the run that last had it
     _retries: dict[int, int]
     _nodes: dict[str, NodeRecord]
     _events: dict[int, EventRecord]
@@ -208,6 +209,11 @@ class MemoryOperations:
                 return None
         if new.retry_of is not None and new.retry_of in self._retries:
             return None
+        spawn_key = None if new.spawn_key is None else (new.job, new.spawn_key)
+        if spawn_key is not None:
+            holder = self._runs.get(self._spawn_keys.get(spawn_key, 0))
+            if holder is not None and holder.status in ACTIVE:
+                return None
         run = RunRecord(
             id=self._last_id,
             job=new.job,
@@ -232,8 +238,12 @@ class MemoryOperations:
             cancel_requested=False,
             fire_count=new.fire_count,
             last_fire_time=utc(new.last_fire_time) if new.fire_count > 1 else None,
+            parent_run_id=new.parent_run_id,
+            spawn_key=new.spawn_key,
         )
         self._put(self._runs, run.id, run)
+        if spawn_key is not None:
+            self._put(self._spawn_keys, spawn_key, run.id)
         if key is not None:
             self._put(self._keys, key, run.id)
         if new.retry_of is not None:

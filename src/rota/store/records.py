@@ -122,6 +122,10 @@ class RunRecord:
     # first, `last_fire_time` its latest; None for a run of one fire time).
     fire_count: int = 1
     last_fire_time: datetime | None = None
+    parent_run_id: int | None = None
+    """The run that spawned this one (reason `spawned`), if any (decision 0012)."""
+    spawn_key: str | None = None
+    """A spawned run's key: no other queued or running run of its job has it."""
 
     @property
     def duration(self) -> timedelta | None:

@@ -50,11 +50,13 @@ from rota.store.records import (
 __all__ = [
     "NODE_COLUMNS",
     "RUN_KEY",
+    "SPAWN_KEY_ACTIVE",
     "UtcDateTime",
     "event_record",
     "events",
     "job_record",
     "jobs",
+    "limiters",
     "metadata",
     "node_record",
     "nodes",
@@ -107,6 +109,9 @@ metadata = MetaData(
     }
 )
 
+SPAWN_KEY_ACTIVE = "spawn_key IS NOT NULL AND status IN ('queued', 'running')"
+"""Where the spawn key is unique: among active runs that have one."""
+
 jobs = Table(
     "jobs",
     metadata,
@@ -157,6 +162,9 @@ runs = Table(
     # A streak of skipped fire times is one row (migration 0004).
     Column("fire_count", Integer, nullable=False, server_default=text("1")),
     Column("last_fire_time", UtcDateTime),
+    # A spawned run's parent and its de-duplication key (migration 0005, decision 0012).
+    Column("parent_run_id", BigInteger),
+    Column("spawn_key", Text),
     # Exactly once per fire time: a second insert of the same key creates nothing. Runs without
     # a fire time (manual ones) never collide, since NULLs are distinct in a unique constraint.
     UniqueConstraint("job", "fire_time", "reason", "attempt"),
@@ -166,7 +174,30 @@ runs = Table(
     Index(None, "job", "id"),
     # Active runs (queued, running) are few among many finished ones.
     Index(None, "status"),
+    # One queued or running run per (job, spawn key): a spawn whose key is taken creates none.
+    Index(
+        "uq_runs_active_spawn_key",
+        "job",
+        "spawn_key",
+        unique=True,
+        sqlite_where=text(SPAWN_KEY_ACTIVE),
+        postgresql_where=text(SPAWN_KEY_ACTIVE),
+    ),
     **RUNS_TABLE_OPTIONS,
+)
+
+limiters = Table(
+    "limiters",
+    metadata,
+    # One row per limiter (decision 0012): its limit as the code last declared it, and the
+    # grants that may still count, as JSON [[id, start, until, tokens], ...] in microseconds.
+    Column("name", Text, primary_key=True),
+    Column("capacity", BigInteger, nullable=False),
+    Column("period_us", BigInteger, nullable=False),
+    Column("grants", JSON, nullable=False),
+    Column("next_grant", BigInteger, nullable=False),
+    Column("latest_us", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 nodes = Table(

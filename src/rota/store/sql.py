@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import RotaError, StoreError, StoreUnavailableError
-from rota.store import checks, notify, sql_prune, sql_reads
+from rota.store import checks, notify, sql_limits, sql_prune, sql_reads
 from rota.store.abc import Operation, Store, SyncResult, notices_of
 from rota.store.dialect import (
     TRANSACTION_ATTEMPTS,
@@ -43,6 +43,7 @@ from rota.store.dialect import (
     write_transaction,
 )
 from rota.store.events import sync_events
+from rota.store.limits import LimiterState, Taken, TokenRequest, check_request
 from rota.store.migrate import ensure_schema
 from rota.store.records import (
     ACTIVE,
@@ -269,6 +270,24 @@ class SqlStore(Store):
             return 0
         with self._writing() as connection:
             return sql_prune.prune_runs(connection, retentions, now, batch)
+
+    def take_tokens(self, request: TokenRequest) -> Taken:
+        """Grant a limiter's tokens if its capacity allows (`rota.store.sql_limits`)."""
+        check_request(request)
+        attempt = 1
+        while True:
+            try:
+                with self._writing() as connection:
+                    return sql_limits.take_tokens(connection, request)
+            except DBAPIError as error:  # a deadlock or a serialisation failure wrote nothing
+                if attempt >= TRANSACTION_ATTEMPTS or not worth_retrying(error):
+                    raise
+                attempt += 1
+
+    def limiter_states(self) -> list[LimiterState]:
+        """Every limiter's state, by name."""
+        with self._reading() as connection:
+            return sql_limits.limiter_states(connection)
 
     # -- reads ------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import StoreError, UnknownJobError
-from rota.store import dialect, sql_events, sql_fencing, sql_jobs
+from rota.store import dialect, sql_events, sql_fencing, sql_jobs, sql_spawn
 from rota.store.abc import (
     LEASE_LOST,
     UNSET,
@@ -73,6 +73,8 @@ def new_run_row(run: NewRun) -> dict[str, Any]:
         "retry_of": run.retry_of,
         "fire_count": run.fire_count,
         "last_fire_time": run.last_fire_time if run.fire_count > 1 else None,
+        "parent_run_id": run.parent_run_id,
+        "spawn_key": run.spawn_key,
     }
 
 
@@ -290,6 +292,8 @@ class Transaction:
 
     def insert_runs(self, pending: Sequence[NewRun]) -> list[int | None]:
         """Insert runs, skipping those whose key exists; each one's id or None, in order."""
+        if any(run.spawn_key is not None for run in pending):
+            return self._insert_with_spawn_keys(pending)
         self._require_jobs(pending)
         rows = [new_run_row(run) for run in pending]
         returned: Sequence[Sequence[Any]]  # (id, job, fire_time, reason, attempt) of each new run
@@ -335,6 +339,23 @@ class Transaction:
                     "the database created runs in another order than given; nothing was written"
                 )
             ids[position] = int(row[0])
+        return ids
+
+    def _insert_with_spawn_keys(self, pending: Sequence[NewRun]) -> list[int | None]:
+        """Spawned runs with a key go in apart (`sql_spawn`), the others as usual."""
+        keyed = [p for p, run in enumerate(pending) if run.spawn_key is not None]
+        rest = [p for p, run in enumerate(pending) if run.spawn_key is None]
+        ids: list[int | None] = [None] * len(pending)
+        if rest:
+            created = self.insert_runs([pending[p] for p in rest])
+            for position, run_id in zip(rest, created, strict=True):
+                ids[position] = run_id
+        keyed_runs = [pending[p] for p in keyed]
+        self._require_jobs(keyed_runs)
+        rows = [new_run_row(run) for run in keyed_runs]
+        created = sql_spawn.insert_keyed(self.connection, keyed_runs, rows)
+        for position, run_id in zip(keyed, created, strict=True):
+            ids[position] = run_id
         return ids
 
     def _require_jobs(self, pending: Sequence[NewRun]) -> None:
