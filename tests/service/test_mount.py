@@ -42,3 +42,19 @@ def test_it_works_mounted_under_a_sub_path(tmp_path: Path) -> None:
             assert stream.next_event()["event"] == "job.added"
         assert http.get("/api/jobs").status_code == 404  # nothing outside the mount
     rota.close()
+
+
+def test_start_engine_in_a_mounted_app_is_refused_naming_the_fix(tmp_path: Path) -> None:
+    # Starlette runs no lifespan for a mounted app, so the engine asked for would never start.
+    rota = Rota(f"sqlite:///{tmp_path}/app.db", timezone="UTC")
+    outer = FastAPI()
+    admin = asgi(rota, start_engine=True, admin_token=ADMIN, token_file=tmp_path / "t")
+    outer.mount("/jobs-admin", admin)
+    with serving(outer) as server, client(server, ADMIN) as http:
+        for path in ("/jobs-admin/api/jobs", "/jobs-admin/healthz"):
+            answer = http.get(path)
+            assert answer.status_code == 503
+            assert answer.json()["field"] == "start_engine"
+            assert "running()" in answer.json()["message"]
+    assert rota.engine is None
+    rota.close()

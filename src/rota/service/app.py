@@ -9,12 +9,13 @@ another process, other nodes) serves the same API, since everything goes through
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request, Response
 
 from rota import web
 from rota.app import Rota
@@ -37,6 +38,13 @@ from rota.service.login_limit import LoginLimiter
 from rota.service.session import Sessions
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("rota.service")
+NO_LIFESPAN = (
+    "asgi(start_engine=True) starts the engine in this app's lifespan, and it did not run (a "
+    "mounted app gets none): start the engine in your own app's lifespan (`async with "
+    "my_rota.running():`) and leave start_engine off"
+)
 
 API_PREFIX = "/api"
 DESCRIPTION = """The admin API of a rota app: jobs, runs, nodes, live events, health, metrics.
@@ -69,6 +77,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.rota_lifespan_ran = True
         if start_engine:
             await rota.start_async()
         try:
@@ -94,7 +103,11 @@ def create_app(
     app.state.rota_login_limiter = LoginLimiter()
     app.state.rota_heartbeat = float(heartbeat)
     app.state.rota_start_engine = start_engine
+    app.state.rota_lifespan_ran = False
+    app.state.rota_no_lifespan_logged = False
     errors.install(app)
+    if start_engine:
+        _refuse_without_lifespan(app)
     guarded = [Depends(authorize)]
     app.include_router(health.open_router)
     app.include_router(routes_session.router, prefix=API_PREFIX)
@@ -107,3 +120,21 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX, dependencies=guarded, responses=shared)
     web.install(app)  # the admin page at / (docs/page.md)
     return app
+
+
+def _refuse_without_lifespan(app: FastAPI) -> None:
+    """`start_engine=True` works through the app's lifespan, which Starlette does not run for a
+    mounted app: rather than serve with no engine, every request is refused, naming the fix."""
+
+    @app.middleware("http")
+    async def check(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if app.state.rota_lifespan_ran:
+            return await call_next(request)
+        if not app.state.rota_no_lifespan_logged:
+            app.state.rota_no_lifespan_logged = True
+            log.error("rota service: %s", NO_LIFESPAN)
+        return errors.error_response(
+            503, "engine_not_started", NO_LIFESPAN, field="start_engine", value=True
+        )
