@@ -23,6 +23,7 @@ from rota.store.abc import (
     SyncResult,
     notices_of,
 )
+from rota.store.chains import EdgeState
 from rota.store.events import events_of, sync_events
 from rota.store.memory_apply import (
     MISSING,
@@ -80,6 +81,7 @@ class MemoryStore(MemoryOperations, Store):
         self._runs: dict[int, RunRecord] = {}
         self._keys: dict[RunKey, int] = {}
         self._retries: dict[int, int] = {}  # retry_of: the id of the retry (one per attempt)
+        self._edges: dict[tuple[str, str], EdgeState] = {}  # chains' edges (decision 0011)
         self._nodes: dict[str, NodeRecord] = {}
         self._last_id = 0
         self._events: dict[int, EventRecord] = {}

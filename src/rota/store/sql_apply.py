@@ -20,11 +20,12 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import StoreError, UnknownJobError
-from rota.store import dialect, sql_events, sql_fencing, sql_jobs
+from rota.store import dialect, sql_chains, sql_events, sql_fencing, sql_jobs
 from rota.store.abc import (
     LEASE_LOST,
     UNSET,
     AddJob,
+    Chain,
     Claim,
     Enqueue,
     Finish,
@@ -379,6 +380,8 @@ class Transaction:
             return self._add_job(operation)
         if isinstance(operation, RemoveJob):
             return self._remove_job(operation)
+        if isinstance(operation, Chain):
+            return sql_chains.chain(self.connection, operation, self.insert_runs)
         raise StoreError(f"{operation!r} is not a store operation")
 
     def _holds(self, lease: Lease) -> bool:
