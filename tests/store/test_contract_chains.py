@@ -130,7 +130,7 @@ def test_the_downstreams_overlap_policy_decides(
 ) -> None:
     chained.apply([UpdateJob("c", at(1), override={**AFTER_A, "overlap": overlap})])
     busy = running(chained, "c")
-    (run_id, run, _), *_ = succeed(chained, "a", ("c",)).runs
+    (run_id, _, _), *_ = succeed(chained, "a", ("c",)).runs
     stored = chained.get_run(run_id)
     assert stored is not None
     assert stored.status is created

@@ -22,6 +22,7 @@ from typing import Any
 
 from rota.clock import Clock, StepAware
 from rota.engine.basis import Basis
+from rota.engine.chains import Chains, check_code_chains
 from rota.engine.context import RecordCapture
 from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_target
 from rota.engine.lag import Lag
@@ -75,6 +76,8 @@ class Engine:
         self.basis = Basis(node_id, store, Writer(store), clock, outage)
         self.started_at = clock.now()
         self.worker = Worker(self.basis, self.jobs, workers, self.started_at)
+        self.chains = Chains()  # which jobs are after which, by every job row (decision 0011)
+        self.worker.chained = self.chains.downstream
         self.nodes = NodeLife(
             self.basis,
             self.worker,
@@ -171,8 +174,11 @@ class Engine:
         defaults = {name: d.stored_defaults for name, d in wanted.items()}
         internal = {n for n, d in wanted.items() if d.kind is JobKind.INTERNAL}
         store = self.basis.store
+        # Chains that cannot work are refused before anything is written.
+        check_code_chains(self.definitions, await self.basis.writer.call(store.list_jobs))
         sync = functools.partial(store.sync_jobs, internal=internal)
         synced = await self.basis.writer.call(sync, defaults, now)
+        self.chains.load(synced.jobs)
         starts: list[Fire] = []
         for record in synced.jobs:
             if names is not None and record.name not in names:
@@ -421,6 +427,7 @@ class Engine:
         added at run time is loaded, a removed one dropped."""
         record = await self.basis.writer.call(self.basis.store.get_job, name)
         state = self.jobs.get(name)
+        self.chains.update(name, record)
         if record is None:
             self.jobs.pop(name, None)  # removed: its heap entries find no state
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,8 +15,8 @@ from rota.engine.context import RunContext
 from rota.engine.policies import RetryPolicy, retry_delay
 from rota.engine.runs import Outcome, QueuedRun, retry_run
 from rota.engine.texts import ERROR_LIMIT, NOTE_LIMIT, TRACEBACK_LIMIT, ascii_only, storable
-from rota.store.abc import Enqueue, Finish, NewRun
-from rota.store.records import RunStatus
+from rota.store.abc import UNSET, Finish, NewRun, Operation
+from rota.store.records import Reason, RunStatus
 
 if TYPE_CHECKING:
     from rota.engine.basis import Basis
@@ -33,11 +34,14 @@ def finish_of(run: QueuedRun, outcome: Outcome, context: RunContext, now: dateti
     """The finish of a run as the store keeps it: outcome, progress and log, texts cleaned and
     cut to their limits."""
     (done, total, note), log_text = context.snapshot()
+    # A dependency run's note names the upstream runs that triggered it: kept unless the
+    # outcome has a note of its own.
+    keep = outcome.note is None and run.reason is Reason.DEPENDENCY
     return Finish(
         run.id,
         outcome.status,
         now,
-        note=storable(outcome.note, NOTE_LIMIT),
+        note=UNSET if keep else storable(outcome.note, NOTE_LIMIT),
         error=storable(outcome.error, ERROR_LIMIT),
         traceback=storable(outcome.traceback, TRACEBACK_LIMIT),
         log=log_text,
@@ -72,11 +76,12 @@ def next_attempt(
 
 
 async def record_end(
-    basis: Basis, run: QueuedRun, operations: list[Finish | Enqueue], stopping: asyncio.Event
+    basis: Basis, run: QueuedRun, operations: Sequence[Operation], stopping: asyncio.Event
 ) -> list[Any]:
-    """Record a run's end and its retry, if any; one result each. While the store cannot
-    be reached, try again: a run's outcome is not given up because a database restarted."""
-    retry, what = operations[1:], f"recording the end of run {run.id}"
+    """Record a run's end and what follows from it (its retry, the runs of jobs after it), if
+    anything; one result each. While the store cannot be reached, try again: a run's outcome
+    is not given up because a database restarted."""
+    retry, what = list(operations[1:]), f"recording the end of run {run.id}"
     finish = operations[0]
     assert isinstance(finish, Finish)
     try:
@@ -102,16 +107,20 @@ async def record_end(
             )
             results = await basis.persist(what, [bare], stopping)
     if results is None:
-        return [False, None]
+        return [False] + [None] * len(retry)
     if len(results) == len(operations):
         return results
-    # The finish was written alone (an attempt broke, and may have committed both; or the
-    # details were refused): the retry is created only once the finish is, never twice.
+    # The finish was written alone (an attempt broke, and may have committed all; or the
+    # details were refused): what follows is written only once the finish is, never twice (a
+    # retry is one per attempt, and a chain counts a success once).
     if not results[0] or not retry:
-        return [results[0], None]
-    what = f"queueing the retry of run {run.id}"
+        return [results[0]] + [None] * len(retry)
+    what = f"queueing what follows run {run.id}"
     created = await basis.persist(what, retry, stopping)
-    return [True, None if not created else created[0]]
+    if created is not None and len(created) == len(retry):
+        return [True, *created]
+    # An attempt broke again: the first of them, at least, is written (`Basis.persist`).
+    return [True, None if not created else created[0]] + [None] * (len(retry) - 1)
 
 
 def _ascii(value: Any) -> Any:
