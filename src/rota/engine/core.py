@@ -43,6 +43,7 @@ from rota.store.abc import (
     Operation,
     RequestCancel,
     Store,
+    SyncResult,
 )
 from rota.store.records import JobKind, JobRecord, Reason, RunStatus
 
@@ -174,9 +175,14 @@ class Engine:
         defaults = {name: d.stored_defaults for name, d in wanted.items()}
         internal = {n for n, d in wanted.items() if d.kind is JobKind.INTERNAL}
         store = self.basis.store
-        # Chains that cannot work are refused before anything is written.
-        check_code_chains(self.definitions, await self.basis.writer.call(store.list_jobs))
-        sync = functools.partial(store.sync_jobs, internal=internal)
+        definitions = dict(self.definitions)
+
+        def sync(defaults: dict[str, dict[str, Any]], now: datetime) -> SyncResult:
+            # Chains that cannot work are refused before anything is written; in the same
+            # call, so that the writer's order of reads and writes stays as it was.
+            check_code_chains(definitions, store.list_jobs())
+            return store.sync_jobs(defaults, now, internal=internal)
+
         synced = await self.basis.writer.call(sync, defaults, now)
         self.chains.load(synced.jobs)
         starts: list[Fire] = []
