@@ -43,13 +43,15 @@ def downstream_of(graph: Mapping[str, tuple[str, ...]], job: str) -> tuple[str, 
 
 
 def chain_problem(
-    graph: Mapping[str, tuple[str, ...]], known: Iterable[str]
+    graph: Mapping[str, tuple[str, ...]], known: Iterable[str], first: str | None = None
 ) -> tuple[str, str] | None:
     """What is wrong with the chains of `graph` (job → the jobs it is after) among the `known`
     jobs, as (the job, what): a job after itself, after an unknown job, or in a cycle (named
-    in the order it would run, ``a → b → a``); None if nothing is. Stable: by job name."""
+    in the order it would run, ``a → b → a``); None if nothing is. Stable: by job name, job
+    `first` (the one being changed) before the others."""
     names = set(known)
-    for job in sorted(graph):
+    order = sorted(graph, key=lambda job: (job != first, job))
+    for job in order:
         if job in graph[job]:
             return job, f"job {job!r} is after itself"
         for upstream in graph[job]:
@@ -57,7 +59,7 @@ def chain_problem(
                 return job, f"job {job!r} is after {upstream!r}, and there is no job {upstream!r}"
     # Depth-first search for a cycle, following each job to the jobs it is after.
     done: set[str] = set()
-    for start in sorted(graph):
+    for start in order:
         path: list[str] = []
         on_path: set[str] = set()
         stack: list[tuple[str, int]] = [(start, 0)]
@@ -74,8 +76,12 @@ def chain_problem(
                 following = after[index]
                 if following in on_path:
                     cycle = [*path[path.index(following) :], following]
-                    # Written in the order the chain runs: upstream first.
-                    return start, "the chain is a cycle: " + " → ".join(reversed(cycle))
+                    # Written in the order it would run, from the job it was found from.
+                    runs = list(reversed(cycle))
+                    if start in runs[:-1]:
+                        at = runs.index(start)
+                        runs = [*runs[at:-1], *runs[:at], start]
+                    return start, "the chain is a cycle: " + " → ".join(runs)
                 if following not in done:
                     stack.append((following, 0))
                 continue
@@ -85,9 +91,11 @@ def chain_problem(
     return None
 
 
-def check_chains(graph: Mapping[str, tuple[str, ...]], known: Iterable[str]) -> None:
+def check_chains(
+    graph: Mapping[str, tuple[str, ...]], known: Iterable[str], first: str | None = None
+) -> None:
     """SettingError (field ``schedule``) naming what `chain_problem` finds, if anything."""
-    problem = chain_problem(graph, known)
+    problem = chain_problem(graph, known, first)
     if problem is not None:
         job, what = problem
         raise SettingError("schedule", "after " + ", ".join(graph[job]), what)
@@ -123,7 +131,7 @@ def check_change(records: Iterable[JobRecord], name: str, upstream: tuple[str, .
         for job, ups in upstream_of_records(rows).items()
     }
     graph[name] = upstream
-    check_chains({job: ups for job, ups in graph.items() if ups}, known)
+    check_chains({job: ups for job, ups in graph.items() if ups}, known, first=name)
 
 
 class Chains:

@@ -1,0 +1,44 @@
+"""The chain check as a pure function: a job after itself, after an unknown job, or in a cycle
+is named; a graph without them passes, whatever its shape."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rota.engine.chains import chain_problem, downstream_of
+
+
+def test_problems_are_named() -> None:
+    assert chain_problem({"a": ("a",)}, {"a"}) == ("a", "job 'a' is after itself")
+    assert chain_problem({"a": ("x",)}, {"a"}) == (
+        "a",
+        "job 'a' is after 'x', and there is no job 'x'",
+    )
+    graph = {"b": ("a",), "c": ("b",), "a": ("c",), "d": ("a",)}
+    assert chain_problem(graph, "abcd") == ("a", "the chain is a cycle: a → b → c → a")
+    assert chain_problem(graph, "abcd", first="c") == ("c", "the chain is a cycle: c → a → b → c")
+
+
+def test_a_diamond_is_no_cycle() -> None:
+    graph = {"b": ("a",), "c": ("a",), "d": ("b", "c")}
+    assert chain_problem(graph, "abcd") is None
+    assert downstream_of(graph, "a") == ("b", "c")
+
+
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=20))
+def test_edges_that_only_point_back_in_order_never_make_a_cycle(
+    pairs: list[tuple[int, int]],
+) -> None:
+    graph: dict[str, tuple[str, ...]] = {}
+    for low, high in pairs:
+        if low < high:
+            graph[f"j{high}"] = (*graph.get(f"j{high}", ()), f"j{low}")
+    assert chain_problem(graph, {f"j{i}" for i in range(8)}) is None
+    if graph:
+        # Closing any one of them back on itself makes a cycle, and it is found.
+        job, upstream = next(iter(graph.items()))
+        looped = {**graph, upstream[0]: (*graph.get(upstream[0], ()), job)}
+        found = chain_problem(looped, {f"j{i}" for i in range(8)})
+        assert found is not None
+        assert "cycle" in found[1]
