@@ -21,7 +21,7 @@ from rota.store import (
 )
 from rota.store.chains import EdgeState, chain_step
 
-from .conftest import T0, at, finished, running
+from .conftest import T0, at, running
 
 AFTER_A = {"schedule": {"kind": "after", "jobs": ["a"]}}
 AFTER_AB = {"schedule": {"kind": "after", "jobs": ["a", "b"]}}
@@ -87,13 +87,25 @@ def test_only_a_success_counts(chained: Store) -> None:
     assert dependency_runs(chained, "c") == []
 
 
-def test_a_success_is_counted_once_even_if_its_chain_is_applied_again(chained: Store) -> None:
-    run_id = finished(chained, RunStatus.SUCCEEDED, at(2), "a")
-    chain = Chain(run_id, "a", at(2), ("c",))
-    assert len(chained.apply([chain])[0].runs) == 1
-    # A transaction tried again after an unclear commit: nothing the second time.
-    assert chained.apply([chain]) == [Chained()]
+def test_a_success_is_counted_only_in_the_transaction_that_records_it(chained: Store) -> None:
+    run_id = running(chained, "a")
+    both = [Finish(run_id, RunStatus.SUCCEEDED, at(2)), Chain(run_id, "a", at(2), ("c",))]
+    assert len(chained.apply(both)[1].runs) == 1
+    # Tried again after an unclear commit: the finish finds the run finished, the chain
+    # counts nothing; nor does a chain on its own.
+    assert chained.apply(both) == [False, Chained()]
+    assert chained.apply([Chain(run_id, "a", at(2), ("c",))]) == [Chained()]
     assert len(dependency_runs(chained, "c")) == 1
+
+
+def test_successes_count_in_the_order_they_finish_not_by_run_id(chained: Store) -> None:
+    # Two runs of "a" at once (overlap=allow): the later-created one finishes first.
+    first, second = running(chained, "a"), running(chained, "a")
+    for run_id in (second, first):
+        finish = Finish(run_id, RunStatus.SUCCEEDED, at(2))
+        result = chained.apply([finish, Chain(run_id, "a", at(2), ("c",))])[1]
+        assert [links for _, _, links in result.runs] == [{"a": run_id}]
+    assert len(dependency_runs(chained, "c")) == 2
 
 
 def test_a_chain_whose_finish_was_refused_does_nothing(chained: Store) -> None:

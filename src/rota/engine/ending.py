@@ -15,7 +15,7 @@ from rota.engine.context import RunContext
 from rota.engine.policies import RetryPolicy, retry_delay
 from rota.engine.runs import Outcome, QueuedRun, retry_run
 from rota.engine.texts import ERROR_LIMIT, NOTE_LIMIT, TRACEBACK_LIMIT, ascii_only, storable
-from rota.store.abc import UNSET, Finish, NewRun, Operation
+from rota.store.abc import UNSET, Chain, Finish, NewRun, Operation
 from rota.store.records import Reason, RunStatus
 
 if TYPE_CHECKING:
@@ -78,14 +78,17 @@ def next_attempt(
 async def record_end(
     basis: Basis, run: QueuedRun, operations: Sequence[Operation], stopping: asyncio.Event
 ) -> list[Any]:
-    """Record a run's end and what follows from it (its retry, the runs of jobs after it), if
-    anything; one result each. While the store cannot be reached, try again: a run's outcome
-    is not given up because a database restarted."""
-    retry, what = list(operations[1:]), f"recording the end of run {run.id}"
+    """Record a run's end (its `Finish` first, with its `Chain` right after, if any) and its
+    retry, if any; one result each. While the store cannot be reached, try again: a run's
+    outcome is not given up because a database restarted. A chain is always written with its
+    finish, in one transaction: the store counts a success only there (decision 0011)."""
     finish = operations[0]
     assert isinstance(finish, Finish)
+    chain = [op for op in operations[1:2] if isinstance(op, Chain)]
+    retry, what = list(operations[1 + len(chain) :]), f"recording the end of run {run.id}"
+    keep = 1 + len(chain)
     try:
-        results = await basis.persist(what, operations, stopping)
+        results = await basis.persist(what, operations, stopping, keep=keep)
     except Exception:
         # The texts are clean for a UTF-8 store; one in another encoding may refuse some
         # characters: escape every non-ASCII one, which loses nothing.
@@ -94,7 +97,7 @@ async def record_end(
         escaped = replace(finish, **{name: _ascii(getattr(finish, name)) for name in texts})
         try:
             # The retry, if any, follows below.
-            results = await basis.persist(what, [escaped], stopping)
+            results = await basis.persist(what, [escaped, *chain], stopping, keep=keep)
         except Exception as error:
             # Something else in the record the store refused: keep at least the outcome.
             log.exception("rota failed %s; it records the outcome alone", what)
@@ -105,22 +108,20 @@ async def record_end(
                 error=storable(f"rota could not record this run's details: {error}", ERROR_LIMIT),
                 owner=finish.owner,
             )
-            results = await basis.persist(what, [bare], stopping)
+            results = await basis.persist(what, [bare, *chain], stopping, keep=keep)
     if results is None:
-        return [False] + [None] * len(retry)
+        return [False] + [None] * (len(operations) - 1)
     if len(results) == len(operations):
         return results
-    # The finish was written alone (an attempt broke, and may have committed all; or the
-    # details were refused): what follows is written only once the finish is, never twice (a
-    # retry is one per attempt, and a chain counts a success once).
+    # The finish was written without its retry (an attempt broke, and may have committed
+    # both; or the details were refused): the retry is created only once the finish is,
+    # never twice.
+    head = list(results[:keep]) + [None] * (keep - len(results[:keep]))
     if not results[0] or not retry:
-        return [results[0]] + [None] * len(retry)
-    what = f"queueing what follows run {run.id}"
+        return head + [None] * len(retry)
+    what = f"queueing the retry of run {run.id}"
     created = await basis.persist(what, retry, stopping)
-    if created is not None and len(created) == len(retry):
-        return [True, *created]
-    # An attempt broke again: the first of them, at least, is written (`Basis.persist`).
-    return [True, None if not created else created[0]] + [None] * (len(retry) - 1)
+    return [*head, None if not created else created[0]]
 
 
 def _ascii(value: Any) -> Any:

@@ -458,12 +458,12 @@ class Worker:
         now = self.basis.clock.now()
         finish = replace(finish_of(run, outcome, active.context, now), owner=active.owner)
         operations: list[Operation] = [finish]
-        retry = next_attempt(run, state.settings.retry, outcome, now)
-        if retry is not None:
-            operations.append(Enqueue(retry, owner=active.owner))
         downstream = self.chained(run.job) if outcome.status is RunStatus.SUCCEEDED else ()
         if downstream:  # in the same transaction as the success: nothing lost, nothing twice
             operations.append(Chain(run.id, run.job, now, downstream))
+        retry = next_attempt(run, state.settings.retry, outcome, now)
+        if retry is not None:
+            operations.append(Enqueue(retry, owner=active.owner))
         # The slot is free now: the next claim goes into the same transaction as this finish.
         self._active.pop(run.id, None)
         state.running.discard(run.id)
@@ -482,10 +482,10 @@ class Worker:
                 outcome.status.value,
             )
             self.lease_doubted()
-        elif retry is not None and isinstance(results[1], int):
-            self.take(QueuedRun.of(results[1], retry))
-        if isinstance(results[-1], Chained):
-            await self._chained(results[-1])
+        elif retry is not None and isinstance(results[-1], int):
+            self.take(QueuedRun.of(results[-1], retry))
+        if downstream and isinstance(results[1], Chained):
+            await self._chained(results[1])
 
     async def _chained(self, chained: Chained) -> None:
         """Take up the runs a success queued for the jobs after it, and cancel the runs that

@@ -276,14 +276,15 @@ class AddJob:
 
 @dataclass(frozen=True)
 class Chain:
-    """After a run's `Finish`, in the same transaction: if run `run_id` of `job` has
-    succeeded, count that success for each job in `downstream` whose effective schedule (the
-    store's row: override over defaults) is still ``after`` `job`, and create a run (reason
-    `dependency`, queued at `at`) of each whose upstream jobs have all succeeded since its last
-    dependency run (decision 0011). Each success counts once: a run id not above the one last
-    counted for that edge is ignored. A paused or removed downstream is left alone. The
-    downstream's overlap policy decides, under a lock of its row, whether the run is queued or
-    recorded skipped. Result: `Chained`."""
+    """After a run's `Finish`, in the same transaction: if that Finish recorded run `run_id`
+    of `job` succeeded, count the success for each job in `downstream` whose effective schedule
+    (the store's row: override over defaults) is still ``after`` `job`, and create a run
+    (reason `dependency`, queued at `at`) of each whose upstream jobs have all succeeded since
+    its last dependency run (decision 0011). A success is counted only in the transaction that
+    records it, so a Chain tried again after that committed (its Finish then finds the run
+    finished) counts nothing. A paused or removed downstream is left alone. The downstream's
+    overlap policy decides, under a lock of its row, whether the run is queued or recorded
+    skipped. Result: `Chained`."""
 
     run_id: int
     job: str

@@ -28,10 +28,9 @@ class EdgeState:
 
     @property
     def pending(self) -> bool:
-        """Whether the upstream has succeeded since the downstream last ran after it."""
-        return self.last_success is not None and (
-            self.last_consumed is None or self.last_success > self.last_consumed
-        )
+        """Whether the upstream has succeeded since the downstream last ran after it (each
+        success is counted once, so a new one is never the one consumed)."""
+        return self.last_success is not None and self.last_success != self.last_consumed
 
 
 @dataclass(frozen=True)
@@ -68,15 +67,14 @@ def chain_step(
 ) -> ChainStep | None:
     """The step for `downstream` (its row as (defaults, override, paused), its edges by
     upstream, its active runs as (id, status) ascending) when run `run_id` of `upstream`
-    succeeded at `at`; None when nothing is to be written: the downstream is paused, is no
-    longer after `upstream`, or this success was counted already."""
+    succeeded at `at`; None when nothing is to be written: the downstream is paused or is no
+    longer after `upstream`. The store calls it once per success: in the transaction whose
+    Finish recorded it (see `Chain`)."""
     defaults, override, paused = row
     upstreams = after_jobs(defaults, override)
     if paused or upstream not in upstreams:
         return None
     edge = edges.get(upstream, EdgeState())
-    if edge.last_success is not None and run_id <= edge.last_success:
-        return None  # counted already (a transaction tried again after an unclear commit)
     counted = EdgeState(run_id, edge.last_consumed)
     current = {**edges, upstream: counted}
     if not all(name in current and current[name].pending for name in upstreams):

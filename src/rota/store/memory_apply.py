@@ -91,6 +91,7 @@ class MemoryOperations:
     _keys: dict[RunKey, int]
     _retries: dict[int, int]
     _edges: dict[tuple[str, str], EdgeState]  # (downstream, upstream): decision 0011
+    _succeeded: set[int]  # runs a Finish recorded succeeded in the current apply
     _nodes: dict[str, NodeRecord]
     _events: dict[int, EventRecord]
     _last_id: int
@@ -303,6 +304,8 @@ class MemoryOperations:
             if value is not UNSET:
                 changes[field] = _float(value)
         self._put(self._runs, run.id, replace(run, **changes))
+        if RunStatus(finish.status) is RunStatus.SUCCEEDED:
+            self._succeeded.add(run.id)
         return True
 
     def _progress(self, progress: Progress) -> bool | LeaseLost:
@@ -430,11 +433,7 @@ class MemoryOperations:
 
     def _chain(self, chain: Chain) -> Chained:
         upstream = self._runs.get(chain.run_id)
-        if (
-            upstream is None
-            or upstream.job != chain.job
-            or upstream.status is not RunStatus.SUCCEEDED
-        ):
+        if chain.run_id not in self._succeeded or upstream is None or upstream.job != chain.job:
             return Chained()
         created: list[tuple[int, NewRun, dict[str, int]]] = []
         replaces: list[int] = []

@@ -118,6 +118,8 @@ class Transaction:
         # and what their events say, by operation index and position.
         self._continued: list[tuple[int, int, int]] = []
         self._streaks: dict[int, dict[int, StreakFacts]] = {}
+        # Runs a Finish recorded succeeded in this transaction: what a Chain may count.
+        self.succeeded: set[int] = set()
 
     def apply(self, operations: Sequence[Operation]) -> list[Any]:
         """One result per operation (see the operations' docstrings).
@@ -144,6 +146,12 @@ class Transaction:
                 if kind is Claim or kind is Finish:
                     done = self._claims(group) if kind is Claim else self._finishes(group)
                     results[start:end] = done
+                    if kind is Finish:
+                        self.succeeded.update(
+                            op.run_id
+                            for op, ok in zip(group, done, strict=True)
+                            if ok is True and RunStatus(op.status) is RunStatus.SUCCEEDED
+                        )
                     facts[start:end] = self._facts_of_group(group, done)
                 else:
                     for index in range(start, end):
@@ -381,7 +389,7 @@ class Transaction:
         if isinstance(operation, RemoveJob):
             return self._remove_job(operation)
         if isinstance(operation, Chain):
-            return sql_chains.chain(self.connection, operation, self.insert_runs)
+            return sql_chains.chain(self.connection, operation, self.insert_runs, self.succeeded)
         raise StoreError(f"{operation!r} is not a store operation")
 
     def _holds(self, lease: Lease) -> bool:

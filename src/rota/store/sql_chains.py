@@ -3,7 +3,7 @@ downstream's dependency run, in the transaction that recorded the success (decis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -21,12 +21,14 @@ def chain(
     connection: Connection,
     operation: Chain,
     insert_runs: Callable[[Sequence[NewRun]], list[int | None]],
+    succeeded: Set[int],
 ) -> Chained:
-    """Carry out `operation` (see `Chain`); `insert_runs` is the transaction's own."""
-    found = connection.execute(
-        select(runs.c.job, runs.c.status).where(runs.c.id == operation.run_id)
-    ).first()
-    if found is None or found[0] != operation.job or found[1] != RunStatus.SUCCEEDED.value:
+    """Carry out `operation` (see `Chain`); `insert_runs` is the transaction's own, and
+    `succeeded` the runs its Finishes recorded succeeded."""
+    if operation.run_id not in succeeded:
+        return Chained()
+    found = connection.execute(select(runs.c.job).where(runs.c.id == operation.run_id)).first()
+    if found is None or found[0] != operation.job:
         return Chained()
     created: list[tuple[int, NewRun, dict[str, int]]] = []
     replaces: list[int] = []
