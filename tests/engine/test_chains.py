@@ -192,3 +192,41 @@ async def test_set_schedule_refuses_a_cycle_and_an_unknown_job(rotas: MakeRota) 
     with pytest.raises(SettingError, match="after itself"):
         rota.set_schedule("a", After("a"))
     assert rota.job_info("a").schedule.text == "manual"
+
+
+async def test_replace_cancels_the_running_downstream_for_the_new_run(rotas: MakeRota) -> None:
+    rota = rotas()
+    release = threading.Event()
+    rota.job("up")(lambda: None)
+
+    @rota.job("down", schedule="after up", overlap="replace")
+    def down(ctx) -> None:  # type: ignore[no-untyped-def]
+        while not ctx.cancelled and not release.is_set():
+            release.wait(0.01)
+
+    await rota.start_async()
+    try:
+        busy = rota.run_now("down")
+        await eventually(lambda: rota.get_run(busy).status is RunStatus.RUNNING)
+        rota.run_now("up")
+        await eventually(lambda: rota.get_run(busy).status is RunStatus.CANCELLED)
+        assert rota.get_run(busy).note == "replaced by a newer run (overlap=replace)"
+        await eventually(lambda: len(dependency_runs(rota, "down")) == 1)
+    finally:
+        release.set()
+    await eventually(finished(rota, "down", 2))
+    assert statuses(rota, "down") == ["cancelled", "succeeded"]
+
+
+async def test_reset_refuses_to_bring_back_a_broken_chain(rotas: MakeRota) -> None:
+    rota = rotas()
+    rota.job("a", schedule="after b")(lambda: None)
+    rota.job("b")(lambda: None)
+    await rota.start_async()
+    rota.set_schedule("a", "manual")
+    rota.set_schedule("b", "after a")
+    with pytest.raises(SettingError, match="cycle: a → b → a"):
+        rota.reset("a", "schedule")
+    with pytest.raises(SettingError, match="cycle"):
+        rota.reset("a")
+    assert rota.job_info("a").schedule.text == "manual"

@@ -12,7 +12,7 @@ import pytest
 from rota import Retry, Rota, SettingError
 from rota.store.records import RunStatus
 from rota.testing import FakeClock
-from tests.engine import checks_for_tests
+from tests.engine import checks_for_tests, isolated_jobs
 from tests.engine.conftest import eventually, finished, outcome
 
 MakeRota = Callable[..., Rota]
@@ -137,3 +137,13 @@ async def test_requires_is_code_and_bad_values_are_refused(rotas: MakeRota) -> N
         rota.override("a", requires=[])
     info = rota.job_info("a")
     assert info.defaults["requires"] == ["tests.engine.checks_for_tests:tmdb_key_set"]
+
+
+async def test_a_process_isolated_job_is_checked_before_its_process_starts(
+    rotas: MakeRota,
+) -> None:
+    rota = rotas()
+    rota.job("end", isolation="process", requires=[lambda: "not today"])(isolated_jobs.end)
+    await rota.start_async()
+    run = await outcome(rota, rota.run_now("end", how="done"))
+    assert (run.status, run.note) == (RunStatus.SKIPPED, "not today")
