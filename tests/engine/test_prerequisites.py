@@ -147,3 +147,26 @@ async def test_a_process_isolated_job_is_checked_before_its_process_starts(
     await rota.start_async()
     run = await outcome(rota, rota.run_now("end", how="done"))
     assert (run.status, run.note) == (RunStatus.SKIPPED, "not today")
+
+
+async def test_a_check_that_hangs_is_cut_by_the_runs_timeout(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    rota = rotas()
+    called: list[str] = []
+
+    async def waits_forever() -> bool:
+        await asyncio.Event().wait()
+        return True
+
+    @rota.job("scan", requires=[waits_forever], timeout="1m")
+    async def scan() -> None:
+        called.append("scan")
+
+    await rota.start_async()
+    run_id = rota.run_now("scan")
+    await eventually(lambda: rota.get_run(run_id).status is RunStatus.RUNNING)
+    clock.advance(60)
+    run = await outcome(rota, run_id)
+    assert run.status is RunStatus.TIMED_OUT
+    assert called == []
