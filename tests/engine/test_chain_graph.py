@@ -42,3 +42,29 @@ def test_edges_that_only_point_back_in_order_never_make_a_cycle(
         found = chain_problem(looped, {f"j{i}" for i in range(8)})
         assert found is not None
         assert "cycle" in found[1]
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c"]), max_size=40))
+def test_a_job_after_several_runs_once_each_time_all_have_succeeded_since_its_last_run(
+    successes: list[str],
+) -> None:
+    from datetime import UTC, datetime
+
+    from rota.store.chains import EdgeState, chain_step
+
+    row = ({"schedule": {"kind": "after", "jobs": ["a", "b", "c"]}, "overlap": "allow"}, {}, False)
+    edges: dict[str, EdgeState] = {}
+    runs, seen, expected = 0, set(), 0
+    for run_id, job in enumerate(successes, start=1):
+        step = chain_step("d", row, edges, job, run_id, datetime(2026, 1, 1, tzinfo=UTC), [])
+        assert step is not None
+        edges.update(step.edges)
+        if step.run is not None:
+            runs += 1
+            # The run names the newest success of each upstream job.
+            assert set(step.upstream_runs) == {"a", "b", "c"}
+            assert step.upstream_runs[job] == run_id
+        seen.add(job)
+        if seen == {"a", "b", "c"}:
+            expected, seen = expected + 1, set()
+    assert runs == expected
