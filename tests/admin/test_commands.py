@@ -180,12 +180,12 @@ async def test_bad_overrides_name_the_field_and_change_nothing(rotas: MakeRota) 
     assert not rota.job_info("sync").is_overridden
 
 
-async def test_after_schedules_and_one_shots_in_the_past_are_refused(rotas: MakeRota) -> None:
+async def test_broken_chains_and_one_shots_in_the_past_are_refused(rotas: MakeRota) -> None:
     rota = rotas()
-    with pytest.raises(SettingError, match="'after' schedules do not fire yet"):
-        rota.job("recommendations", schedule="after embeddings")(nothing)
+    with pytest.raises(SettingError, match="'recommendations' is after itself"):
+        rota.job("recommendations", schedule="after recommendations")(nothing)
     rota.job("embeddings", schedule="daily 03:00")(nothing)
-    with pytest.raises(SettingError, match="do not fire yet"):
+    with pytest.raises(SettingError, match="there is no job 'sync'"):
         rota.set_schedule("embeddings", "after sync")
     with pytest.raises(SettingError, match="has passed"):
         rota.set_schedule("embeddings", f"once {(START - timedelta(hours=1)).isoformat()}")

@@ -67,7 +67,7 @@ def test_a_0001_database_with_jobs_and_runs_is_upgraded(empty_url: str) -> None:
     store.open()
     try:
         with store._reading() as connection:
-            assert migrate.current_revision(connection) == migrate.HEAD == "0005"
+            assert migrate.current_revision(connection) == migrate.HEAD == "0006"
         kinds = {job.name: (job.kind, job.target, job.defaults) for job in store.list_jobs()}
         assert kinds == {
             "a": (JobKind.CODE, None, {"v": 1}),

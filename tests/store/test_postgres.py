@@ -151,6 +151,7 @@ def test_the_columns_have_postgresql_types(pg: SqlStore) -> None:
         "pk_runs",
         "pk_nodes",
         "pk_events",
+        "pk_chain_edges",
         "fk_runs_job_jobs",
         "uq_runs_job_fire_time_reason_attempt",
     }

@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from rota.clock import Clock
+from rota.engine.chains import check_change, downstream_of, upstream_of_records
 from rota.engine.isolation import Isolation, check_isolable
 from rota.engine.jobs import JobDefinition, load_target
 from rota.engine.policies import decide_overlap
 from rota.engine.settings import OVERRIDABLE, JobSettings
 from rota.engine.spawning import spawned_run
 from rota.errors import ConflictError, SettingError, UnknownJobError, UnknownRunError
-from rota.schedules import Manual, Once, Schedule
+from rota.schedules import After, Manual, Once, Schedule
 from rota.store.abc import (
     AddJob,
     Enqueue,
@@ -32,7 +33,10 @@ from rota.store.abc import (
 )
 from rota.store.records import FAILURE_LIKE, JobKind, JobRecord, Reason, RunRecord, RunStatus
 
-__all__ = ["Commands", "stored_settings"]
+__all__ = ["CODE_ONLY", "Commands", "stored_settings"]
+
+CODE_ONLY = frozenset({"requires"})
+"""Settings that are functions in the job's code: never overridden by an admin."""
 
 
 def stored_settings(record: JobRecord) -> JobSettings:
@@ -177,6 +181,13 @@ class Commands:
         A changed schedule moves the next fire time."""
         record = self.job(name)
         for key in values:
+            if key in CODE_ONLY:
+                raise SettingError(
+                    "setting",
+                    str(key),
+                    f"{key!r} is the job's code (prerequisites are functions): change it where "
+                    "the job is defined; an admin cannot override it",
+                )
             if key not in OVERRIDABLE:
                 allowed = ", ".join(sorted(OVERRIDABLE))
                 raise SettingError("setting", str(key), f"an admin may override {allowed}")
@@ -185,6 +196,7 @@ class Commands:
             check_isolable(self.definition(record).function)
         if "schedule" in values:
             self._refuse_past(changed.schedule)
+            self._refuse_broken_chain(name, changed.schedule)
         if "args" in values or "schedule" in values:
             # The runs get these arguments: a scheduled job's must be all its function needs.
             scheduled = not isinstance(changed.schedule, Manual)
@@ -199,10 +211,12 @@ class Commands:
         for key in fields:
             if key not in OVERRIDABLE:
                 raise SettingError("setting", str(key), f"{key!r} is not an overridable setting")
+        schedule = stored_settings(record).with_values({"schedule": record.defaults["schedule"]})
+        if "schedule" in record.override and (not fields or "schedule" in fields):
+            self._refuse_broken_chain(name, schedule.schedule)
         if fields:
             override = {k: v for k, v in record.override.items() if k not in fields}
             return self._write_settings(record, override, reschedule="schedule" in fields)
-        schedule = stored_settings(record).with_values({"schedule": record.defaults["schedule"]})
         following = schedule.schedule.next_after(self._clock.now())
         return self._update(
             name, override={}, paused=False, pause_note=None, next_fire_at=following
@@ -213,6 +227,7 @@ class Commands:
     ) -> JobRecord:
         """Store a job defined at run time; ConflictError if the name is taken."""
         self._refuse_past(settings.schedule)
+        self._refuse_broken_chain(name, settings.schedule)
         definition.check_arguments(
             settings.args, complete=not isinstance(settings.schedule, Manual)
         )
@@ -239,6 +254,11 @@ class Commands:
         if record.kind is JobKind.CODE and name in registered():
             raise ConflictError(
                 f"job {name!r} is defined in the code of a running node: remove it there"
+            )
+        after = downstream_of(upstream_of_records(self._store().list_jobs()), name)
+        if after:
+            raise ConflictError(
+                f"jobs {', '.join(after)} are after job {name!r}: change their schedules first"
             )
         result = self.apply([RemoveJob(name, self._clock.now())])[0]
         if result is Removal.UNKNOWN:
@@ -288,6 +308,14 @@ class Commands:
         if record is None:
             raise UnknownJobError(name)
         return record
+
+    def _refuse_broken_chain(self, name: str, schedule: Schedule) -> None:
+        """SettingError if `schedule` for job `name` makes a chain that cannot work: after
+        itself, after a job that is not there, or a cycle (decision 0011)."""
+        upstream = schedule.jobs if isinstance(schedule, After) else ()
+        if name in upstream:
+            raise SettingError("schedule", schedule.text, f"job {name!r} is after itself")
+        check_change(self._store().list_jobs(), name, upstream)
 
     def _refuse_past(self, schedule: Schedule) -> None:
         if isinstance(schedule, Once):

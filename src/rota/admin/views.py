@@ -4,12 +4,13 @@ runs with a total. Every datetime returned is aware and in UTC."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
 from rota.admin.commands import stored_settings
 from rota.clock import Clock
+from rota.engine.chains import downstream_of, upstream_of_records
 from rota.engine.settings import JobSettings
 from rota.errors import SettingError, UnknownJobError
 from rota.schedules import Schedule
@@ -54,6 +55,10 @@ class JobInfo:
     consecutive_failures: int
     last_duration: timedelta | None
     median_duration: timedelta | None
+    upstream: tuple[str, ...] = ()
+    """The jobs this one is after (its schedule is ``after`` them), in the schedule's order."""
+    downstream: tuple[str, ...] = ()
+    """The jobs after this one, by name: a success of this job counts for each."""
 
     @property
     def in_code(self) -> bool:
@@ -121,9 +126,11 @@ class Views:
     ) -> list[JobInfo]:
         """Jobs by name; rota's own only with `internal`."""
         store = self._store()
+        every = store.list_jobs()
+        graph = upstream_of_records(every)  # chains are read off every job, listed or not
         records = [
             r
-            for r in store.list_jobs()
+            for r in every
             if (internal or r.kind is not JobKind.INTERNAL) and (names is None or r.name in names)
         ]
         wanted = [r.name for r in records]
@@ -134,7 +141,11 @@ class Views:
         registered = self.registered()
         now = self._clock.now()
         return [
-            _info(record, stats.get(record.name), active.get(record.name, []), registered, now)
+            replace(
+                _info(record, stats.get(record.name), active.get(record.name, []), registered, now),
+                upstream=graph.get(record.name, ()),
+                downstream=downstream_of(graph, record.name),
+            )
             for record in records
         ]
 

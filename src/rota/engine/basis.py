@@ -69,12 +69,18 @@ class Basis:
             stopped.cancel()
 
     async def persist(
-        self, what: str, operations: Sequence[Operation], stopping: asyncio.Event
+        self,
+        what: str,
+        operations: Sequence[Operation],
+        stopping: asyncio.Event,
+        *,
+        keep: int = 1,
     ) -> list[Any] | None:
         """Apply `operations`, trying again while the store cannot be reached. A broken attempt
-        may have committed, so after one only the first operation is tried again (its caller
-        writes what depends on it once it knows). None if given up (stopping, and the store
-        stays away); another error propagates."""
+        may have committed, so after one only the first `keep` operations are tried again (its
+        caller writes what depends on them once it knows; operations that are safe to repeat
+        with the first, such as a finish's `Chain`, are kept with it). None if given up
+        (stopping, and the store stays away); another error propagates."""
         failures = 0
         while True:
             try:
@@ -86,7 +92,7 @@ class Basis:
                     log.error("rota stops without %s: the store cannot be reached", what)
                     return None
                 await self.pause(failures, stopping)
-                operations = operations[:1]
+                operations = operations[:keep]
                 continue
             if failures:
                 self.outage.answered(self.clock.now())

@@ -22,6 +22,7 @@ from typing import Any
 
 from rota.clock import Clock, StepAware
 from rota.engine.basis import Basis
+from rota.engine.chains import Chains, check_code_chains
 from rota.engine.context import RecordCapture
 from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_target
 from rota.engine.lag import Lag
@@ -45,6 +46,7 @@ from rota.store.abc import (
     Operation,
     RequestCancel,
     Store,
+    SyncResult,
 )
 from rota.store.records import JobKind, JobRecord, Reason, RunStatus
 
@@ -83,6 +85,8 @@ class Engine:
         self.started_at = clock.now()
         self.worker = Worker(self.basis, self.jobs, workers, self.started_at)
         self.worker.job_free = self._job_free
+        self.chains = Chains()  # which jobs are after which, by every job row (decision 0011)
+        self.worker.chained = self.chains.downstream
         self.nodes = NodeLife(
             self.basis,
             self.worker,
@@ -186,8 +190,16 @@ class Engine:
         defaults = {name: d.stored_defaults for name, d in wanted.items()}
         internal = {n for n, d in wanted.items() if d.kind is JobKind.INTERNAL}
         store = self.basis.store
-        sync = functools.partial(store.sync_jobs, internal=internal)
+        definitions = dict(self.definitions)
+
+        def sync(defaults: dict[str, dict[str, Any]], now: datetime) -> SyncResult:
+            # Chains that cannot work are refused before anything is written; in the same
+            # call, so that the writer's order of reads and writes stays as it was.
+            check_code_chains(definitions, store.list_jobs())
+            return store.sync_jobs(defaults, now, internal=internal)
+
         synced = await self.basis.writer.call(sync, defaults, now)
+        self.chains.load(synced.jobs)
         starts: list[Fire] = []
         for record in synced.jobs:
             if names is not None and record.name not in names:
@@ -459,6 +471,7 @@ class Engine:
         added at run time is loaded, a removed one dropped."""
         record = await self.basis.writer.call(self.basis.store.get_job, name)
         state = self.jobs.get(name)
+        self.chains.update(name, record)
         if record is None:
             self.jobs.pop(name, None)  # removed: its heap entries find no state
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,8 +15,8 @@ from rota.engine.context import RunContext
 from rota.engine.policies import RetryPolicy, retry_delay
 from rota.engine.runs import Outcome, QueuedRun, retry_run
 from rota.engine.texts import ERROR_LIMIT, NOTE_LIMIT, TRACEBACK_LIMIT, ascii_only, storable
-from rota.store.abc import Enqueue, Finish, NewRun
-from rota.store.records import RunStatus
+from rota.store.abc import UNSET, Chain, Finish, NewRun, Operation
+from rota.store.records import Reason, RunStatus
 
 if TYPE_CHECKING:
     from rota.engine.basis import Basis
@@ -33,11 +34,14 @@ def finish_of(run: QueuedRun, outcome: Outcome, context: RunContext, now: dateti
     """The finish of a run as the store keeps it: outcome, progress and log, texts cleaned and
     cut to their limits."""
     (done, total, note), log_text = context.snapshot()
+    # A dependency run's note names the upstream runs that triggered it: kept unless the
+    # outcome has a note of its own.
+    keep = outcome.note is None and run.reason is Reason.DEPENDENCY
     return Finish(
         run.id,
         outcome.status,
         now,
-        note=storable(outcome.note, NOTE_LIMIT),
+        note=UNSET if keep else storable(outcome.note, NOTE_LIMIT),
         error=storable(outcome.error, ERROR_LIMIT),
         traceback=storable(outcome.traceback, TRACEBACK_LIMIT),
         log=log_text,
@@ -75,15 +79,19 @@ def next_attempt(
 
 
 async def record_end(
-    basis: Basis, run: QueuedRun, operations: list[Finish | Enqueue], stopping: asyncio.Event
+    basis: Basis, run: QueuedRun, operations: Sequence[Operation], stopping: asyncio.Event
 ) -> list[Any]:
-    """Record a run's end and its retry, if any; one result each. While the store cannot
-    be reached, try again: a run's outcome is not given up because a database restarted."""
-    retry, what = operations[1:], f"recording the end of run {run.id}"
+    """Record a run's end (its `Finish` first, with its `Chain` right after, if any) and its
+    retry, if any; one result each. While the store cannot be reached, try again: a run's
+    outcome is not given up because a database restarted. A chain is always written with its
+    finish, in one transaction: the store counts a success only there (decision 0011)."""
     finish = operations[0]
     assert isinstance(finish, Finish)
+    chain = [op for op in operations[1:2] if isinstance(op, Chain)]
+    retry, what = list(operations[1 + len(chain) :]), f"recording the end of run {run.id}"
+    keep = 1 + len(chain)
     try:
-        results = await basis.persist(what, operations, stopping)
+        results = await basis.persist(what, operations, stopping, keep=keep)
     except Exception:
         # The texts are clean for a UTF-8 store; one in another encoding may refuse some
         # characters: escape every non-ASCII one, which loses nothing.
@@ -92,7 +100,7 @@ async def record_end(
         escaped = replace(finish, **{name: _ascii(getattr(finish, name)) for name in texts})
         try:
             # The retry, if any, follows below.
-            results = await basis.persist(what, [escaped], stopping)
+            results = await basis.persist(what, [escaped, *chain], stopping, keep=keep)
         except Exception as error:
             # Something else in the record the store refused: keep at least the outcome.
             log.exception("rota failed %s; it records the outcome alone", what)
@@ -103,18 +111,20 @@ async def record_end(
                 error=storable(f"rota could not record this run's details: {error}", ERROR_LIMIT),
                 owner=finish.owner,
             )
-            results = await basis.persist(what, [bare], stopping)
+            results = await basis.persist(what, [bare, *chain], stopping, keep=keep)
     if results is None:
-        return [False, None]
+        return [False] + [None] * (len(operations) - 1)
     if len(results) == len(operations):
         return results
-    # The finish was written alone (an attempt broke, and may have committed both; or the
-    # details were refused): the retry is created only once the finish is, never twice.
+    # The finish was written without its retry (an attempt broke, and may have committed
+    # both; or the details were refused): the retry is created only once the finish is,
+    # never twice.
+    head = list(results[:keep]) + [None] * (keep - len(results[:keep]))
     if not results[0] or not retry:
-        return [results[0], None]
+        return head + [None] * len(retry)
     what = f"queueing the retry of run {run.id}"
     created = await basis.persist(what, retry, stopping)
-    return [True, None if not created else created[0]]
+    return [*head, None if not created else created[0]]
 
 
 def _ascii(value: Any) -> Any:

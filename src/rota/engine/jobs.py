@@ -15,11 +15,13 @@ from rota.engine.policies import Overlap
 from rota.engine.settings import JobSettings
 from rota.errors import SettingError
 from rota.names import job_name_problem
+from rota.schedules import After
 from rota.store.records import JobKind, JobRecord
 
 __all__ = [
     "JobDefinition",
     "JobState",
+    "check_not_after_itself",
     "effective_settings",
     "import_path",
     "load_target",
@@ -55,6 +57,7 @@ class JobDefinition:
             raise SettingError("job", name, f"{function!r} is not callable")
         if settings.isolation is Isolation.PROCESS:
             check_isolable(function)
+        check_not_after_itself(name, settings)
         try:
             parameters = list(inspect.signature(function).parameters.values())
         except (TypeError, ValueError) as error:  # a builtin, a C function
@@ -160,6 +163,13 @@ class JobState:
 
 _BY_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 _POSITIONAL_ONLY = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL)
+
+
+def check_not_after_itself(name: str, settings: JobSettings) -> None:
+    """SettingError if the job's schedule is ``after`` the job itself (decision 0011)."""
+    schedule = settings.schedule
+    if isinstance(schedule, After) and name in schedule.jobs:
+        raise SettingError("schedule", schedule.text, f"job {name!r} is after itself")
 
 
 def import_path(function: Callable[..., Any]) -> str:

@@ -9,17 +9,17 @@ defaults. Registration, overrides, stored JSON and the API's schema all read `SE
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, TypeVar
 
 from rota.engine.isolation import Isolation
 from rota.engine.policies import CatchUp, Overlap, RetryPolicy
+from rota.engine.prerequisites import check_path, read_checks
 from rota.errors import ScheduleError, SettingError
 from rota.outcomes import Retry
 from rota.schedules import (
-    After,
     Interval,
     Manual,
     Schedule,
@@ -61,6 +61,7 @@ class SettingValues(TypedDict, total=False):
     start_delay: Duration | None
     retention: Retention | Mapping[str, Any] | None
     isolation: str | None
+    requires: Sequence[Callable[..., Any] | str] | None
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class JobSettings:
     start_delay: timedelta | None = None
     retention: Retention = field(default_factory=Retention)
     isolation: Isolation = Isolation.NONE
+    requires: tuple[Callable[..., Any], ...] = ()
 
     @classmethod
     def build(cls, tz: str | None = None, **values: object) -> JobSettings:
@@ -140,13 +142,6 @@ def _schedule(value: object, tz: str | None) -> Schedule:
         schedule = to_schedule(value, tz)
     else:
         raise SettingError("schedule", repr(value)[:60], "give a Schedule or its text")
-    if isinstance(schedule, After):
-        raise SettingError(
-            "schedule",
-            schedule.text,
-            "'after' schedules do not fire yet (job chains are not built): give the job a "
-            "manual schedule and start it with run_now from the end of the upstream job",
-        )
     return schedule
 
 
@@ -283,7 +278,8 @@ def _value(value: Any) -> Any:
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "schedule",
-        "When the job fires: a schedule's text (cron, daily, weekly, every, once, manual).",
+        "When the job fires: a schedule's text (cron, daily, weekly, every, once, manual, or "
+        "'after a, b': each time jobs a and b have succeeded).",
         _schedule,
         lambda value: value.to_dict(),
     ),
@@ -348,6 +344,14 @@ SETTINGS: tuple[Setting, ...] = (
         "its own, ended for real on timeout, cancel and stop).",
         _choice(Isolation, "isolation"),
         _value,
+    ),
+    Setting(
+        "requires",
+        "Prerequisites: checks run before each run; one not met skips the run with its reason. "
+        "Code only (an admin cannot override them); listed by import path.",
+        lambda value, tz: read_checks(value),
+        lambda value: [check_path(check) for check in value],
+        False,
     ),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -25,6 +25,7 @@ from rota.engine.ending import LEASE_GONE, STOPPED, finish_of, next_attempt, rec
 from rota.engine.isolation import Isolation
 from rota.engine.limiter import Limiters
 from rota.engine.policies import Overlap
+from rota.engine.prerequisites import require, then_call, then_call_in_thread
 from rota.engine.process import JobProcess
 from rota.engine.runs import (
     Outcome,
@@ -32,6 +33,7 @@ from rota.engine.runs import (
     call_async_job,
     late_result,
     outcome_of,
+    outcome_of_raised,
     unfit_arguments,
     unless_given_up,
 )
@@ -40,7 +42,16 @@ from rota.engine.supervise import keep_running
 from rota.engine.threads import JobThreads
 from rota.engine.waiting import WaitingRuns
 from rota.errors import StoreUnavailableError
-from rota.store.abc import LEASE_LOST, Claim, Enqueue, Finish
+from rota.store.abc import (
+    LEASE_LOST,
+    Chain,
+    Chained,
+    Claim,
+    Enqueue,
+    Finish,
+    Operation,
+    RequestCancel,
+)
 from rota.store.records import Reason, RunStatus
 
 if TYPE_CHECKING:
@@ -90,6 +101,9 @@ class Worker:
         # What `ctx.limit` and `ctx.spawn` use (decision 0012); the engine sets them at start.
         self.limiters: Limiters | None = None
         self.spawns: Spawns | None = None
+        # The jobs after a job (`engine.chains.Chains.downstream`): a success of the job names
+        # them to the store in its finish's transaction (decision 0011).
+        self.chained: Callable[[str], tuple[str, ...]] = lambda job: ()
 
     # -- the queue ----------------------------------------------------------------------------
 
@@ -358,16 +372,27 @@ class Worker:
         arguments = (context,) if definition.takes_ctx else ()
         job: asyncio.Future[Any]
         isolated: JobProcess | None = None
+        checks = state.settings.requires  # prerequisites: a check not met skips the run
         if state.settings.isolation is Isolation.PROCESS:
+            if checks:  # in this process, before the job's own is started
+                try:
+                    await require(checks, context, self._pool)
+                except Exception as error:
+                    return outcome_of_raised(error)
             isolated = JobProcess.start(definition, context, run.args)
             job = isolated.ended
             self._processes.add(job)
             job.add_done_callback(self._processes.discard)
         elif definition.is_async:
-            coroutine = call_async_job(definition.function, *arguments, **run.args)
+            call_job = functools.partial(
+                call_async_job, definition.function, *arguments, **run.args
+            )
+            coroutine = then_call(checks, context, self._pool, call_job) if checks else call_job()
             job = loop.create_task(coroutine, name=f"rota-job-{run.id}", context=job_context)
         else:
             call = functools.partial(definition.function, *arguments, **run.args)
+            if checks:
+                call = functools.partial(then_call_in_thread, checks, context, loop, call)
             job = loop.run_in_executor(
                 self._pool, job_context.run, functools.partial(unless_given_up, context, call)
             )
@@ -431,7 +456,10 @@ class Worker:
         run = active.run
         now = self.basis.clock.now()
         finish = replace(finish_of(run, outcome, active.context, now), owner=active.owner)
-        operations: list[Finish | Enqueue] = [finish]
+        operations: list[Operation] = [finish]
+        downstream = self.chained(run.job) if outcome.status is RunStatus.SUCCEEDED else ()
+        if downstream:  # in the same transaction as the success: nothing lost, nothing twice
+            operations.append(Chain(run.id, run.job, now, downstream))
         retry = next_attempt(run, state.settings.retry, outcome, now)
         if retry is not None:
             operations.append(Enqueue(retry, owner=active.owner))
@@ -455,8 +483,27 @@ class Worker:
                 outcome.status.value,
             )
             self.lease_doubted()
-        elif retry is not None and isinstance(results[1], int):
-            self.take(QueuedRun.of(results[1], retry))
+        elif retry is not None and isinstance(results[-1], int):
+            self.take(QueuedRun.of(results[-1], retry))
+        if downstream and isinstance(results[1], Chained):
+            await self._chained(results[1])
+
+    async def _chained(self, chained: Chained) -> None:
+        """Take up the runs a success queued for the jobs after it, and cancel the runs that
+        those of ``overlap="replace"`` jobs replace."""
+        for run_id, new, _ in chained.runs:
+            if new.status is RunStatus.QUEUED:
+                self.take(QueuedRun.of(run_id, new))
+        if not chained.replaces:
+            return
+        now, note = self.basis.clock.now(), "replaced by a newer run (overlap=replace)"
+        cancels = [RequestCancel(run_id, now, note) for run_id in chained.replaces]
+        results = await self.basis.persist("cancelling replaced runs", cancels, self._stopping)
+        for cancel, before in zip(cancels, results or [], strict=False):
+            if before is RunStatus.RUNNING:
+                self.stop_run(cancel.run_id, RunStatus.CANCELLED, note)
+            elif before is RunStatus.QUEUED:
+                self.remove_queued(cancel.run_id)
 
     # -- progress -----------------------------------------------------------------------------
 

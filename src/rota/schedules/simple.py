@@ -155,8 +155,9 @@ class Manual(Schedule):
 
 @dataclass(frozen=True, init=False)
 class After(Schedule):
-    """Fires when each of the named jobs has succeeded. Job chains are not built yet: a job
-    given this schedule is refused with a SettingError that says so."""
+    """Fires once each time all of the named jobs have succeeded since the job's last run
+    after them (reason ``dependency``; docs/jobs.md, "Chains"). It has no fire times of its
+    own: `next_after` is None."""
 
     kind: ClassVar[str] = "after"
     jobs: tuple[str, ...]

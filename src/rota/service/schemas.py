@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from rota.admin.views import JobInfo
 from rota.engine.isolation import Isolation
@@ -51,6 +51,7 @@ _TYPES: dict[str, tuple[Any, Any]] = {
     "start_delay": (_Duration | None, "30s"),
     "retention": (dict[str, Any], {"keep_last": 100, "failed_for": "30d"}),
     "isolation": (Literal[tuple(i.value for i in Isolation)], "none"),
+    "requires": (list[str], ["myapp.checks:tmdb_key_set"]),
 }
 _missing = {s.name for s in SETTINGS} ^ set(_TYPES)
 if _missing:  # pragma: no cover - a developer's error, found by any import
@@ -92,6 +93,19 @@ class JobPatch(_Overrides):  # type: ignore[misc, valid-type]
     note: str | None = Field(
         default=None, max_length=2000, description="Why it is paused.", examples=["disk full"]
     )
+    requires: list[str] | None = Field(
+        default=None,
+        description="Not overridable: a job's prerequisites are functions in its code.",
+    )
+
+    @field_validator("requires")
+    @classmethod
+    def _code_only(cls, value: list[str] | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "is the job's code (prerequisites are functions): change it where the job is "
+                "defined; an admin cannot override it"
+            )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -264,6 +278,12 @@ class JobOut(BaseModel):
     consecutive_failures: int
     last_duration_seconds: float | None
     median_duration_seconds: float | None
+    upstream: list[str] = Field(
+        default_factory=list, description="The jobs this one is after (its 'after' schedule)."
+    )
+    downstream: list[str] = Field(
+        default_factory=list, description="The jobs after this one: its successes trigger them."
+    )
 
     @classmethod
     def of(cls, job: JobInfo) -> JobOut:
@@ -297,6 +317,8 @@ class JobOut(BaseModel):
             consecutive_failures=job.consecutive_failures,
             last_duration_seconds=_seconds(job.last_duration),
             median_duration_seconds=_seconds(job.median_duration),
+            upstream=list(job.upstream),
+            downstream=list(job.downstream),
         )
 
 

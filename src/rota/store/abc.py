@@ -32,6 +32,8 @@ __all__ = [
     "LEASE_LOST",
     "UNSET",
     "AddJob",
+    "Chain",
+    "Chained",
     "Claim",
     "Enqueue",
     "Finish",
@@ -289,6 +291,34 @@ class AddJob:
     next_fire_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Chain:
+    """After a run's `Finish`, in the same transaction: if that Finish recorded run `run_id`
+    of `job` succeeded, count the success for each job in `downstream` whose effective schedule
+    (the store's row: override over defaults) is still ``after`` `job`, and create a run
+    (reason `dependency`, queued at `at`) of each whose upstream jobs have all succeeded since
+    its last dependency run (decision 0011). A success is counted only in the transaction that
+    records it, so a Chain tried again after that committed (its Finish then finds the run
+    finished) counts nothing. A paused or removed downstream is left alone. The downstream's
+    overlap policy decides, under a lock of its row, whether the run is queued or recorded
+    skipped. Result: `Chained`."""
+
+    run_id: int
+    job: str
+    at: datetime
+    downstream: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Chained:
+    """What `Chain` created: each run's id, the run, and the upstream runs that triggered it
+    (job → run id); and the active runs of ``overlap="replace"`` downstreams that the new runs
+    replace, for the caller to cancel (with `RequestCancel`)."""
+
+    runs: tuple[tuple[int, NewRun, Mapping[str, int]], ...] = ()
+    replaces: tuple[int, ...] = ()
+
+
 class Removal(StrEnum):
     """What `RemoveJob` did."""
 
@@ -350,6 +380,12 @@ def notices_of(
                 notices.append(f"run:{result}")
         elif isinstance(operation, ReapNode):
             notices.extend(f"run:{run_id}" for run_id, _ in result.retries)
+        elif isinstance(operation, Chain):
+            notices.extend(
+                f"run:{run_id}"
+                for run_id, run, _ in result.runs
+                if RunStatus(run.status) is RunStatus.QUEUED
+            )
         elif isinstance(operation, UpdateJob | AddJob):
             if result is not None:
                 notices.append(f"job:{operation.name}")
@@ -375,6 +411,7 @@ Operation = (
     | UpdateJob
     | AddJob
     | RemoveJob
+    | Chain
 )
 
 

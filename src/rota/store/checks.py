@@ -19,6 +19,7 @@ from rota.errors import StoreError
 from rota.store.abc import (
     UNSET,
     AddJob,
+    Chain,
     Claim,
     Enqueue,
     Finish,
@@ -270,6 +271,14 @@ def check_operation(operation: Operation, index: int) -> None:
     elif isinstance(operation, RemoveJob):
         _text(operation.name, f"{name}.name")
         aware(operation.at, f"{name}.at")
+    elif isinstance(operation, Chain):
+        _int(operation.run_id, f"{name}.run_id", 1)
+        _text(operation.job, f"{name}.job")
+        aware(operation.at, f"{name}.at")
+        if isinstance(operation.downstream, str):
+            raise StoreError(f"{name}.downstream: give a tuple of job names, not a text")
+        for position, job in enumerate(operation.downstream):
+            _text(job, f"{name}.downstream[{position}]")
     else:
         raise StoreError(f"operation {index}: {_short(operation)} is not a store operation")
 

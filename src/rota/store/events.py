@@ -17,6 +17,8 @@ from typing import Any
 from rota.store.abc import (
     UNSET,
     AddJob,
+    Chain,
+    Chained,
     Claim,
     Enqueue,
     Finish,
@@ -219,6 +221,12 @@ def events_of(
                     NewEvent(at, EventKind.RUN_INTERRUPTED, fact[run_id].job, run_id, data)
                 )
             events.extend(_created(run, run_id) for run_id, run in reaped.retries)
+        elif isinstance(operation, Chain):
+            chained: Chained = result
+            for run_id, run, upstream_runs in chained.runs:
+                event = _created(run, run_id)
+                event.data["upstream_runs"] = dict(upstream_runs)
+                events.append(event)
         elif isinstance(operation, UpdateJob):
             if result is not None:
                 events.append(_job_changed(operation))

@@ -23,6 +23,7 @@ from rota.store.abc import (
     SyncResult,
     notices_of,
 )
+from rota.store.chains import EdgeState
 from rota.store.events import events_of, sync_events
 from rota.store.limits import LimiterState, Taken, TokenRequest, check_request, take
 from rota.store.memory_apply import (
@@ -82,6 +83,8 @@ class MemoryStore(MemoryOperations, Store):
         self._keys: dict[RunKey, int] = {}
         self._spawn_keys: dict[tuple[str, str], int] = {}
         self._retries: dict[int, int] = {}  # retry_of: the id of the retry (one per attempt)
+        self._edges: dict[tuple[str, str], EdgeState] = {}  # chains' edges (decision 0011)
+        self._succeeded: set[int] = set()  # runs finished succeeded in the current apply
         self._nodes: dict[str, NodeRecord] = {}
         self._last_id = 0
         self._events: dict[int, EventRecord] = {}
@@ -128,6 +131,7 @@ class MemoryStore(MemoryOperations, Store):
         with self._using():
             undo: list[tuple[dict[Any, Any], Any, Any]] = []
             last_id, last_event, self._undo = self._last_id, self._last_event, undo
+            self._succeeded = set()
             try:
                 results: list[Any] = []
                 facts: list[Any] = []

@@ -17,6 +17,8 @@ from rota.store.abc import (
     LEASE_LOST,
     UNSET,
     AddJob,
+    Chain,
+    Chained,
     Claim,
     Enqueue,
     Finish,
@@ -36,6 +38,7 @@ from rota.store.abc import (
     UpdateJob,
     reaped_retry,
 )
+from rota.store.chains import EdgeState, chain_step
 from rota.store.events import NewEvent, RunFacts, StreakFacts
 from rota.store.records import (
     ACTIVE,
@@ -88,6 +91,8 @@ class MemoryOperations:
     _keys: dict[RunKey, int]
     _spawn_keys: dict[tuple[str, str], int]  # (job, spawn key): the run that last had it
     _retries: dict[int, int]
+    _edges: dict[tuple[str, str], EdgeState]  # (downstream, upstream): decision 0011
+    _succeeded: set[int]  # runs a Finish recorded succeeded in the current apply
     _nodes: dict[str, NodeRecord]
     _events: dict[int, EventRecord]
     _last_id: int
@@ -174,6 +179,8 @@ class MemoryOperations:
             return self._add_job(operation)
         if isinstance(operation, RemoveJob):
             return self._remove_job(operation)
+        if isinstance(operation, Chain):
+            return self._chain(operation)
         return self._update_job(operation)
 
     def _fire(self, fire: Fire) -> FireResult:
@@ -309,6 +316,8 @@ class MemoryOperations:
             if value is not UNSET:
                 changes[field] = _float(value)
         self._put(self._runs, run.id, replace(run, **changes))
+        if RunStatus(finish.status) is RunStatus.SUCCEEDED:
+            self._succeeded.add(run.id)
         return True
 
     def _progress(self, progress: Progress) -> bool | LeaseLost:
@@ -428,6 +437,37 @@ class MemoryOperations:
                     self._delete(self._keys, key)
             if run.retry_of is not None and self._retries.get(run.retry_of) == run.id:
                 self._delete(self._retries, run.retry_of)
+        for edge in [edge for edge in self._edges if remove.name in edge]:
+            self._delete(self._edges, edge)
         self._delete(self._jobs, remove.name)
         self._removed_runs = len(doomed)
         return Removal.REMOVED
+
+    def _chain(self, chain: Chain) -> Chained:
+        upstream = self._runs.get(chain.run_id)
+        if chain.run_id not in self._succeeded or upstream is None or upstream.job != chain.job:
+            return Chained()
+        created: list[tuple[int, NewRun, dict[str, int]]] = []
+        replaces: list[int] = []
+        for name in chain.downstream:
+            job = self._jobs.get(name)
+            if job is None:
+                continue
+            edges = {up: state for (down, up), state in self._edges.items() if down == name}
+            active = [
+                (r.id, r.status)
+                for r in self._runs.values()
+                if r.job == name and r.status in ACTIVE
+            ]
+            row = (job.defaults, job.override, job.paused)
+            step = chain_step(name, row, edges, chain.job, chain.run_id, chain.at, active)
+            if step is None:
+                continue
+            for up, state in step.edges.items():
+                self._put(self._edges, (name, up), state)
+            if step.run is not None:
+                run_id = self._insert(step.run)
+                if run_id is not None:
+                    created.append((run_id, step.run, step.upstream_runs))
+                    replaces.extend(step.replaces)
+        return Chained(tuple(created), tuple(replaces))

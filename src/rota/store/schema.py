@@ -52,6 +52,7 @@ __all__ = [
     "RUN_KEY",
     "SPAWN_KEY_ACTIVE",
     "UtcDateTime",
+    "chain_edges",
     "event_record",
     "events",
     "job_record",
@@ -228,6 +229,18 @@ events = Table(
     Column("data", JSON, nullable=False),
     Column("origin", Text, nullable=False),
     **RUNS_TABLE_OPTIONS,
+)
+
+chain_edges = Table(
+    "chain_edges",
+    metadata,
+    # One row per edge of a chain (decision 0011): the upstream's newest success counted, and
+    # the one the downstream's last dependency run consumed. No foreign keys: a job's edges are
+    # deleted with it (RemoveJob), and an edge may name an upstream that is not there yet.
+    Column("downstream", Text, primary_key=True),
+    Column("upstream", Text, primary_key=True),
+    Column("last_success", BigInteger),
+    Column("last_consumed", BigInteger),
 )
 
 NODE_COLUMNS = tuple(nodes.c[name] for name in NodeRecord.__dataclass_fields__)

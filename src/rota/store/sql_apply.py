@@ -22,11 +22,12 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import StoreError, UnknownJobError
-from rota.store import dialect, sql_events, sql_fencing, sql_jobs, sql_spawn
+from rota.store import dialect, sql_chains, sql_events, sql_fencing, sql_jobs, sql_spawn
 from rota.store.abc import (
     LEASE_LOST,
     UNSET,
     AddJob,
+    Chain,
     Claim,
     Enqueue,
     Finish,
@@ -111,6 +112,8 @@ class Transaction:
         # and what their events say, by operation index and position.
         self._continued: list[tuple[int, int, int]] = []
         self._streaks: dict[int, dict[int, StreakFacts]] = {}
+        # Runs a Finish recorded succeeded in this transaction: what a Chain may count.
+        self.succeeded: set[int] = set()
 
     def apply(self, operations: Sequence[Operation]) -> list[Any]:
         """One result per operation (see the operations' docstrings).
@@ -139,6 +142,12 @@ class Transaction:
                         self.writes.claims(group) if kind is Claim else self.writes.finishes(group)
                     )
                     results[start:end] = done
+                    if kind is Finish:
+                        self.succeeded.update(
+                            op.run_id
+                            for op, ok in zip(group, done, strict=True)
+                            if ok is True and RunStatus(op.status) is RunStatus.SUCCEEDED
+                        )
                     facts[start:end] = self._facts_of_group(group, done)
                 else:
                     for index in range(start, end):
@@ -399,6 +408,8 @@ class Transaction:
             return self._add_job(operation)
         if isinstance(operation, RemoveJob):
             return self._remove_job(operation)
+        if isinstance(operation, Chain):
+            return sql_chains.chain(self.connection, operation, self.insert_runs, self.succeeded)
         raise StoreError(f"{operation!r} is not a store operation")
 
     def _request_cancel(self, cancel: RequestCancel) -> RunStatus | None:

@@ -7,7 +7,7 @@ from sqlalchemy.sql.dml import Insert
 
 from rota.store.abc import AddJob, Removal
 from rota.store.records import ACTIVE, JobKind, JobRecord, RunStatus
-from rota.store.schema import job_record, jobs, runs
+from rota.store.schema import chain_edges, job_record, jobs, runs
 
 __all__ = ["add_job", "remove_job"]
 
@@ -53,5 +53,10 @@ def remove_job(connection: Connection, name: str) -> tuple[Removal, int]:
     if RunStatus.RUNNING.value in set(active):
         return Removal.RUNNING, 0
     deleted = int(connection.execute(delete(runs).where(runs.c.job == name)).rowcount)
+    connection.execute(
+        delete(chain_edges).where(
+            (chain_edges.c.downstream == name) | (chain_edges.c.upstream == name)
+        )
+    )
     connection.execute(delete(jobs).where(jobs.c.name == name))
     return Removal.REMOVED, deleted

@@ -1,0 +1,43 @@
+"""Chains and prerequisites through the API: a job's upstream and downstream jobs are listed, a
+broken chain is a 422 naming the cycle or the job, and `requires` is refused as code."""
+
+from __future__ import annotations
+
+from tests.service.conftest import Service
+
+
+def test_an_after_schedule_is_listed_both_ways_and_a_cycle_is_refused(service: Service) -> None:
+    try:
+        patched = service.admin.patch("/api/jobs/echo", json={"schedule": "after slow"})
+        assert patched.status_code == 200, patched.text
+        echo = patched.json()
+        assert (echo["upstream"], echo["schedule"]["text"]) == (["slow"], "after slow")
+        assert echo["next_fire_at"] is None
+        assert "echo" in service.viewer.get("/api/jobs/slow").json()["downstream"]
+        listed = {job["name"]: job for job in service.viewer.get("/api/jobs").json()}
+        assert listed["echo"]["upstream"] == ["slow"]
+        assert listed["nightly"]["upstream"] == listed["nightly"]["downstream"] == []
+
+        cycle = service.admin.patch("/api/jobs/slow", json={"schedule": "after echo"})
+        assert cycle.status_code == 422
+        body = cycle.json()
+        assert body["field"] == "schedule"
+        assert "cycle: slow → echo → slow" in body["reason"], body
+        unknown = service.admin.patch("/api/jobs/slow", json={"schedule": "after nobody"})
+        assert unknown.status_code == 422
+        assert "there is no job 'nobody'" in unknown.json()["reason"]
+        assert "schedule" not in service.viewer.get("/api/jobs/slow").json()["overrides"]
+        # A job others are after cannot be removed from under them.
+        gone = service.admin.delete("/api/jobs/slow")
+        assert gone.status_code == 409
+    finally:
+        service.admin.delete("/api/jobs/echo/overrides/schedule")
+    assert service.viewer.get("/api/jobs/slow").json()["downstream"] == []
+
+
+def test_requires_cannot_be_overridden(service: Service) -> None:
+    response = service.admin.patch("/api/jobs/echo", json={"requires": []})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["field"] == "requires"
+    assert "an admin cannot override it" in body["reason"], body
