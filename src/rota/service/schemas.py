@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from rota.admin.shapes import event_json, job_json, run_json
 from rota.admin.views import JobInfo
 from rota.engine.isolation import Isolation
 from rota.engine.policies import CatchUp, Overlap
@@ -186,7 +187,7 @@ class RunOut(BaseModel):
 
     @classmethod
     def of(cls, run: RunRecord) -> RunOut:
-        return cls(**_run_fields(run))
+        return cls.model_validate(run_json(run))
 
 
 class RunDetail(RunOut):
@@ -197,35 +198,7 @@ class RunDetail(RunOut):
 
     @classmethod
     def of(cls, run: RunRecord) -> RunDetail:
-        return cls(**_run_fields(run), log=run.log, traceback=run.traceback)
-
-
-def _run_fields(run: RunRecord) -> dict[str, Any]:
-    duration = run.duration
-    return {
-        "id": run.id,
-        "job": run.job,
-        "reason": run.reason,
-        "status": run.status,
-        "fire_time": run.fire_time,
-        "queued_at": run.queued_at,
-        "not_before": run.not_before,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "duration_seconds": None if duration is None else duration.total_seconds(),
-        "attempt": run.attempt,
-        "args": run.args,
-        "node": run.node,
-        "progress_done": run.progress_done,
-        "progress_total": run.progress_total,
-        "progress_note": run.progress_note,
-        "note": run.note,
-        "error": run.error,
-        "retry_of": run.retry_of,
-        "cancel_requested": run.cancel_requested,
-        "parent_run_id": run.parent_run_id,
-        "spawn_key": run.spawn_key,
-    }
+        return cls.model_validate(run_json(run, detail=True))
 
 
 class RunPageOut(BaseModel):
@@ -287,43 +260,7 @@ class JobOut(BaseModel):
 
     @classmethod
     def of(cls, job: JobInfo) -> JobOut:
-        def run(record: RunRecord | None) -> RunOut | None:
-            return None if record is None else RunOut.of(record)
-
-        return cls(
-            name=job.name,
-            description=job.description,
-            kind=job.kind.value,
-            target=job.target,
-            in_code=job.in_code,
-            orphaned=job.orphaned,
-            schedule=ScheduleOut(
-                text=job.schedule.text,
-                description=job.schedule.describe(),
-                data=job.schedule.to_dict(),
-            ),
-            next_fire_at=job.next_fire_at,
-            next_fire_times=list(job.next_fire_times),
-            paused=job.paused,
-            pause_note=job.pause_note,
-            settings=job.settings.to_json(),
-            defaults=job.defaults,
-            overrides=job.overrides,
-            running=[RunOut.of(r) for r in job.running],
-            queued=job.queued,
-            last_run=run(job.last_run),
-            last_success=run(job.last_success),
-            last_failure=run(job.last_failure),
-            consecutive_failures=job.consecutive_failures,
-            last_duration_seconds=_seconds(job.last_duration),
-            median_duration_seconds=_seconds(job.median_duration),
-            upstream=list(job.upstream),
-            downstream=list(job.downstream),
-        )
-
-
-def _seconds(value: Any) -> float | None:
-    return None if value is None else float(value.total_seconds())
+        return cls.model_validate(job_json(job))
 
 
 class PreviewOut(BaseModel):
@@ -391,11 +328,4 @@ class EventOut(BaseModel):
 
     @classmethod
     def of(cls, event: EventRecord) -> EventOut:
-        return cls(
-            id=event.id,
-            at=event.at,
-            kind=event.kind.value,
-            job=event.job,
-            run_id=event.run_id,
-            data=event.data,
-        )
+        return cls.model_validate(event_json(event))
