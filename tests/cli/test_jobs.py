@@ -113,6 +113,12 @@ def test_set_pause_resume_reset(rota_cli: Run) -> None:
             "error: minute field: 61 is out of range 0-59\n",
         ),
         (["jobs", "set", "nightly", "overlap=sometimes"], 2, "error: overlap: "),
+        (
+            ["jobs", "set", "nightly", "colour=red"],
+            2,
+            "error: setting: 'colour' is not an overridable setting; an admin may override ",
+        ),
+        (["jobs", "set", "nope", "colour=red"], 1, "error: job: no job is named 'nope'\n"),
         (["jobs", "set", "nightly", "nonsense"], 2, "error: setting: 'nonsense' is not KEY=VALUE"),
         (["jobs", "run", "echo", "--at", "soon"], 2, "error: at: 'soon' is not an ISO 8601"),
         (["jobs", "rm", "echo", "--yes"], 1, "error: "),
