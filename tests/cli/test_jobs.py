@@ -151,6 +151,13 @@ def test_rm_asks_first(rota_cli: Run) -> None:
     assert rota_cli("jobs", "show", "echo").exit_code == 0
 
 
+def test_rm_of_an_unknown_job_says_so_before_asking(rota_cli: Run) -> None:
+    result = rota_cli("jobs", "rm", "nope", input="y\n")
+    assert result.exit_code == 1
+    assert result.stderr == "error: job: no job is named 'nope'\n"
+    assert "Delete" not in result.output
+
+
 def test_watch_draws_the_table_and_the_running_runs(rota_cli: Run, served: Served) -> None:
     run_id = start_slow(served)
     try:

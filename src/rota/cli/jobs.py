@@ -199,9 +199,10 @@ def reset_command(name: str, settings: tuple[str, ...], where: Where) -> None:
 @backend_options
 def rm_command(name: str, yes: bool, where: Where) -> None:
     """Delete a run-time job, or a code job no live node defines any more, with its history."""
-    if not yes:
-        click.confirm(f"Delete job {name!r} and all its runs?", abort=True)
     with where.open() as backend:
+        if not yes:
+            backend.job(name)  # no such job: say so, rather than ask
+            click.confirm(f"Delete job {name!r} and all its runs?", abort=True)
         backend.remove(name)
     click.echo(f"{name} deleted, with its runs")
 
