@@ -113,3 +113,24 @@ def test_serve_without_an_app_is_bad_usage() -> None:
     result = invoke("serve", "nowhere:rota")
     assert result.exit_code == 2
     assert result.stderr.startswith("error: app: module 'nowhere' cannot be imported")
+
+
+def test_serve_on_a_port_in_use_says_so_before_anything_else(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/rota.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = _start("serve", "tests.cli.app:rota", "--port", str(port), "--database-url", store)
+        try:
+            _, err = server.communicate(timeout=DEADLINE)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.communicate()
+    assert server.returncode == 1, err
+    assert err == (
+        f"error: port: 127.0.0.1:{port} is in use (is a rota serve running there? "
+        "--port chooses another)\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # no store made, no token generated and saved
