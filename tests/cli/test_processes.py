@@ -134,3 +134,11 @@ def test_serve_on_a_port_in_use_says_so_before_anything_else(tmp_path: Path) -> 
         "--port chooses another)\n"
     )
     assert list(tmp_path.iterdir()) == []  # no store made, no token generated and saved
+
+
+def test_serve_on_an_address_not_of_this_machine_says_so(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/rota.db"
+    result = invoke("serve", "tests.cli.app:rota", "--host", "192.0.2.1", "--database-url", store)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: host: 192.0.2.1 is not an address of this machine (")
+    assert list(tmp_path.iterdir()) == []

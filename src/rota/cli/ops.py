@@ -106,6 +106,12 @@ def _check_listen(host: str, port: int) -> None:
                         f"port: {where} is in use (is a rota serve running there? --port "
                         "chooses another)"
                     ) from None
+                if error.errno == errno.EADDRNOTAVAIL:
+                    raise CommandError(
+                        f"host: {host} is not an address of this machine ({error.strerror}; "
+                        "0.0.0.0 listens on all of them)",
+                        2,
+                    ) from None
                 raise CommandError(
                     f"port: {where} cannot be listened on: {error.strerror}"
                 ) from None
