@@ -180,6 +180,16 @@ async def test_bad_overrides_name_the_field_and_change_nothing(rotas: MakeRota) 
     assert not rota.job_info("sync").is_overridden
 
 
+async def test_an_unknown_setting_is_named_in_the_message(rotas: MakeRota) -> None:
+    rota = rotas()
+    rota.job("sync", schedule="every 30m")(nothing)
+    with pytest.raises(SettingError) as caught:
+        rota.override("sync", colour="red")
+    assert caught.value.value == "colour"
+    assert str(caught.value).startswith("setting: 'colour' is not an overridable setting; ")
+    assert "an admin may override args, catch_up" in str(caught.value)
+
+
 async def test_broken_chains_and_one_shots_in_the_past_are_refused(rotas: MakeRota) -> None:
     rota = rotas()
     with pytest.raises(SettingError, match="'recommendations' is after itself"):

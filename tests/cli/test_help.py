@@ -103,7 +103,35 @@ def test_demo_says_when_rota_demo_is_missing(monkeypatch: pytest.MonkeyPatch) ->
     assert result.stderr.startswith("error: demo: rota.demo cannot be imported")
 
 
-def test_an_unknown_command_is_bad_usage() -> None:
-    result = CliRunner().invoke(main, ["jbos"])
+@pytest.mark.parametrize(
+    ("args", "first", "hint"),
+    [
+        (["jbos"], "error: no such command 'jbos'.", "Try 'rota -h' for help."),
+        (["--bogus"], "error: no such option", "Try 'rota -h' for help."),
+        (
+            ["runs", "show", "abc"],
+            "error: invalid value for 'ID': 'abc' is not a valid integer range.",
+            "Try 'rota runs show -h' for help.",
+        ),
+        (["jobs", "show"], "error: missing argument 'NAME'.", "Try 'rota jobs show -h' for help."),
+        (
+            ["runs", "--status", "bad"],
+            "error: invalid value for '--status': 'bad' is not one of ",
+            "Try 'rota runs -h' for help.",
+        ),
+    ],
+)
+def test_usage_errors_are_printed_as_rotas_errors(args: list[str], first: str, hint: str) -> None:
+    env: dict[str, str | None] = {"ROTA_URL": None, "ROTA_DATABASE_URL": None}
+    result = CliRunner().invoke(main, args, env=env, prog_name="rota")
     assert result.exit_code == 2
-    assert "No such command 'jbos'" in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(first), result.stderr
+    assert lines[-1] == hint
+    assert "Error:" not in result.stderr
+
+
+def test_rota_alone_prints_its_help() -> None:
+    result = CliRunner().invoke(main, [])
+    assert "Commands:" in result.output
+    assert "error:" not in result.output

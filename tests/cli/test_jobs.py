@@ -113,6 +113,12 @@ def test_set_pause_resume_reset(rota_cli: Run) -> None:
             "error: minute field: 61 is out of range 0-59\n",
         ),
         (["jobs", "set", "nightly", "overlap=sometimes"], 2, "error: overlap: "),
+        (
+            ["jobs", "set", "nightly", "colour=red"],
+            2,
+            "error: setting: 'colour' is not an overridable setting; an admin may override ",
+        ),
+        (["jobs", "set", "nope", "colour=red"], 1, "error: job: no job is named 'nope'\n"),
         (["jobs", "set", "nightly", "nonsense"], 2, "error: setting: 'nonsense' is not KEY=VALUE"),
         (["jobs", "run", "echo", "--at", "soon"], 2, "error: at: 'soon' is not an ISO 8601"),
         (["jobs", "rm", "echo", "--yes"], 1, "error: "),
@@ -143,6 +149,13 @@ def test_rm_asks_first(rota_cli: Run) -> None:
     assert result.exit_code == 1
     assert "Delete job 'echo' and all its runs?" in result.output
     assert rota_cli("jobs", "show", "echo").exit_code == 0
+
+
+def test_rm_of_an_unknown_job_says_so_before_asking(rota_cli: Run) -> None:
+    result = rota_cli("jobs", "rm", "nope", input="y\n")
+    assert result.exit_code == 1
+    assert result.stderr == "error: job: no job is named 'nope'\n"
+    assert "Delete" not in result.output
 
 
 def test_watch_draws_the_table_and_the_running_runs(rota_cli: Run, served: Served) -> None:

@@ -59,6 +59,17 @@ def test_bad_input_prints_the_error_and_exits_2(args: list[str], message: str) -
     assert err.startswith(message)
 
 
+def test_a_one_shot_in_the_past_says_its_time_has_passed() -> None:
+    code, out, _ = run("preview", "once 2026-12-01T10:00+01:00", "--after", "2026-12-02T10:00Z")
+    assert code == 0
+    assert out.splitlines()[3] == "  never fires: its time, 2026-12-01 10:00:00+01:00, has passed"
+    assert "never fires by itself" not in out
+    ahead = run(
+        "preview", "once 2026-12-01T10:00+01:00", "--after", "2026-12-01T00:00Z", "--tz", "CET"
+    )[1]
+    assert ahead.splitlines()[3].startswith("  Tue 2026-12-01 10:00:00 CET (+0100)")
+
+
 def test_manual_says_it_never_fires() -> None:
     code, out, _ = run("preview", "manual")
     assert code == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rota import Rota
+from rota import Rota, UnknownJobError
 from tests.cli.conftest import ADMIN, invoke
 from tests.service.server import DEADLINE, until
 
@@ -40,6 +40,15 @@ def _stop(process: subprocess.Popen[str]) -> tuple[int, str]:
     return process.returncode, err
 
 
+def _defines_echo(admin: Rota) -> bool:
+    """Whether a live node has ``echo`` in its code (its node row and its jobs' rows are not
+    written at one instant)."""
+    try:
+        return not admin.job_info("echo").orphaned
+    except UnknownJobError:
+        return False
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/rota.db"
@@ -49,7 +58,7 @@ def test_a_worker_runs_the_apps_jobs_and_stops_on_sigterm(store: str) -> None:
     admin = Rota(store)
     worker = _start("worker", "tests.cli.app:rota", "--database-url", store)
     try:
-        until(lambda: admin.store.list_nodes(), "the worker's node to register")
+        until(lambda: _defines_echo(admin), "the worker's node to register its jobs")
         run_id = admin.run_now("echo", text="from the worker")
         run = admin.wait(run_id, timeout=DEADLINE)
         assert run.status.value == "succeeded"
@@ -104,3 +113,32 @@ def test_serve_without_an_app_is_bad_usage() -> None:
     result = invoke("serve", "nowhere:rota")
     assert result.exit_code == 2
     assert result.stderr.startswith("error: app: module 'nowhere' cannot be imported")
+
+
+def test_serve_on_a_port_in_use_says_so_before_anything_else(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/rota.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = _start("serve", "tests.cli.app:rota", "--port", str(port), "--database-url", store)
+        try:
+            _, err = server.communicate(timeout=DEADLINE)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.communicate()
+    assert server.returncode == 1, err
+    assert err == (
+        f"error: port: 127.0.0.1:{port} is in use (is a rota serve running there? "
+        "--port chooses another)\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # no store made, no token generated and saved
+
+
+def test_serve_on_an_address_not_of_this_machine_says_so(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/rota.db"
+    result = invoke("serve", "tests.cli.app:rota", "--host", "192.0.2.1", "--database-url", store)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: host: 192.0.2.1 is not an address of this machine (")
+    assert list(tmp_path.iterdir()) == []

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+
+import pytest
 
 from tests.cli.conftest import ADMIN, Run, Served, invoke, start_slow
+from tests.service.server import DEADLINE
 
 
 def _run(rota_cli: Run, *args: str) -> int:
@@ -120,3 +125,26 @@ def test_events_follow_new_ones(rota_cli: Run, served: Served) -> None:
         feeder.join()
     assert result.exit_code == 0, result.output
     assert "run.finished  echo" in result.stdout
+
+
+@pytest.mark.timeout(60)
+def test_events_of_an_unknown_job_is_an_error_not_a_wait(rota_cli: Run) -> None:
+    result = rota_cli("events", "--job", "nope")
+    assert result.exit_code == 1
+    assert result.stderr == "error: job: no job is named 'nope'\n"
+
+
+def test_events_on_the_store_end_cleanly(served: Served) -> None:
+    # A process of its own: what asyncio says of a task left pending shows at the end.
+    served.rota.wait(served.rota.run_now("echo"), timeout=DEADLINE)
+    done = subprocess.run(
+        [sys.executable, "-m", "rota.cli", "events", "--after", "0", "-n", "2"],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        env={"PATH": "", "PYTHONPATH": ":".join(sys.path), "ROTA_DATABASE_URL": served.url},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 2
+    assert done.stderr == ""

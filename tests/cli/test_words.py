@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rota.cli.words import ago, moment, progress, seconds, stamp
+from rota.cli.words import ago, coming, moment, progress, seconds, since, stamp
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
@@ -51,3 +51,17 @@ def test_moments_and_stamps_read_the_apis_times() -> None:
 def test_progress(done: float | None, total: float | None, note: str | None, words: str) -> None:
     run = {"progress_done": done, "progress_total": total, "progress_note": note}
     assert progress(run) == words
+
+
+def test_a_past_time_read_a_moment_ahead_is_just_now_not_in_0_s() -> None:
+    # A run's start read from the store (or a service's clock) a moment after `now` was taken.
+    assert since(NOW, "2026-11-23T12:00:00.300Z") == "0 s ago"
+    assert since(NOW, "2026-11-23T11:59:57Z") == "3 s ago"
+    assert since(NOW, None) == "-"
+
+
+def test_an_overdue_fire_time_is_now_not_ago() -> None:
+    assert coming(NOW, "2026-11-23T11:59:00Z") == "now"
+    assert coming(NOW, "2026-11-23T12:00:00Z") == "now"
+    assert coming(NOW, "2026-11-23T13:00:00Z") == "in 1 h"
+    assert coming(NOW, None) == "-"

@@ -190,7 +190,11 @@ class Commands:
                 )
             if key not in OVERRIDABLE:
                 allowed = ", ".join(sorted(OVERRIDABLE))
-                raise SettingError("setting", str(key), f"an admin may override {allowed}")
+                raise SettingError(
+                    "setting",
+                    str(key),
+                    f"{key!r} is not an overridable setting; an admin may override {allowed}",
+                )
         changed = stored_settings(record).with_values(values, self._timezone)
         if "isolation" in values and changed.isolation is Isolation.PROCESS:
             check_isolable(self.definition(record).function)

@@ -8,7 +8,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -37,7 +37,20 @@ def exit_code_of(error: RotaError) -> int:
 
 class RotaGroup(click.Group):
     """The ``rota`` group: a `RotaError` from any command is printed as ``error: ...`` on
-    stderr, without a traceback, and exits 1 (failure) or 2 (bad input)."""
+    stderr, without a traceback, and exits 1 (failure) or 2 (bad input); so is a usage error
+    click finds in the command line (exit 2)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as error:
+            _usage_error(error)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -45,6 +58,25 @@ class RotaGroup(click.Group):
         except RotaError as error:
             click.echo(f"error: {error}", err=True)
             raise SystemExit(exit_code_of(error)) from None
+        except click.ClickException as error:
+            _usage_error(error)
+
+
+def _usage_error(error: click.ClickException) -> NoReturn:
+    """Click's usage errors (an unknown option, a bad or missing argument) as rota's: first
+    ``error: ...``, then the usage and where the help is; exit 2 (1 for other click errors)."""
+    if type(error).__name__ == "NoArgsIsHelpError":  # ``rota`` alone: click prints the help
+        raise error
+    message = error.format_message()
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]  # "No such option" -> "no such option"
+    click.echo(f"error: {message}", err=True)
+    ctx = error.ctx if isinstance(error, click.UsageError) else None
+    if ctx is not None:
+        click.echo(ctx.get_usage(), err=True)
+        if ctx.command.get_help_option(ctx) is not None:
+            click.echo(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.", err=True)
+    raise SystemExit(error.exit_code)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import click
 from rota.cli.backend import CommandError, Json
 from rota.cli.common import Where, backend_options, parse_pairs
 from rota.cli.show import job_lines, jobs_table, print_json, render, running_table
-from rota.cli.words import moment
+from rota.cli.words import coming
 
 __all__ = ["jobs"]
 
@@ -80,8 +80,8 @@ def _watch(read: Callable[[], list[Json]], interval: float, times: int | None) -
     from rota.cli.show import console
 
     def screen() -> Group:
-        now = _now()
         found = read()
+        now = _now()  # after the read: what it read has happened by now
         stamp = f"[dim]{now:%H:%M:%S} UTC, every {interval:g} s; Ctrl-C stops[/]"
         return Group(jobs_table(found, now), running_table(found, now), stamp)
 
@@ -199,9 +199,10 @@ def reset_command(name: str, settings: tuple[str, ...], where: Where) -> None:
 @backend_options
 def rm_command(name: str, yes: bool, where: Where) -> None:
     """Delete a run-time job, or a code job no live node defines any more, with its history."""
-    if not yes:
-        click.confirm(f"Delete job {name!r} and all its runs?", abort=True)
     with where.open() as backend:
+        if not yes:
+            backend.job(name)  # no such job: say so, rather than ask
+            click.confirm(f"Delete job {name!r} and all its runs?", abort=True)
         backend.remove(name)
     click.echo(f"{name} deleted, with its runs")
 
@@ -211,7 +212,7 @@ def _next_words(job: Json) -> str:
         return "- (paused)"
     if job["next_fire_at"] is None:
         return f"- ({job['schedule']['description']})"
-    return f"{moment(_now(), job['next_fire_at'])} ({job['schedule']['text']})"
+    return f"{coming(_now(), job['next_fire_at'])} ({job['schedule']['text']})"
 
 
 def _shown(job: Json, key: str) -> str:

@@ -25,6 +25,19 @@ async def _next(stream: AsyncGenerator[EventRecord]) -> EventRecord | None:
         return None
 
 
+def _finish(loop: asyncio.AbstractEventLoop) -> None:
+    """Close `loop` as `asyncio.run` does: an async generator the stream used inside is
+    finalised by a task of its own, which must run before the loop closes (else asyncio warns
+    "Task was destroyed but it is pending!" as the process ends)."""
+    try:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        while pending := asyncio.all_tasks(loop):
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+
+
 class LocalBackend:
     """`Backend` over a `Rota`; `owned` means this backend made it and closes it."""
 
@@ -124,7 +137,7 @@ class LocalBackend:
         finally:
             with contextlib.suppress(RuntimeError):
                 loop.run_until_complete(stream.aclose())
-            loop.close()
+            _finish(loop)
 
     def close(self) -> None:
         if self.owned:

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
+import socket
 from pathlib import Path
 
 import click
@@ -51,6 +53,7 @@ def serve(app_spec: str, host: str, port: int, log_level: str, database_url: str
     ROTA_ADMIN_TOKEN / ROTA_VIEWER_TOKEN, else a generated admin token (logged once).
     SIGINT or SIGTERM stops it gracefully.
     """
+    _check_listen(host, port)  # before the store is opened or a token made
     try:
         import uvicorn
 
@@ -67,8 +70,51 @@ def serve(app_spec: str, host: str, port: int, log_level: str, database_url: str
     stopped_by: list[int] = []
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda received, _frame: stopped_by.append(received))
-    uvicorn.run(application, host=host, port=port, log_level=log_level)
+    try:
+        uvicorn.run(application, host=host, port=port, log_level=log_level)
+    except SystemExit as exit:
+        if exit.code == STARTUP_FAILURE:  # uvicorn's: its log above says why
+            raise CommandError(
+                "serve: the service did not start (the log above says why)"
+            ) from None
+        raise
     click.echo("rota serve: stopped", err=True)
+
+
+STARTUP_FAILURE = 3
+"""uvicorn's exit code when the server could not start (docs/cli.md's codes are 0, 1 and 2)."""
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Refuse, naming the address, a `host` and `port` the server could not listen on: bound as
+    uvicorn binds them (every address the host resolves to, SO_REUSEADDR), then let go."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise CommandError(f"host: {host!r} cannot be listened on: {error.strerror}", 2) from None
+    for family, kind, protocol, _name, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                where = f"{host}:{port}"
+                if error.errno == errno.EADDRINUSE:
+                    raise CommandError(
+                        f"port: {where} is in use (is a rota serve running there? --port "
+                        "chooses another)"
+                    ) from None
+                if error.errno == errno.EADDRNOTAVAIL:
+                    raise CommandError(
+                        f"host: {host} is not an address of this machine ({error.strerror}; "
+                        "0.0.0.0 listens on all of them)",
+                        2,
+                    ) from None
+                raise CommandError(
+                    f"port: {where} cannot be listened on: {error.strerror}"
+                ) from None
 
 
 @click.command("worker")

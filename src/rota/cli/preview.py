@@ -9,7 +9,7 @@ import click
 from rota.cli.words import until
 from rota.errors import RotaError
 from rota.schedules import parse, preview
-from rota.schedules.simple import parse_instant
+from rota.schedules.simple import Once, parse_instant
 
 __all__ = ["preview_command"]
 
@@ -36,7 +36,9 @@ def preview_command(schedule: str, tz: str | None, count: int, after: str | None
     click.echo(value.text)
     click.echo(value.describe())
     click.echo()
-    if not result.fire_times:
+    if not result.fire_times and isinstance(value, Once):
+        click.echo(f"  never fires: its time, {value.at.isoformat(sep=' ')}, has passed")
+    elif not result.fire_times:
         click.echo("  never fires by itself")
     for at in result.fire_times:
         fraction = f".{at.microsecond // 1000:03d}" if at.microsecond else ""

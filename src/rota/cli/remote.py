@@ -67,6 +67,18 @@ class RemoteBackend:
         return self._patch(name, {"paused": False})
 
     def override(self, name: str, settings: Json) -> Json:
+        unknown = [key for key in settings if key not in OVERRIDABLE and key != "requires"]
+        if unknown:
+            # The API refuses it as an extra field; say it as the library does, naming it and
+            # what may be overridden, after an unknown job (as the library checks them).
+            self.job(name)
+            allowed = ", ".join(sorted(OVERRIDABLE))
+            key = unknown[0]
+            raise SettingError(
+                "setting",
+                key,
+                f"{key!r} is not an overridable setting; an admin may override {allowed}",
+            )
         return self._patch(name, settings)
 
     def _patch(self, name: str, body: Json) -> Json:

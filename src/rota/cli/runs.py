@@ -212,6 +212,8 @@ def events(
 
     seen = 0
     with where.open() as backend:
+        if job is not None:
+            backend.job(job)  # no such job: say so, rather than wait for its events forever
         stream = backend.events(after)
         try:
             for event in stream:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from rota.cli.words import moment, progress, seconds, stamp
+from rota.cli.words import coming, progress, seconds, since, stamp
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -80,13 +80,13 @@ def _next(job: Json, now: datetime) -> str:
         return "paused"
     if job["next_fire_at"] is None:
         return "-"
-    return moment(now, job["next_fire_at"])
+    return coming(now, job["next_fire_at"])
 
 
 def _last(run: Json | None, now: datetime) -> str:
     if run is None:
         return "-"
-    when = moment(now, run["finished_at"] or run["queued_at"])
+    when = since(now, run["finished_at"] or run["queued_at"])
     return f"{_status(run['status'])} {when}"
 
 
@@ -130,7 +130,7 @@ def running_table(jobs: list[Json], now: datetime) -> Table:
             table.add_row(
                 str(run["id"]),
                 run["job"],
-                moment(now, run["started_at"]),
+                since(now, run["started_at"]),
                 run["node"] or "-",
                 progress(run),
             )
@@ -154,7 +154,7 @@ def runs_table(runs: list[Json], now: datetime) -> Table:
             run["job"],
             run["reason"],
             _status(run["status"]),
-            moment(now, run["queued_at"]),
+            since(now, run["queued_at"]),
             seconds(run["duration_seconds"]),
             str(run["attempt"]),
             said.splitlines()[0] if said else "",
@@ -177,14 +177,14 @@ def job_lines(job: Json, now: datetime) -> list[str]:
     ]
     if job["next_fire_times"] and not job["paused"]:
         first, *rest = job["next_fire_times"]
-        lines.append(f"next          {stamp(first)}  ({moment(now, first)})")
+        lines.append(f"next          {stamp(first)}  ({coming(now, first)})")
         lines += [f"              {stamp(at)}" for at in rest]
     else:
         lines.append("next          -" if not job["paused"] else "next          - (paused)")
     for run in job["running"]:
         said = progress(run)
         lines.append(
-            f"running       run {run['id']}, started {moment(now, run['started_at'])}"
+            f"running       run {run['id']}, started {since(now, run['started_at'])}"
             + (f": {said}" if said else "")
         )
     for label, key in (
@@ -196,7 +196,7 @@ def job_lines(job: Json, now: datetime) -> list[str]:
         if run is None:
             lines.append(f"{label:<14}-")
             continue
-        when = moment(now, run["finished_at"] or run["queued_at"])
+        when = since(now, run["finished_at"] or run["queued_at"])
         detail = f": {run['error'].splitlines()[0]}" if run["error"] else ""
         lines.append(f"{label:<14}run {run['id']} {run['status']} {when}{detail}")
     lines += [
@@ -219,7 +219,7 @@ def run_lines(run: Json, now: datetime) -> list[str]:
     retry = f", retry of run {run['retry_of']}" if run["retry_of"] else ""
     lines.append(f"reason        {run['reason']}{fire}")
     lines.append(f"attempt       {run['attempt']}{retry}")
-    lines.append(f"queued        {stamp(run['queued_at'])}  ({moment(now, run['queued_at'])})")
+    lines.append(f"queued        {stamp(run['queued_at'])}  ({since(now, run['queued_at'])})")
     if run["not_before"]:
         lines.append(f"not before    {stamp(run['not_before'])}")
     if run["started_at"]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from rota.cli.shapes import parse_time
 
-__all__ = ["ago", "moment", "progress", "seconds", "span", "stamp", "until"]
+__all__ = ["ago", "coming", "moment", "progress", "seconds", "since", "span", "stamp", "until"]
 
 Json = dict[str, Any]
 
@@ -49,6 +49,23 @@ def moment(now: datetime, text: str | None) -> str:
         return "-"
     then = parse_time(text)
     return ago(now, then) if then <= now else until(now, then)
+
+
+def since(now: datetime, text: str | None) -> str:
+    """An API time that has passed (a run queued, started, finished), or ``-``: ``"0 s ago"``
+    if it reads a moment ahead of `now` (read after `now` was taken, or another clock's)."""
+    if text is None:
+        return "-"
+    return ago(now, min(parse_time(text), now))
+
+
+def coming(now: datetime, text: str | None) -> str:
+    """An API time that is due (a next fire time), or ``-``: ``"now"`` once it is due, late
+    or not (an engine fires an overdue job at once)."""
+    if text is None:
+        return "-"
+    then = parse_time(text)
+    return "now" if then <= now else until(now, then)
 
 
 def stamp(text: str | None) -> str:
