@@ -483,8 +483,10 @@ class Rota:
         ):
             raise SettingError("after", repr(after)[:40], "give an event id (a number >= 0)")
         store = await asyncio.to_thread(lambda: self.store)
-        async for event in follow(store, after):
-            yield event
+        # Closed with this generator, so that no follower is left pending when a caller stops.
+        async with contextlib.aclosing(follow(store, after)) as events:
+            async for event in events:
+                yield event
 
     def on(self, kind: str, callback: Callable[[EventRecord], Any]) -> Callable[[], None]:
         """Call `callback(event)` on a thread of rota's for each event of `kind` (``"*"``, a
