@@ -84,3 +84,20 @@ async def test_the_parameters_are_not_shown_among_the_settings(rotas: MakeRota) 
     node.job("scan")(scan)
     await node.start_async()
     assert "parameters" not in rotas().job_info("scan").defaults
+
+
+async def test_a_job_added_at_run_time_is_checked_where_its_module_does_not_import(
+    rotas: MakeRota, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rotas().add_job("feed", "tests.admin.jobs_for_tests:fetch_feed")
+    admin = rotas()
+
+    def not_here(path: object) -> None:
+        raise SettingError("function", str(path), "cannot be imported: not in this process")
+
+    monkeypatch.setattr("rota.admin.commands.load_target", not_here)
+    with pytest.raises(SettingError, match=r"no parameter 'colour'.*takes limit, url"):
+        admin.run_now("feed", url="u", colour="red")
+    with pytest.raises(SettingError, match="needs a value for parameter 'url'"):
+        admin.run_now("feed")
+    assert admin.run_now("feed", url="u") >= 1

@@ -298,14 +298,21 @@ class Commands:
 
     def parameters(self, record: JobRecord) -> Parameters:
         """The parameters a run's arguments are checked against: the function's where this
-        process has it, else those the job's node stored with it; anything, for a job stored by
-        a rota that did not store them (its node checks the run's arguments then)."""
+        process has it (or imports a run-time job's), else those stored with the job when a node
+        synced it or it was added; anything, for a job stored without them (its node checks
+        the run's arguments then)."""
         known = self._definitions.get(record.name)
-        if known is None and record.kind is not JobKind.RUNTIME:
-            stored = Parameters.stored(record.defaults)
-            if stored is not None:
+        if known is not None:
+            return known.parameters
+        stored = Parameters.stored(record.defaults)
+        if record.kind is JobKind.RUNTIME and record.target is not None:
+            try:
+                return self.definition(record).parameters
+            except SettingError:  # its module does not import here: the stored ones do
+                if stored is None:
+                    raise
                 return stored
-        return self.definition(record).parameters
+        return stored if stored is not None else self.definition(record).parameters
 
     def _write_settings(
         self, record: JobRecord, override: dict[str, Any], *, reschedule: bool
