@@ -342,8 +342,8 @@ class Rota:
         """Queue a manual run with keyword arguments (JSON values), through the job's overlap
         policy: the id of the run, which may be recorded skipped with the reason. It does not
         move the job's next scheduled run. The arguments are checked against the job's
-        function where this process has it (SettingError names the parameter); otherwise the
-        node fails the run, naming it, without retrying."""
+        function, or where this process does not have it, against the parameters its node
+        stored with the job: SettingError names the parameter."""
         return self._commands.run_now(name, args)
 
     def run_later(self, name: str, at: datetime, /, **args: Any) -> int:

@@ -121,6 +121,8 @@ def test_set_pause_resume_reset(rota_cli: Run) -> None:
         (["jobs", "set", "nope", "colour=red"], 1, "error: job: no job is named 'nope'\n"),
         (["jobs", "set", "nightly", "nonsense"], 2, "error: setting: 'nonsense' is not KEY=VALUE"),
         (["jobs", "run", "echo", "--at", "soon"], 2, "error: at: 'soon' is not an ISO 8601"),
+        # Refused up front both ways: on the store, by the parameters the node stored.
+        (["jobs", "run", "echo", "colour=red"], 2, "error: args: job 'echo' has no parameter"),
         (["jobs", "rm", "echo", "--yes"], 1, "error: "),
         (
             ["jobs", "reset", "nightly", "overlap", "nonsense"],

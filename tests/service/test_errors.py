@@ -70,3 +70,24 @@ def test_a_bad_last_event_id_is_a_422(service: Service) -> None:
     response = service.viewer.get("/api/events", headers={"Last-Event-ID": "x1"})
     assert response.status_code == 422
     assert response.json()["field"] == "Last-Event-ID"
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "path", "status", "error"),
+    [
+        ("anonymous", "GET", "/api/jobs", 401, "Unauthorized"),
+        ("viewer", "POST", "/api/jobs/no-such-job/runs", 403, "Forbidden"),
+        ("admin", "GET", "/api/no-such-route", 404, "NotFound"),
+        ("admin", "DELETE", "/api/runs", 405, "MethodNotAllowed"),
+    ],
+)
+def test_http_errors_are_named_by_their_status_and_say_it_once(
+    service: Service, who: str, method: str, path: str, status: int, error: str
+) -> None:
+    response = getattr(service, who).request(method, path)
+    assert response.status_code == status, response.text
+    answer = response.json()
+    assert answer["error"] == error, answer
+    assert answer["message"]
+    assert answer["reason"] is None, answer  # the message says it; not twice
+    assert answer["field"] is None

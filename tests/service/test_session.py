@@ -92,7 +92,7 @@ def test_the_viewer_logs_in_as_viewer(http: httpx2.Client) -> None:
 def test_a_wrong_token_gets_401_and_no_cookie(http: httpx2.Client) -> None:
     response = http.post("/api/session", json={"token": "not-the-token-0123456789"})
     assert response.status_code == 401
-    assert response.json()["error"] == "HTTPError"
+    assert response.json()["error"] == "Unauthorized"
     assert "set-cookie" not in response.headers
 
 
@@ -243,7 +243,7 @@ def test_too_many_failed_logins_from_one_address_get_429(tmp_path: Path) -> None
         refused = http.post("/api/session", json={"token": ADMIN})  # even the right one
         assert refused.status_code == 429
         assert refused.headers["retry-after"] == str(int(WINDOW.total_seconds()) - 10)
-        assert refused.json()["error"] == "HTTPError"
+        assert refused.json()["error"] == "TooManyRequests"
         assert "set-cookie" not in refused.headers
         # Bearer requests are not logins: they go on.
         assert http.get("/api/jobs", headers={"Authorization": f"Bearer {ADMIN}"}).status_code == (

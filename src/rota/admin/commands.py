@@ -8,6 +8,7 @@ the CLI all call these.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from rota.clock import Clock
 from rota.engine.chains import check_change, downstream_of, upstream_of_records
 from rota.engine.isolation import Isolation, check_isolable
 from rota.engine.jobs import JobDefinition, load_target
+from rota.engine.parameters import PARAMETERS, Parameters, setting_values
 from rota.engine.policies import decide_overlap
 from rota.engine.settings import OVERRIDABLE, JobSettings
 from rota.engine.spawning import spawned_run
@@ -42,7 +44,7 @@ CODE_ONLY = frozenset({"requires"})
 def stored_settings(record: JobRecord) -> JobSettings:
     """A job's effective settings from its row alone: the defaults its code stored, with the
     admin's overrides laid over (what any process can know without the job's code)."""
-    return JobSettings().with_values(record.defaults).with_values(record.override)
+    return JobSettings().with_values(setting_values(record.defaults)).with_values(record.override)
 
 
 class Commands:
@@ -77,7 +79,7 @@ class Commands:
             )
         settings = stored_settings(record)
         merged = settings.with_values({"args": {**settings.args, **args}}).args
-        self.definition(record).check_arguments(merged)
+        self.parameters(record).check(name, merged)
         now = self._clock.now()
         if at is not None:
             at = _future(at, now, "at")
@@ -99,8 +101,8 @@ class Commands:
                 "forever; start a node whose code defines it, or remove the job"
             )
         settings = stored_settings(record)
-        definition = self.definition(record)
-        run = spawned_run(definition, settings, key, args, None, self._clock.now())
+        parameters = self.parameters(record)
+        run = spawned_run(name, parameters, settings, key, args, None, self._clock.now())
         created: int | None = self.apply([Enqueue(run)])[-1]
         return created
 
@@ -204,7 +206,7 @@ class Commands:
         if "args" in values or "schedule" in values:
             # The runs get these arguments: a scheduled job's must be all its function needs.
             scheduled = not isinstance(changed.schedule, Manual)
-            self.definition(record).check_arguments(changed.args, complete=scheduled)
+            self.parameters(record).check(name, changed.args, complete=scheduled)
         wanted = changed.to_json()
         override = {**record.override, **{key: wanted[key] for key in values}}
         return self._write_settings(record, override, reschedule="schedule" in values)
@@ -240,7 +242,7 @@ class Commands:
             name,
             JobKind.RUNTIME,
             target,
-            settings.to_json(),
+            {**settings.to_json(), PARAMETERS: definition.parameters.to_json()},
             now,
             next_fire_at=settings.schedule.next_after(now),
         )
@@ -298,12 +300,30 @@ class Commands:
             return JobDefinition.create(record.name, load_target(record.target), JobSettings())
         return JobDefinition.create(record.name, _any_arguments, JobSettings())
 
+    def parameters(self, record: JobRecord) -> Parameters:
+        """The parameters a run's arguments are checked against: the function's where this
+        process has it (or imports a run-time job's), else those stored with the job when a node
+        synced it or it was added; anything, for a job stored without them (its node checks
+        the run's arguments then)."""
+        known = self._definitions.get(record.name)
+        if known is not None:
+            return known.parameters
+        stored = Parameters.stored(record.defaults)
+        if record.kind is JobKind.RUNTIME and record.target is not None:
+            try:
+                return self.definition(record).parameters
+            except SettingError:  # its module does not import here: the stored ones do
+                if stored is None:
+                    raise
+                return stored
+        return stored if stored is not None else self.definition(record).parameters
+
     def _write_settings(
         self, record: JobRecord, override: dict[str, Any], *, reschedule: bool
     ) -> JobRecord:
         changes: dict[str, Any] = {"override": override}
         if reschedule and not record.paused:
-            settings = JobSettings().with_values(record.defaults).with_values(override)
+            settings = stored_settings(replace(record, override=override))
             changes["next_fire_at"] = settings.schedule.next_after(self._clock.now())
         return self._update(record.name, **changes)
 
@@ -337,5 +357,5 @@ def _future(at: object, now: datetime, field: str) -> datetime:
 
 
 def _any_arguments(**kwargs: Any) -> None:
-    """Stands for a job whose code this process does not have: its runs' arguments are checked
-    by the node that runs them."""
+    """Stands for a job whose code this process does not have and whose parameters are not
+    stored: its runs' arguments are checked by the node that runs them."""

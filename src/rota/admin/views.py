@@ -11,6 +11,7 @@ from typing import Any, overload
 from rota.admin.commands import stored_settings
 from rota.clock import Clock
 from rota.engine.chains import downstream_of, upstream_of_records
+from rota.engine.parameters import setting_values
 from rota.engine.settings import JobSettings
 from rota.errors import SettingError, UnknownJobError
 from rota.schedules import Schedule
@@ -227,7 +228,7 @@ def _info(
         paused=record.paused,
         pause_note=record.pause_note,
         settings=settings,
-        defaults=dict(record.defaults),
+        defaults=setting_values(record.defaults),
         overrides=dict(record.override),
         running=tuple(r for r in active if r.status is RunStatus.RUNNING),
         queued=sum(r.status is RunStatus.QUEUED for r in active),

@@ -29,6 +29,7 @@ from rota.engine.lag import Lag
 from rota.engine.limiter import Limiters, LimiterSpec
 from rota.engine.nodes import NodeLife
 from rota.engine.outage import Outage, pause_after
+from rota.engine.parameters import setting_values
 from rota.engine.policies import CatchUp, OverlapDecision, decide_overlap, plan_catch_up
 from rota.engine.runs import QueuedRun
 from rota.engine.settings import JobSettings
@@ -259,7 +260,7 @@ class Engine:
                 )
             try:
                 function = load_target(record.target)
-                settings = JobSettings().with_values(record.defaults)
+                settings = JobSettings().with_values(setting_values(record.defaults))
                 return JobDefinition.create(record.name, function, settings, kind=JobKind.RUNTIME)
             except RotaError as error:
                 log.error("rota cannot run job %s added at run time: %s", record.name, error)

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from rota.engine.isolation import Isolation, check_isolable
+from rota.engine.parameters import PARAMETERS, Parameters
 from rota.engine.policies import Overlap
 from rota.engine.settings import JobSettings
 from rota.errors import SettingError
@@ -82,36 +83,23 @@ class JobDefinition:
             kind=kind,
         )
 
+    @cached_property
+    def parameters(self) -> Parameters:
+        """The keyword parameters of the function (without ``ctx``)."""
+        return Parameters.of(self.function, self.takes_ctx)
+
     def check_arguments(self, args: Mapping[str, Any], *, complete: bool = True) -> None:
         """Refuse keyword arguments the function cannot take, or (when they are to be
         `complete`) that leave a parameter it needs without a value: SettingError naming the
         parameter."""
-        parameters = list(inspect.signature(self.function).parameters.values())
-        if self.takes_ctx:
-            parameters = parameters[1:]
-        names = {p.name for p in parameters if p.kind in _BY_KEYWORD}
-        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-        for name in args:
-            if name not in names and not takes_any:
-                offered = ", ".join(sorted(names)) or "no arguments"
-                raise SettingError(
-                    "args",
-                    name,
-                    f"job {self.name!r} has no parameter {name!r} (it takes {offered})",
-                )
-        for parameter in parameters if complete else ():
-            required = parameter.default is inspect.Parameter.empty
-            if parameter.kind in _BY_KEYWORD and required and parameter.name not in args:
-                raise SettingError(
-                    "args",
-                    parameter.name,
-                    f"job {self.name!r} needs a value for parameter {parameter.name!r}",
-                )
+        self.parameters.check(self.name, args, complete=complete)
 
     @cached_property
     def stored_defaults(self) -> dict[str, Any]:
-        """The settings as the store keeps them (worked out once: every start compares them)."""
-        return self.settings.to_json()
+        """The settings as the store keeps them, with the function's parameters (so that a
+        process without the code can check a run's arguments); worked out once: every start
+        compares them."""
+        return {**self.settings.to_json(), PARAMETERS: self.parameters.to_json()}
 
 
 @dataclass(slots=True)
@@ -161,7 +149,6 @@ class JobState:
         return self.settings.max_concurrent if self.settings.overlap is Overlap.ALLOW else 1
 
 
-_BY_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 _POSITIONAL_ONLY = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL)
 
 

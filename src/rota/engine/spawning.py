@@ -22,7 +22,8 @@ from rota.store.records import Reason
 
 if TYPE_CHECKING:
     from rota.engine.basis import Basis
-    from rota.engine.jobs import JobDefinition, JobState
+    from rota.engine.jobs import JobState
+    from rota.engine.parameters import Parameters
     from rota.engine.settings import JobSettings
 
 __all__ = ["KEY_LIMIT", "SPAWN_BATCH", "Spawns", "spawned_run"]
@@ -34,15 +35,16 @@ KEY_LIMIT = 200
 
 
 def spawned_run(
-    definition: JobDefinition,
+    name: str,
+    parameters: Parameters,
     settings: JobSettings,
     key: object,
     args: Mapping[str, Any],
     parent: int | None,
     now: datetime,
 ) -> NewRun:
-    """The run a spawn of `definition`'s job creates, its arguments laid over the job's
-    `args` as `run_now` does, checked: SettingError naming what is wrong."""
+    """The run a spawn of job `name` creates, its arguments laid over the job's `args` as
+    `run_now` does, checked against its `parameters`: SettingError naming what is wrong."""
     if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= KEY_LIMIT):
         raise SettingError(
             "key", repr(key)[:60], f"a spawn key is text of 1-{KEY_LIMIT} characters, or None"
@@ -50,8 +52,7 @@ def spawned_run(
     if not isinstance(args, Mapping):
         raise SettingError("args", repr(args)[:60], "give keyword arguments")
     merged = settings.with_values({"args": {**settings.args, **args}}).args
-    definition.check_arguments(merged)
-    name = definition.name
+    parameters.check(name, merged)
     return NewRun(
         job=name,
         reason=Reason.SPAWNED,
@@ -90,7 +91,15 @@ class Spawns:
         if state is None:
             raise UnknownJobError(name)
         now = self.basis.clock.now()
-        run = spawned_run(state.definition, state.settings, key, args, parent, now)
+        run = spawned_run(
+            state.definition.name,
+            state.definition.parameters,
+            state.settings,
+            key,
+            args,
+            parent,
+            now,
+        )
         with self._lock:
             waiting = self._waiting.setdefault(parent, [])
             waiting.append(run)

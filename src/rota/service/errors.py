@@ -2,12 +2,14 @@
 
 ScheduleError and SettingError → 422, UnknownJobError and UnknownRunError → 404, ConflictError →
 409, StoreUnavailableError → 503, a request that does not fit its schema (malformed JSON, a wrong
-type, an id too big) → 422. Bad input never makes a 500.
+type, an id too big) → 422. Bad input never makes a 500. Other HTTP errors (no token, a viewer's
+write, no such route) are named by their status: ``Unauthorized``, ``Forbidden``, ``NotFound``.
 """
 
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -94,8 +96,17 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
             422, "ValidationError", f"body: {reason}", field="body", reason=reason
         )
     return error_response(
-        exc.status_code, "HTTPError", str(exc.detail), reason=str(exc.detail), headers=headers
+        exc.status_code, _status_name(exc.status_code), str(exc.detail), headers=headers
     )
+
+
+def _status_name(status: int) -> str:
+    """An HTTP error's name from its status: 401 → ``Unauthorized``, 404 → ``NotFound``."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:  # a status the standard does not name
+        return "HTTPError"
+    return "".join(word[:1].upper() + word[1:] for word in phrase.replace("-", " ").split())
 
 
 def install(app: FastAPI) -> None:

@@ -6,11 +6,13 @@ A client that reconnects sends ``Last-Event-ID`` (browsers do it themselves) and
 event after it that is still retained; ``?after=ID`` does the same for a first connection, and
 ``after=0`` starts from the oldest kept. Without either the stream starts from now. A comment
 line is sent every `heartbeat` seconds so that proxies keep an idle stream open. The stream ends
-when the client goes away, and when the server stops (sse-starlette hears uvicorn's exit).
+when the client goes away (also in the middle of a backlog), and when the server stops
+(sse-starlette hears uvicorn's exit).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -87,3 +89,8 @@ async def _stream(rota: Rota, after: int | None) -> AsyncIterator[ServerSentEven
                 event=event.kind.value,
                 id=str(event.id),
             )
+            # A backlog comes in batches of hundreds with no wait between its events: give the
+            # loop a turn after each, so that a client gone is heard (uvicorn stops writing,
+            # sse-starlette ends the stream) before the rest is sent to a closed socket, each
+            # send logging "socket.send() raised exception.".
+            await asyncio.sleep(0)

@@ -75,7 +75,9 @@ class JobRecord:
     """A job as stored: code defaults, the admin's overrides, and when it next fires.
 
     `defaults` and `override` are JSON objects with the same keys (``schedule``, ``overlap``,
-    ...); the effective setting is the override's where it has one.
+    ...); the effective setting is the override's where it has one. `defaults` also holds the
+    function's ``parameters`` (names, required, any_keyword: `rota.engine.parameters`), so that
+    a process without the job's code checks a run's arguments.
     """
 
     name: str
