@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from rota.demo import run_demo
+from rota.demo.app import build_demo
 from rota.demo.plan import PLAN
-from rota.demo.runner import admin_token
+from rota.demo.runner import _banner, admin_token
+from rota.testing import FakeClock
+from tests.demo.conftest import TINY
 
 
 def test_the_admin_token_is_made_once_and_kept_private(tmp_path: Path) -> None:
@@ -109,6 +112,26 @@ def test_the_readmes_demo_command_and_options_exist() -> None:
     for option in ("--fast", "--host", "--port", "--data-dir"):
         assert option in result.stdout
         assert f"`{option}`" in readme or f"demo {option}" in readme
+
+
+def test_what_fast_does_is_said_the_same_everywhere_and_is_true(
+    tmp_path: Path, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(__file__).parent.parent.parent
+    said = "within a minute", "10-60 s"
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    script = " ".join(
+        (root / "scripts" / "demo").read_text(encoding="utf-8").replace("#", "").split()
+    )
+    demo = build_demo(tmp_path, fast=True, clock=clock, pace=0, sizes=TINY)
+    _banner(demo, "127.0.0.1", 8000, "token", fast=True)
+    banner = capsys.readouterr().out
+    demo.rota.close()
+    for text in (readme, script, banner):
+        assert all(words in text for words in said), text[:200]
+    jobs = [plan for plan in PLAN if not plan.poller]
+    assert (min(p.fast_every for p in jobs), max(p.fast_every for p in jobs)) == (10, 60)
+    assert all(p.fast_delay < 60 for p in jobs)
 
 
 def test_a_store_that_is_not_a_database_is_named(

@@ -50,9 +50,8 @@ def build_demo(
     library, created = open_library(data_dir / "library.db", sizes=sizes, now=clock.now())
     server = MediaServer(library, data_dir / "backups", clock, pace)
     demo = Rota(f"sqlite:///{data_dir / 'rota.db'}", clock=clock, workers=6, shutdown_grace=5)
-    start = clock.now()
     for plan in PLAN:
-        demo.job(plan.name, **settings_for(plan, fast=fast, start=start))(_job(plan, server))
+        demo.job(plan.name, **settings_for(plan, fast=fast))(_job(plan, server))
     # rota-prune is rota's own job: the compressed day is an override of it, undone without.
     if fast:
         demo.override(PRUNE_JOB, schedule=FAST_PRUNE)
