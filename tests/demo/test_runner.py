@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -144,3 +145,12 @@ def test_a_store_that_is_not_a_database_is_named(
     error = capsys.readouterr().err
     assert f"rota demo: cannot use the data directory {tmp_path}: store" in error
     assert "file is not a database" in error
+
+
+def test_the_demo_jobs_the_docs_name_exist() -> None:
+    root = Path(__file__).parent.parent.parent
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    text = " ".join(" ".join(p.read_text(encoding="utf-8").split()) for p in pages)
+    named = set(re.findall(r"the demo's `([a-z-]+)` job", text))
+    assert "database-backup" in named  # deployment.md's backups
+    assert named <= {plan.name for plan in PLAN}
