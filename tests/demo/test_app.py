@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rota import Rota
+from rota import Rota, SettingError
 from rota.demo.app import FAST_PRUNE, build_demo
 from rota.demo.plan import PLAN, POLLER_RETENTION
 from rota.demo.runner import first_runs
@@ -82,6 +82,18 @@ async def test_every_job_runs_to_success(fast_demo: Rota, clock: FakeClock) -> N
             final.note,
         )
         assert final.log, plan.name  # each job says what it did
+
+
+async def test_library_scan_takes_full_as_the_docs_show(fast_demo: Rota, clock: FakeClock) -> None:
+    first = await final_attempt(fast_demo, clock, fast_demo.run_now("library-scan"))
+    assert first.status is RunStatus.SUCCEEDED
+    full = await final_attempt(fast_demo, clock, fast_demo.run_now("library-scan", full=True))
+    assert (full.status, full.args) == (RunStatus.SUCCEEDED, {"full": True})
+    assert full.progress_total == first.progress_total  # every item again
+    with pytest.raises(SettingError, match="'colour'"):
+        fast_demo.run_now("library-scan", colour="red")
+    with pytest.raises(SettingError, match="'full'"):
+        fast_demo.run_now("sync-users", full=True)
 
 
 async def test_a_metadata_timeout_is_retried_to_success(fast_demo: Rota, clock: FakeClock) -> None:

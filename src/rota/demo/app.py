@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rota import Rota
 from rota.clock import Clock, SystemClock
@@ -60,17 +62,21 @@ def build_demo(
     return Demo(demo, server, created)
 
 
-def _job(plan: JobPlan, server: MediaServer) -> Callable[[RunContext], object]:
-    """The job function: the plan's work on this media server."""
+def _job(plan: JobPlan, server: MediaServer) -> Callable[..., object]:
+    """The job function: the plan's work on this media server. It takes the work's own
+    keyword parameters (library-scan's `full`), and its signature says so, so that rota
+    checks a run's arguments against them."""
     work = plan.work
 
-    async def asynchronous(ctx: RunContext) -> None:
+    async def asynchronous(ctx: RunContext, **args: Any) -> None:
         await asyncio.sleep(server.pace)  # waiting for the media server's answer
-        await asyncio.to_thread(work, ctx, server)
+        await asyncio.to_thread(work, ctx, server, **args)
 
-    def synchronous(ctx: RunContext) -> None:
-        work(ctx, server)
+    def synchronous(ctx: RunContext, **args: Any) -> None:
+        work(ctx, server, **args)
 
-    function = asynchronous if plan.name in ASYNC_JOBS else synchronous
+    function: Callable[..., object] = asynchronous if plan.name in ASYNC_JOBS else synchronous
     function.__doc__ = work.__doc__
+    ctx, _server, *rest = inspect.signature(work).parameters.values()
+    setattr(function, "__signature__", inspect.Signature([ctx, *rest]))  # noqa: B010
     return function

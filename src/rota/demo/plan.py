@@ -12,12 +12,11 @@ from typing import Any
 
 from rota import Retention, Retry
 from rota.demo import media, taste, upkeep
-from rota.demo.server import MediaServer
-from rota.engine.context import RunContext
 
 __all__ = ["PLAN", "POLLER_RETENTION", "JobPlan", "settings_for"]
 
-Work = Callable[[RunContext, MediaServer], None]
+# The work of a job: ctx, the media server, and the job's own keyword parameters.
+Work = Callable[..., None]
 
 # The pollers fire 10 times a second: their history keeps the newest 200 runs (and failures a
 # day), so that rota-prune holds it at a few thousand rows between its passes.
