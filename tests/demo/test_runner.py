@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import stat
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,3 +157,31 @@ def test_the_demo_jobs_the_docs_name_exist() -> None:
     named = set(re.findall(r"the demo's `([a-z-]+)` job", text))
     assert "database-backup" in named  # deployment.md's backups
     assert named <= {plan.name for plan in PLAN}
+
+
+def test_the_docs_run_examples_work_against_the_demo(tmp_path: Path) -> None:
+    """cli.md's `rota jobs run` lines and service.md's POST .../runs bodies, on the demo's jobs
+    as they stand today (real clock: a documented time that has passed fails here first)."""
+    docs = Path(__file__).parent.parent.parent / "docs"
+    cli = (docs / "cli.md").read_text(encoding="utf-8")
+    service = (docs / "service.md").read_text(encoding="utf-8").replace("\\\n", "")
+    asks: list[tuple[str, dict[str, Any], str | None]] = []
+    for line in re.findall(r"^rota jobs run (.+)$", cli, flags=re.MULTILINE):
+        job, *words = line.split()
+        at = words[words.index("--at") + 1] if "--at" in words else None
+        pairs = [w.split("=", 1) for w in words if "=" in w and not w.startswith("-")]
+        asks.append((job, {k: json.loads(v) for k, v in pairs}, at))
+    for job, body in re.findall(r"/api/jobs/([a-z-]+)/runs.*?-d '(\{.*?\})'", service):
+        sent = json.loads(body)
+        asks.append((job, sent.get("args", {}), sent.get("at")))
+    assert {"full": True} in [args for _, args, _ in asks]
+    assert [at for _, _, at in asks if at]
+    demo = build_demo(tmp_path, pace=0, sizes=TINY)
+    try:
+        for job, args, at in asks:
+            if at is None:
+                demo.rota.run_now(job, **args)
+            else:
+                demo.rota.run_later(job, datetime.fromisoformat(at), **args)
+    finally:
+        demo.rota.close()
