@@ -154,7 +154,7 @@ def _banner(demo: Demo, host: str, port: int, token: str, fast: bool) -> None:
         shown = f"[{shown}]"
     url = f"http://{shown}:{port}"
     data_dir = demo.server.library.path.parent
-    mode = "fast: each starts within a minute, then every 10-60 s" if fast else "real schedules"
+    mode = "fast: each within a minute, then every 10-60 s" if fast else "real schedules"
     lines = [
         f"rota demo: {url}  admin token: {token}  (Ctrl-C stops)",
         f"  {len(PLAN)} jobs of a media server ({mode}) on a sample library in {data_dir}/",
