@@ -34,7 +34,7 @@ from rota.calls import (
 from rota.clock import Clock, SystemClock
 from rota.engine.core import Engine
 from rota.engine.isolation import refuse_in_a_starting_child
-from rota.engine.jobs import JobDefinition, import_path, load_target
+from rota.engine.jobs import JobDefinition, doc_description, import_path, load_target
 from rota.engine.limiter import DEFAULT_MAX_WAIT, LimiterSpec
 from rota.engine.retention import prune_job
 from rota.engine.settings import JobSettings, SettingValues, duration_setting
@@ -119,7 +119,7 @@ class Rota:
         built = JobSettings.build(self.timezone, **settings)
 
         def register(function: F) -> F:
-            text = built.description or (function.__doc__ or "").strip().split("\n")[0]
+            text = built.description or doc_description(function)
             definition = JobDefinition.create(name, function, replace(built, description=text))
             # A scheduled job's runs get only its `args`: they must be all it needs.
             scheduled = not isinstance(built.schedule, Manual)
@@ -181,7 +181,7 @@ class Rota:
         built = JobSettings.build(self.timezone, **settings)
         loaded = load_target(target)
         if not built.description:
-            built = replace(built, description=(loaded.__doc__ or "").strip().split("\n")[0])
+            built = replace(built, description=doc_description(loaded))
         definition = JobDefinition.create(name, loaded, built)
         self._commands.add_job(name, target, built, definition=definition)
         return self.job_info(name)

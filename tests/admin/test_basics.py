@@ -125,3 +125,25 @@ async def test_schedules_made_without_a_zone_use_the_rotas(clock: FakeClock) -> 
         assert rota.job_info("embeddings").next_fire_at == START.replace(day=24, hour=2)
     finally:
         await rota.stop_async(grace=0)
+
+
+def wrapped(ctx: object) -> None:
+    """Fetch missing metadata and refresh the
+    stalest items first,
+        one at a time.
+
+    A second paragraph is not part of the description.
+    """
+
+
+async def test_a_jobs_description_is_its_docstrings_first_paragraph(rotas: MakeRota) -> None:
+    rota = rotas()
+    rota.job("wrapped")(wrapped)
+    rota.job("told", description="Said in so many words")(wrapped)
+    await rota.start_async()
+    assert rota.job_info("wrapped").description == (
+        "Fetch missing metadata and refresh the stalest items first, one at a time."
+    )
+    assert rota.job_info("told").description == "Said in so many words"
+    added = rota.add_job("mirror", "tests.admin.jobs_for_tests:mirror")
+    assert added.description == "Mirror the feeds to the archive (slowly: the archive throttles)."

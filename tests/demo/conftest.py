@@ -46,10 +46,14 @@ def context(job: str, *, run_id: int | None = None, attempt: int = 1) -> RunCont
 Work = Callable[[RunContext, MediaServer], None]
 
 
-def run(work: Work, server: MediaServer, **kwargs: int) -> RunContext:
-    """Call a job's work with a fresh context; the context after (progress, log)."""
+def run(work: Work, server: MediaServer, *, full: bool | None = None, **kwargs: int) -> RunContext:
+    """Call a job's work with a fresh context (and library-scan's `full`, if given); the
+    context after (progress, log)."""
     ctx = context(work.__name__.replace("_", "-"), **kwargs)
-    work(ctx, server)
+    if full is None:
+        work(ctx, server)
+    else:
+        work(ctx, server, full=full)
     return ctx
 
 

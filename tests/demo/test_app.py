@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from rota import Rota
+from rota import Rota, SettingError
 from rota.demo.app import FAST_PRUNE, build_demo
 from rota.demo.plan import PLAN, POLLER_RETENTION
 from rota.demo.runner import first_runs
 from rota.engine.retention import PRUNE_JOB
 from rota.schedules import Interval
+from rota.schedules.durations import format_duration
 from rota.store.records import ACTIVE, RunRecord, RunStatus
 from rota.testing import FakeClock
 from tests.demo.conftest import START, TINY
@@ -63,6 +64,9 @@ async def final_attempt(rota: Rota, clock: FakeClock, run_id: int) -> RunRecord:
 @pytest.fixture
 async def fast_demo(tmp_path: Path, clock: FakeClock):  # type: ignore[no-untyped-def]
     demo = build_demo(tmp_path, fast=True, clock=clock, pace=0, sizes=TINY)
+    for plan in PLAN:  # run at once when asked: --fast staggers the first runs of its jobs
+        if not plan.poller:
+            demo.rota.override(plan.name, start_delay=None)
     await demo.rota.start_async()
     yield demo.rota
     await demo.rota.stop_async(grace=0)
@@ -71,8 +75,25 @@ async def fast_demo(tmp_path: Path, clock: FakeClock):  # type: ignore[no-untype
 async def test_every_job_runs_to_success(fast_demo: Rota, clock: FakeClock) -> None:
     for plan in PLAN:  # in the plan's order: embeddings before what needs them
         final = await final_attempt(fast_demo, clock, fast_demo.run_now(plan.name))
-        assert final.status is RunStatus.SUCCEEDED, (plan.name, final.status, final.error)
+        assert final.status is RunStatus.SUCCEEDED, (
+            plan.name,
+            final.status,
+            final.error,
+            final.note,
+        )
         assert final.log, plan.name  # each job says what it did
+
+
+async def test_library_scan_takes_full_as_the_docs_show(fast_demo: Rota, clock: FakeClock) -> None:
+    first = await final_attempt(fast_demo, clock, fast_demo.run_now("library-scan"))
+    assert first.status is RunStatus.SUCCEEDED
+    full = await final_attempt(fast_demo, clock, fast_demo.run_now("library-scan", full=True))
+    assert (full.status, full.args) == (RunStatus.SUCCEEDED, {"full": True})
+    assert full.progress_total == first.progress_total  # every item again
+    with pytest.raises(SettingError, match="'colour'"):
+        fast_demo.run_now("library-scan", colour="red")
+    with pytest.raises(SettingError, match="'full'"):
+        fast_demo.run_now("sync-users", full=True)
 
 
 async def test_a_metadata_timeout_is_retried_to_success(fast_demo: Rota, clock: FakeClock) -> None:
@@ -104,7 +125,7 @@ def test_fast_compresses_the_day_and_staggers_the_jobs(tmp_path: Path, clock: Fa
     rota = build_demo(tmp_path, fast=True, clock=clock, pace=0, sizes=TINY).rota
     jobs = {job.name: job for job in rota.jobs()}
     assert set(jobs) == set(DEFAULTS)
-    firsts = []
+    periods, delays = [], []
     for name, job in jobs.items():
         schedule = job.schedule
         assert isinstance(schedule, Interval), name
@@ -114,9 +135,19 @@ def test_fast_compresses_the_day_and_staggers_the_jobs(tmp_path: Path, clock: Fa
             assert schedule.describe().split(" (")[0] == DEFAULTS[name]
             continue
         assert timedelta(seconds=10) <= schedule.period <= timedelta(seconds=60), name
-        assert first - START <= timedelta(seconds=30), name  # a visitor sees it within a minute
-        firsts.append(first)
-    assert len(set(firsts)) == len(firsts)  # one after another, not all at once
+        # Short to read in `rota jobs` (no anchor), and the same at every start.
+        assert schedule.text == f"every {format_duration(schedule.period)}", name
+        delay = job.settings.start_delay
+        assert delay is not None, name
+        assert delay < timedelta(seconds=30), name
+        # A visitor sees every job start within a minute (its first fire, or its delay).
+        assert max(first - START, delay) <= timedelta(seconds=60), name
+        periods.append(schedule.period)
+        delays.append(delay)
+    # One after another, not all at once: each first run waits its own delay, and no two jobs
+    # share a period (so their fire times rarely meet later either).
+    assert len(set(delays)) == len(delays)
+    assert len(set(periods)) == len(periods)
     assert rota.job_info("enrich-metadata").settings.retry.attempts == 3
     assert rota.job_info(PRUNE_JOB).schedule.text == FAST_PRUNE == "every 1m"
     rota.close()

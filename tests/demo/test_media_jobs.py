@@ -57,19 +57,38 @@ def test_watch_history_imports_the_plays_since_the_last_import(
 def test_library_scan_adds_downloads_and_counts_changes(server: MediaServer) -> None:
     with server.library.connect() as db:
         db.execute("UPDATE titles SET state = 'downloaded' WHERE id = 35")  # a catalog title
-    first = run(media.library_scan, server)
-    assert "scanned 31 items: 1 new, 0 changed" in log(first)
+    first = run(media.library_scan, server)  # nothing scanned yet: every item is read
+    assert "scanned 31 new or changed items of 31: 1 new, 0 changed" in log(first)
     assert "added " in log(first)
     with server.library.connect() as db:
         state, added = db.execute("SELECT state, added_at FROM titles WHERE id = 35").fetchone()
         unscanned = db.execute(
             "SELECT count(*) FROM titles WHERE state = 'present' AND checksum IS NULL"
         ).fetchone()[0]
-        db.execute("UPDATE titles SET rating = 1.0 WHERE id = 3")
+        db.execute("UPDATE titles SET rating = 1.0 WHERE id = 3")  # behind the server's back
+        db.execute("UPDATE titles SET state = 'downloaded' WHERE id = 36")
     assert (state, added is not None, unscanned) == ("present", True, 0)
-    second = run(media.library_scan, server)
-    assert "scanned 31 items: 0 new, 1 changed" in log(second)
-    assert progress(second)[:2] == (31, 31)
+    second = run(media.library_scan, server)  # the download only: the edit goes unseen
+    assert "scanned 1 new or changed items of 32: 1 new, 0 changed" in log(second)
+    assert progress(second)[:2] == (1, 1)
+    full = run(media.library_scan, server, full=True)  # a full rescan reads every item
+    assert "rescanned all 32 items: 0 new, 1 changed" in log(full)
+    assert progress(full)[:2] == (32, 32)
+
+
+def test_library_scan_reads_items_enriched_since_their_last_scan(
+    server: MediaServer, clock: FakeClock
+) -> None:
+    run(media.library_scan, server)
+    clock.advance(timedelta(minutes=1))
+    run(media.enrich_metadata, server, run_id=passing_run(server.seed))
+    with server.library.connect() as db:
+        enriched = db.execute(
+            "SELECT count(*) FROM titles WHERE state = 'present' AND enriched_at > scanned_at"
+        ).fetchone()[0]
+    assert enriched > 0
+    again = run(media.library_scan, server)
+    assert f"scanned {enriched} new or changed items of 30" in log(again)
 
 
 def passing_run(seed: int) -> int:

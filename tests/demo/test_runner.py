@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import stat
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rota.demo import run_demo
+from rota.demo.app import build_demo
 from rota.demo.plan import PLAN
-from rota.demo.runner import admin_token
+from rota.demo.runner import _banner, admin_token
+from rota.testing import FakeClock
+from tests.demo.conftest import TINY
 
 
 def test_the_admin_token_is_made_once_and_kept_private(tmp_path: Path) -> None:
@@ -111,6 +118,26 @@ def test_the_readmes_demo_command_and_options_exist() -> None:
         assert f"`{option}`" in readme or f"demo {option}" in readme
 
 
+def test_what_fast_does_is_said_the_same_everywhere_and_is_true(
+    tmp_path: Path, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(__file__).parent.parent.parent
+    said = "within a minute", "10-60 s"
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    script = " ".join(
+        (root / "scripts" / "demo").read_text(encoding="utf-8").replace("#", "").split()
+    )
+    demo = build_demo(tmp_path, fast=True, clock=clock, pace=0, sizes=TINY)
+    _banner(demo, "127.0.0.1", 8000, "token", fast=True)
+    banner = capsys.readouterr().out
+    demo.rota.close()
+    for text in (readme, script, banner):
+        assert all(words in text for words in said), text[:200]
+    jobs = [plan for plan in PLAN if not plan.poller]
+    assert (min(p.fast_every for p in jobs), max(p.fast_every for p in jobs)) == (10, 60)
+    assert all(p.fast_delay < 60 for p in jobs)
+
+
 def test_a_store_that_is_not_a_database_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -121,3 +148,40 @@ def test_a_store_that_is_not_a_database_is_named(
     error = capsys.readouterr().err
     assert f"rota demo: cannot use the data directory {tmp_path}: store" in error
     assert "file is not a database" in error
+
+
+def test_the_demo_jobs_the_docs_name_exist() -> None:
+    root = Path(__file__).parent.parent.parent
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    text = " ".join(" ".join(p.read_text(encoding="utf-8").split()) for p in pages)
+    named = set(re.findall(r"the demo's `([a-z-]+)` job", text))
+    assert "database-backup" in named  # deployment.md's backups
+    assert named <= {plan.name for plan in PLAN}
+
+
+def test_the_docs_run_examples_work_against_the_demo(tmp_path: Path) -> None:
+    """cli.md's `rota jobs run` lines and service.md's POST .../runs bodies, on the demo's jobs
+    as they stand today (real clock: a documented time that has passed fails here first)."""
+    docs = Path(__file__).parent.parent.parent / "docs"
+    cli = (docs / "cli.md").read_text(encoding="utf-8")
+    service = (docs / "service.md").read_text(encoding="utf-8").replace("\\\n", "")
+    asks: list[tuple[str, dict[str, Any], str | None]] = []
+    for line in re.findall(r"^rota jobs run (.+)$", cli, flags=re.MULTILINE):
+        job, *words = line.split()
+        at = words[words.index("--at") + 1] if "--at" in words else None
+        pairs = [w.split("=", 1) for w in words if "=" in w and not w.startswith("-")]
+        asks.append((job, {k: json.loads(v) for k, v in pairs}, at))
+    for job, body in re.findall(r"/api/jobs/([a-z-]+)/runs.*?-d '(\{.*?\})'", service):
+        sent = json.loads(body)
+        asks.append((job, sent.get("args", {}), sent.get("at")))
+    assert {"full": True} in [args for _, args, _ in asks]
+    assert [at for _, _, at in asks if at]
+    demo = build_demo(tmp_path, pace=0, sizes=TINY)
+    try:
+        for job, args, at in asks:
+            if at is None:
+                demo.rota.run_now(job, **args)
+            else:
+                demo.rota.run_later(job, datetime.fromisoformat(at), **args)
+    finally:
+        demo.rota.close()

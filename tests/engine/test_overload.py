@@ -139,8 +139,11 @@ async def test_falling_behind_is_logged_once_per_episode_and_counted(
     await eventually(lambda: len(rota.runs("tick")) == 5)
     await eventually(lambda: not engine.lag.behind)
     behind = [r.getMessage() for r in caplog.records if "is behind" in r.getMessage()]
-    assert behind == ["rota is behind: fire times fire 4.0 s late"]
-    assert [r for r in caplog.records if "caught up" in r.getMessage()]
+    assert behind == ["rota is behind: fire times are taken up 4.0 s after they were due"]
+    caught_up = [r.getMessage() for r in caplog.records if "caught up" in r.getMessage()]
+    assert caught_up == [
+        "rota caught up with its fire times after 0.0 s behind (they were taken up to 4.0 s late)"
+    ]
     assert engine.lag.episodes == 1
     assert engine.lag.worst >= timedelta(seconds=4)
     for _ in range(3):  # on time again: nothing more is said
@@ -148,6 +151,46 @@ async def test_falling_behind_is_logged_once_per_episode_and_counted(
         await eventually(lambda: rota.job_info("tick").next_fire_at > clock.now())  # type: ignore[operator]
     assert len([r for r in caplog.records if "is behind" in r.getMessage()]) == 1
     assert engine.lag.lateness == timedelta(0)
+
+
+async def test_catching_up_after_a_restart_is_said_once_and_is_not_being_behind(
+    rotas: MakeRota, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    def define(rota: Rota) -> None:
+        rota.job("sync", schedule="every 30s", grace="1h")(nothing)
+        rota.job("history", schedule="every 2m")(nothing)
+        rota.job("scan", schedule="every 1h")(nothing)
+
+    first = rotas()
+    define(first)
+    await first.start_async()
+    await first.stop_async(grace=0)
+    clock.advance(timedelta(minutes=4, seconds=13.9))  # down: sync and history missed theirs
+    caplog.set_level("INFO", logger="rota.engine")
+    second = rotas()
+    define(second)
+    await second.start_async()
+    await eventually(
+        lambda: all(second.job_info(j).next_fire_at > clock.now() for j in ("sync", "history"))  # type: ignore[operator]
+    )
+    engine = second.engine
+    assert engine is not None
+    said = [r for r in caplog.records if "catching up" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in said] == [
+        (
+            "INFO",
+            "rota is catching up the fire times of 2 jobs missed while it was stopped "
+            "(the oldest was due 3.7 min before it started)",
+        )
+    ]
+    assert not [r for r in caplog.records if "behind" in r.getMessage()]
+    assert (engine.lag.behind, engine.lag.episodes, engine.lag.lateness) == (False, 0, timedelta(0))
+    clock.advance(40)  # sync falls due while it runs, and is taken up late: being behind
+    await eventually(lambda: engine.lag.episodes == 1)
+
+
+def nothing() -> None:
+    """Does nothing."""
 
 
 def fires_of(rota: Rota, job: str) -> list[Fire]:

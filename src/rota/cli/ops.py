@@ -150,7 +150,11 @@ async def _work(rota: Rota, spec: str, grace: str | None) -> None:
 
 
 @click.command("demo")
-@click.option("--fast", is_flag=True, help="Short schedules, to see everything in a minute.")
+@click.option(
+    "--fast",
+    is_flag=True,
+    help="Short schedules: every job starts within a minute, then every 10-60 s.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option(

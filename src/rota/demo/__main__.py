@@ -16,7 +16,9 @@ def main(argv: list[str] | None = None) -> None:
         "service with its URL and token printed (Ctrl-C stops it).",
     )
     parser.add_argument(
-        "--fast", action="store_true", help="compress the day: every job runs within a minute"
+        "--fast",
+        action="store_true",
+        help="compress the day: every job starts within a minute, then every 10-60 s",
     )
     parser.add_argument("--host", default="127.0.0.1", help="the address to serve on")
     parser.add_argument("--port", type=int, default=8000, help="the port to serve on")

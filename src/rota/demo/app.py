@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rota import Rota
 from rota.clock import Clock, SystemClock
@@ -50,9 +52,8 @@ def build_demo(
     library, created = open_library(data_dir / "library.db", sizes=sizes, now=clock.now())
     server = MediaServer(library, data_dir / "backups", clock, pace)
     demo = Rota(f"sqlite:///{data_dir / 'rota.db'}", clock=clock, workers=6, shutdown_grace=5)
-    start = clock.now()
     for plan in PLAN:
-        demo.job(plan.name, **settings_for(plan, fast=fast, start=start))(_job(plan, server))
+        demo.job(plan.name, **settings_for(plan, fast=fast))(_job(plan, server))
     # rota-prune is rota's own job: the compressed day is an override of it, undone without.
     if fast:
         demo.override(PRUNE_JOB, schedule=FAST_PRUNE)
@@ -61,17 +62,21 @@ def build_demo(
     return Demo(demo, server, created)
 
 
-def _job(plan: JobPlan, server: MediaServer) -> Callable[[RunContext], object]:
-    """The job function: the plan's work on this media server."""
+def _job(plan: JobPlan, server: MediaServer) -> Callable[..., object]:
+    """The job function: the plan's work on this media server. It takes the work's own
+    keyword parameters (library-scan's `full`), and its signature says so, so that rota
+    checks a run's arguments against them."""
     work = plan.work
 
-    async def asynchronous(ctx: RunContext) -> None:
+    async def asynchronous(ctx: RunContext, **args: Any) -> None:
         await asyncio.sleep(server.pace)  # waiting for the media server's answer
-        await asyncio.to_thread(work, ctx, server)
+        await asyncio.to_thread(work, ctx, server, **args)
 
-    def synchronous(ctx: RunContext) -> None:
-        work(ctx, server)
+    def synchronous(ctx: RunContext, **args: Any) -> None:
+        work(ctx, server, **args)
 
-    function = asynchronous if plan.name in ASYNC_JOBS else synchronous
+    function: Callable[..., object] = asynchronous if plan.name in ASYNC_JOBS else synchronous
     function.__doc__ = work.__doc__
+    ctx, _server, *rest = inspect.signature(work).parameters.values()
+    setattr(function, "__signature__", inspect.Signature([ctx, *rest]))  # noqa: B010
     return function

@@ -98,14 +98,24 @@ def watch_history(ctx: RunContext, server: MediaServer) -> None:
     ctx.log.info("imported %d plays of %d users since %s", len(plays), viewers, iso(since))
 
 
-def library_scan(ctx: RunContext, server: MediaServer) -> None:
-    """Scan the library for new and changed items: downloads become library titles."""
+def library_scan(ctx: RunContext, server: MediaServer, full: bool = False) -> None:
+    """Scan the library for new and changed items: downloads become library titles.
+
+    By default only the items that may have changed are read: downloads, items never scanned,
+    and items whose metadata was refreshed since their last scan. `full=True` rescans every
+    item, which also finds changes made behind the server's back.
+    """
     with server.library.connect() as db:
+        everything = _count(
+            db, "SELECT count(*) FROM titles WHERE state IN ('present', 'downloaded')"
+        )
+        which = "" if full else f" AND ({_MAY_HAVE_CHANGED})"
         titles = db.execute(
-            "SELECT * FROM titles WHERE state IN ('present', 'downloaded') ORDER BY id"
+            f"SELECT * FROM titles WHERE state IN ('present', 'downloaded'){which} ORDER BY id"
         ).fetchall()
         added: list[str] = []
         changed = 0
+        ctx.progress(0, len(titles))
         for index, title in enumerate(titles, start=1):
             checksum = _checksum(title)
             now = iso(server.now())
@@ -126,7 +136,19 @@ def library_scan(ctx: RunContext, server: MediaServer) -> None:
             server.work(ctx, 0.04)
     for name in added:
         ctx.log.info("added %s (downloaded by the source search)", name)
-    ctx.log.info("scanned %d items: %d new, %d changed", len(titles), len(added), changed)
+    what = (
+        f"rescanned all {len(titles)} items"
+        if full
+        else (f"scanned {len(titles)} new or changed items of {everything}")
+    )
+    ctx.log.info("%s: %d new, %d changed", what, len(added), changed)
+
+
+# Items a scan of changes reads: downloads, never scanned, or enriched since their last scan.
+_MAY_HAVE_CHANGED = (
+    "state = 'downloaded' OR scanned_at IS NULL OR checksum IS NULL"
+    " OR (enriched_at IS NOT NULL AND enriched_at > scanned_at)"
+)
 
 
 def enrich_metadata(ctx: RunContext, server: MediaServer) -> None:

@@ -46,8 +46,8 @@ def run_demo(
 ) -> None:
     """Start the media-server demo: its jobs on the sample library in `data_dir` (made on first
     start) and rota's admin service on http://host:port, until Ctrl-C (or SIGTERM) stops it
-    gracefully. `fast` compresses the day: each job starts within half a minute and runs every
-    20-60 s. Prints the URL and the admin token. Anything that stops it from starting (the
+    gracefully. `fast` compresses the day: each job starts within a minute and runs every
+    10-60 s. Prints the URL and the admin token. Anything that stops it from starting (the
     port is taken, the service extra is missing, the data directory is unusable) is printed
     on stderr and ends it with SystemExit(1)."""
     try:
@@ -154,7 +154,7 @@ def _banner(demo: Demo, host: str, port: int, token: str, fast: bool) -> None:
         shown = f"[{shown}]"
     url = f"http://{shown}:{port}"
     data_dir = demo.server.library.path.parent
-    mode = "fast: a day in about a minute" if fast else "real schedules"
+    mode = "fast: each within a minute, then every 10-60 s" if fast else "real schedules"
     lines = [
         f"rota demo: {url}  admin token: {token}  (Ctrl-C stops)",
         f"  {len(PLAN)} jobs of a media server ({mode}) on a sample library in {data_dir}/",

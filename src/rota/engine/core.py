@@ -143,6 +143,9 @@ class Engine:
         self.worker.start()
         if isinstance(basis.clock, StepAware):
             self._stop_step_watch = basis.clock.on_step(self._clock_stepped)
+        # Fire times due before now were missed while no engine ran: caught up, not late.
+        due = [s.due_at for s in self.jobs.values() if s.due_at is not None and not s.paused]
+        self.lag.started(basis.clock.now(), due)
         self._spawn(keep_running("rota-scheduler", self._schedule, basis.clock), "rota-scheduler")
         self._spawn(keep_running("rota-heartbeat", self.nodes.beat, basis.clock), "rota-heartbeat")
         log.info("rota node %s started with %d jobs", self.node_id, len(self.jobs))

@@ -23,10 +23,23 @@ __all__ = [
     "JobDefinition",
     "JobState",
     "check_not_after_itself",
+    "doc_description",
     "effective_settings",
     "import_path",
     "load_target",
 ]
+
+
+def doc_description(function: Callable[..., Any]) -> str:
+    """A job's description when code gives none: its docstring's first paragraph (the lines
+    up to the first blank line), joined by single spaces; at most 2,000 characters."""
+    lines: list[str] = []
+    for line in (function.__doc__ or "").strip().splitlines():
+        if not line.strip():
+            break
+        lines.append(line)
+    text = " ".join(" ".join(lines).split())
+    return text if len(text) <= 2000 else text[:1999] + "…"
 
 
 @dataclass(frozen=True)
