@@ -236,18 +236,19 @@ def test_run_now_with_arguments_starts_within_a_second(app: App, admin: Rota) ->
     assert max(delays) < WITHIN, delays
 
 
-def test_arguments_are_checked_by_the_node_without_the_code(app: App, admin: Rota) -> None:
-    """The admin process has no code for `greet` and cannot check its signature: it queues the
-    run, and the node that runs it records it failed, naming the argument (commands.py:
-    "its runs' arguments are checked by the node that runs them")."""
-    unknown = finished(admin, app, admin.run_now("greet", name="x", nope=1))
-    assert unknown.status is RunStatus.FAILED, unknown
-    assert "'nope'" in (unknown.error or ""), unknown
-    missing = finished(admin, app, admin.run_now("greet"))
-    assert missing.status is RunStatus.FAILED, missing
-    assert "'name'" in (missing.error or ""), missing
-    assert app.mark(f"greet-{unknown.id}.json") is None
-    assert app.mark(f"greet-{missing.id}.json") is None
+def test_arguments_are_checked_in_the_process_without_the_code(app: App, admin: Rota) -> None:
+    """The admin process has no code for `greet`; the node that has it stored its parameters
+    with the job, so bad arguments are refused at the call, naming the argument, and no run is
+    made (decision 0006, point 8); good ones run on the node."""
+    before = len(admin.runs("greet"))
+    with pytest.raises(SettingError, match="'nope'"):
+        admin.run_now("greet", name="x", nope=1)
+    with pytest.raises(SettingError, match="'name'"):
+        admin.run_now("greet")
+    assert len(admin.runs("greet")) == before
+    good = finished(admin, app, admin.run_now("greet", name="x"))
+    assert good.status is RunStatus.SUCCEEDED, good
+    assert app.mark(f"greet-{good.id}.json") is not None
 
 
 def test_cancel_stops_a_running_run_and_its_job(app: App, admin: Rota) -> None:
