@@ -68,8 +68,8 @@ class Commands:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def run_now(self, name: str, args: Mapping[str, Any], at: datetime | None = None) -> int:
-        """Queue a manual run (at once through the job's overlap policy, or at `at`); its id."""
+    def _runnable(self, name: str) -> JobRecord:
+        """The record of a job a run may be asked of: refused if it is orphaned."""
         record = self.job(name)
         registered = self._registered()
         if record.kind is JobKind.CODE and registered is not None and name not in registered:
@@ -77,6 +77,11 @@ class Commands:
                 f"job {name!r} is orphaned: no running node has its code, so a run would wait "
                 "forever; start a node whose code defines it, or remove the job"
             )
+        return record
+
+    def run_now(self, name: str, args: Mapping[str, Any], at: datetime | None = None) -> int:
+        """Queue a manual run (at once through the job's overlap policy, or at `at`); its id."""
+        record = self._runnable(name)
         settings = stored_settings(record)
         merged = settings.with_values({"args": {**settings.args, **args}}).args
         self.parameters(record).check(name, merged)
@@ -93,13 +98,7 @@ class Commands:
     def enqueue(self, name: str, args: Mapping[str, Any], key: str | None = None) -> int | None:
         """Queue a one-off run with reason ``spawned`` (decision 0012): its id, or None if a
         queued or running run of the job has the same `key`."""
-        record = self.job(name)
-        registered = self._registered()
-        if record.kind is JobKind.CODE and registered is not None and name not in registered:
-            raise ConflictError(
-                f"job {name!r} is orphaned: no running node has its code, so a run would wait "
-                "forever; start a node whose code defines it, or remove the job"
-            )
+        record = self._runnable(name)
         settings = stored_settings(record)
         parameters = self.parameters(record)
         run = spawned_run(name, parameters, settings, key, args, None, self._clock.now())
