@@ -38,6 +38,7 @@ __all__ = [
     "bearer",
     "default_token_file",
     "read_token_file",
+    "write_once",
 ]
 
 log = logging.getLogger("rota.service")
@@ -171,29 +172,32 @@ def _generated(path: Path) -> bytes:
     kept = [digest for role, digest in read_token_file(path) if role is Role.ADMIN]
     if kept:
         return kept[0]
-    if path.exists():  # viewers only (``rota token new --role viewer``): add an admin
-        token = secrets.token_urlsafe(32)
-        digest = _digest(token)
-        with path.open("a") as file:
-            file.write(f"admin {digest.hex()}\n")
-        _log_generated(path, token)
-        return digest
     token = secrets.token_urlsafe(32)
     digest = _digest(token)
-    part = path.with_name(path.name + ".part")
-    part.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(digest.hex() + "\n")
-    try:
-        # Another process starting at once may have written one first: theirs wins.
-        os.link(part, path)
-    except FileExistsError:
-        part.unlink()
-        return _generated(path)
-    part.unlink()
+    if path.exists():  # viewers only (``rota token new --role viewer``): add an admin
+        with path.open("a") as file:
+            file.write(f"admin {digest.hex()}\n")
+    elif not write_once(path, digest.hex() + "\n"):
+        return _generated(path)  # another process starting at once wrote one first: theirs wins
     _log_generated(path, token)
     return digest
+
+
+def write_once(path: Path, text: str) -> bool:
+    """Write `text` to a new file at `path` (mode 0600) unless one is there: whole or not at
+    all, and of several processes writing at once, the first wins. Whether this call wrote it."""
+    part = path.with_name(f"{path.name}.{secrets.token_hex(4)}.part")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    try:
+        os.link(part, path)
+    except FileExistsError:
+        return False
+    finally:
+        part.unlink()
+    return True
 
 
 def _log_generated(path: Path, token: str) -> None:

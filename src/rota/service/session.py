@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rota.errors import SettingError
-from rota.service.auth import Role, Tokens
+from rota.service.auth import Role, Tokens, write_once
 
 __all__ = ["COOKIE", "CSRF_HEADER", "LIFETIME", "Session", "Sessions", "secret_file"]
 
@@ -126,15 +126,6 @@ def _install_secret(path: Path) -> bytes:
             )
         return secret
     secret = secrets.token_bytes(_SECRET_BYTES)
-    part = path.with_name(f"{path.name}.{secrets.token_hex(4)}.part")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(secret.hex() + "\n")
-    try:
-        os.link(part, path)
-    except FileExistsError:
-        return _install_secret(path)
-    finally:
-        part.unlink()
+    if not write_once(path, secret.hex() + "\n"):
+        return _install_secret(path)  # another process starting at once wrote one first
     return secret
