@@ -95,9 +95,15 @@ class LocalBackend:
         reasons: Sequence[str],
         limit: int,
         before: int | None,
+        parent: int | None = None,
     ) -> Json:
         page = self.rota.runs(
-            job, list(statuses) or None, limit, before, reason=list(reasons) or None
+            job,
+            list(statuses) or None,
+            limit,
+            before,
+            reason=list(reasons) or None,
+            parent_run_id=parent,
         )
         return {
             "items": [run_json(run) for run in page],
