@@ -130,6 +130,10 @@ class RemoteBackend:
         found: Json = self._call("POST", f"/runs/{run_id}/cancel")
         return found
 
+    def limiters(self) -> list[Json]:
+        found: list[Json] = self._call("GET", "/limiters")
+        return found
+
     def retry(self, run_id: int) -> Json:
         created: Json = self._call("POST", f"/runs/{run_id}/retry")
         return created
