@@ -33,7 +33,7 @@ import pytest
 from psycopg.rows import dict_row
 from sqlalchemy.engine import make_url
 
-from rota.store.abc import Claim, Enqueue, NewRun
+from rota.store.operations import Claim, Enqueue, NewRun
 from rota.store.records import NodeRecord, Reason
 from rota.store.sql import SqlStore
 from tests.postgres import create_schema, drop_schema, in_schema, server_url

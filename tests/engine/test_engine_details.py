@@ -12,7 +12,7 @@ from typing import Any
 from rota import Rota
 from rota.engine.context import LOG_LINES
 from rota.engine.retention import PRUNE_JOB
-from rota.store.abc import Operation, Progress
+from rota.store.operations import Operation, Progress
 from rota.store.records import EventKind, Retention, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, eventually, finished, outcome

@@ -18,7 +18,7 @@ import pytest
 from rota import Retry, Rota
 from rota.errors import StoreUnavailableError
 from rota.store import open_store
-from rota.store.abc import Claim, Enqueue, InterruptRuns, NewRun, Operation, ReapNode
+from rota.store.operations import Claim, Enqueue, InterruptRuns, NewRun, Operation, ReapNode
 from rota.store.records import NodeRecord, Reason, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, age_lease_on_postgresql, eventually

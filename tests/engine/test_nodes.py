@@ -15,7 +15,7 @@ import pytest
 from rota import Retry, Rota
 from rota.errors import SettingError, StoreUnavailableError
 from rota.store import open_store
-from rota.store.abc import Claim, Enqueue, Finish, NewRun, Operation
+from rota.store.operations import Claim, Enqueue, Finish, NewRun, Operation
 from rota.store.records import NodeRecord, Reason, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, age_lease_on_postgresql, eventually, finished

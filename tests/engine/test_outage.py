@@ -13,7 +13,7 @@ import pytest
 
 from rota import Retry, Rota
 from rota.errors import StoreError, StoreUnavailableError
-from rota.store.abc import Claim, Finish, Fire, Operation
+from rota.store.operations import Claim, Finish, Fire, Operation
 from rota.store.records import Reason, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, eventually, finished

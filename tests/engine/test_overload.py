@@ -12,7 +12,7 @@ import pytest
 from rota import Rota
 from rota.engine import core
 from rota.engine.shedding import COALESCED, PARKED_FOR
-from rota.store.abc import Fire
+from rota.store.operations import Fire
 from rota.testing import FakeClock
 from tests.engine.conftest import eventually
 

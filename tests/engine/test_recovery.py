@@ -8,7 +8,7 @@ from typing import Any
 
 from rota import Retry, Rota
 from rota.store import open_store
-from rota.store.abc import Claim, Enqueue, InterruptRuns, NewRun
+from rota.store.operations import Claim, Enqueue, InterruptRuns, NewRun
 from rota.store.records import NodeRecord, Reason, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, age_lease_on_postgresql, eventually, finished

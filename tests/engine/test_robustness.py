@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from rota import Rota
-from rota.store.abc import Enqueue, NewRun
+from rota.store.operations import Enqueue, NewRun
 from rota.store.records import Reason, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, eventually, finished, outcome

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from rota import Rota, asgi
-from rota.store.abc import Enqueue, NewRun
+from rota.store.operations import Enqueue, NewRun
 from rota.store.records import EventRecord, Reason
 from tests.service.conftest import ADMIN
 from tests.service.server import Stream, client, serving, until

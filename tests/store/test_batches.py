@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rota.store.abc import UNSET, Claim, Enqueue, Finish, NewRun, Store
+from rota.store.abc import Store
+from rota.store.operations import UNSET, Claim, Enqueue, Finish, NewRun
 from rota.store.records import Reason, RunStatus
 from tests.store.conftest import T0
 

@@ -22,7 +22,8 @@ from rota.engine.settings import OVERRIDABLE, JobSettings
 from rota.engine.spawning import spawned_run
 from rota.errors import ConflictError, SettingError, UnknownJobError, UnknownRunError
 from rota.schedules import After, Manual, Once, Schedule
-from rota.store.abc import (
+from rota.store.abc import Store
+from rota.store.operations import (
     AddJob,
     Enqueue,
     NewRun,
@@ -30,7 +31,6 @@ from rota.store.abc import (
     Removal,
     RemoveJob,
     RequestCancel,
-    Store,
     UpdateJob,
 )
 from rota.store.records import FAILURE_LIKE, JobKind, JobRecord, Reason, RunRecord, RunStatus

@@ -13,7 +13,7 @@ from rota.engine.basis import Basis
 from rota.engine.context import RunContext
 from rota.engine.runs import QueuedRun
 from rota.engine.texts import NOTE_LIMIT, storable
-from rota.store.abc import LEASE_LOST, Lease, Progress
+from rota.store.operations import LEASE_LOST, Lease, Progress
 from rota.store.records import RunStatus
 
 __all__ = ["PROGRESS_INTERVAL", "ActiveRun", "write_progress"]

@@ -18,7 +18,8 @@ from rota.clock import Clock
 from rota.engine.outage import Outage, pause_after
 from rota.engine.writer import Writer
 from rota.errors import StoreUnavailableError
-from rota.store.abc import Lease, Operation, Store
+from rota.store.abc import Store
+from rota.store.operations import Lease, Operation
 
 __all__ = ["Basis", "Tenure"]
 

@@ -1,7 +1,7 @@
 """Job chains as the engine and the admin see them: which jobs each job is after, the check
 that refuses a chain that cannot work, and the runs a chain created (decision 0011).
 
-The store decides what a success triggers (`rota.store.abc.Chain`); the engine only names the
+The store decides what a success triggers (`rota.store.operations.Chain`); the engine only names the
 jobs to look at, from the job rows it knows, and takes up the runs that were created.
 """
 

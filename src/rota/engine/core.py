@@ -40,15 +40,8 @@ from rota.engine.worker import Worker
 from rota.engine.writer import Writer
 from rota.errors import RotaError, SettingError
 from rota.schedules import Interval, Once
-from rota.store.abc import (
-    Fire,
-    FireResult,
-    NewRun,
-    Operation,
-    RequestCancel,
-    Store,
-    SyncResult,
-)
+from rota.store.abc import Store
+from rota.store.operations import Fire, FireResult, NewRun, Operation, RequestCancel, SyncResult
 from rota.store.records import JobKind, JobRecord, Reason, RunStatus
 
 __all__ = ["Engine"]

@@ -15,7 +15,7 @@ from rota.engine.context import RunContext
 from rota.engine.policies import RetryPolicy, retry_delay
 from rota.engine.runs import Outcome, QueuedRun, retry_run
 from rota.engine.texts import ERROR_LIMIT, NOTE_LIMIT, TRACEBACK_LIMIT, ascii_only, storable
-from rota.store.abc import UNSET, Chain, Finish, NewRun, Operation
+from rota.store.operations import UNSET, Chain, Finish, NewRun, Operation
 from rota.store.records import Reason, RunStatus
 
 if TYPE_CHECKING:

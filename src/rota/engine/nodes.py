@@ -25,7 +25,7 @@ from rota.engine.policies import retry_delay
 from rota.engine.runs import QueuedRun, retry_run
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
-from rota.store.abc import Enqueue, Finish, InterruptRuns, Reaped, ReapNode
+from rota.store.operations import Enqueue, Finish, InterruptRuns, Reaped, ReapNode
 from rota.store.records import NodeRecord, RunRecord, RunStatus
 
 __all__ = ["NodeLife", "life_of"]

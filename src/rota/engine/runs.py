@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rota.engine.limiter import LimiterWait
 from rota.errors import SettingError
 from rota.outcomes import Retry, Skip
-from rota.store.abc import NewRun
+from rota.store.operations import NewRun
 from rota.store.records import Reason, RunRecord, RunStatus
 
 if TYPE_CHECKING:

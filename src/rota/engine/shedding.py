@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from rota.engine.lag import Lag
 from rota.engine.policies import Overlap, OverlapDecision, decide_overlap, fire_times_due
-from rota.store.abc import Fire, NewRun
+from rota.store.operations import Fire, NewRun
 from rota.store.records import Reason, RunStatus
 
 if TYPE_CHECKING:

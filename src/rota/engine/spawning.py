@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from rota.engine.runs import QueuedRun
 from rota.errors import SettingError, UnknownJobError
-from rota.store.abc import Enqueue, NewRun
+from rota.store.operations import Enqueue, NewRun
 from rota.store.records import Reason
 
 if TYPE_CHECKING:

@@ -42,7 +42,7 @@ from rota.engine.supervise import keep_running
 from rota.engine.threads import JobThreads
 from rota.engine.waiting import WaitingRuns
 from rota.errors import StoreUnavailableError
-from rota.store.abc import (
+from rota.store.operations import (
     LEASE_LOST,
     Chain,
     Chained,

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from rota.errors import StoreUnavailableError
-from rota.store.abc import Operation, Store
+from rota.store.abc import Store
+from rota.store.operations import Operation
 
 __all__ = ["Writer"]
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rota.errors import StoreError
-from rota.store.abc import (
+from rota.store.abc import Store
+from rota.store.checks import SUPPORTED_URLS
+from rota.store.memory import MemoryStore
+from rota.store.operations import (
     LEASE_LOST,
     UNSET,
     AddJob,
@@ -31,12 +34,9 @@ from rota.store.abc import (
     Removal,
     RemoveJob,
     RequestCancel,
-    Store,
     SyncResult,
     UpdateJob,
 )
-from rota.store.checks import SUPPORTED_URLS
-from rota.store.memory import MemoryStore
 from rota.store.records import (
     ACTIVE,
     FAILURE_LIKE,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rota.store.abc import NewRun
+from rota.store.operations import NewRun
 from rota.store.records import Reason, RunStatus
 
 __all__ = ["ChainStep", "EdgeState", "after_jobs", "chain_step"]

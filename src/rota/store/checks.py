@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rota.errors import StoreError
-from rota.store.abc import (
+from rota.store.operations import (
     UNSET,
     AddJob,
     Chain,

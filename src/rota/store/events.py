@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rota.store.abc import (
+from rota.store.operations import (
     UNSET,
     AddJob,
     Chain,

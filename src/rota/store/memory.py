@@ -17,12 +17,7 @@ from typing import Any, ClassVar
 
 from rota.errors import StoreError
 from rota.store import checks
-from rota.store.abc import (
-    Operation,
-    Store,
-    SyncResult,
-    notices_of,
-)
+from rota.store.abc import Store
 from rota.store.chains import EdgeState
 from rota.store.events import events_of, sync_events
 from rota.store.limits import LimiterState, Taken, TokenRequest, check_request, take
@@ -35,6 +30,7 @@ from rota.store.memory_apply import (
     run_out,
     utc,
 )
+from rota.store.operations import Operation, SyncResult, notices_of
 from rota.store.records import (
     ACTIVE,
     FAILURE_LIKE,

@@ -13,7 +13,9 @@ from typing import Any, Final
 
 from rota.errors import UnknownJobError
 from rota.store import checks
-from rota.store.abc import (
+from rota.store.chains import EdgeState, chain_step
+from rota.store.events import NewEvent, RunFacts, StreakFacts
+from rota.store.operations import (
     LEASE_LOST,
     UNSET,
     AddJob,
@@ -38,8 +40,6 @@ from rota.store.abc import (
     UpdateJob,
     reaped_retry,
 )
-from rota.store.chains import EdgeState, chain_step
-from rota.store.events import NewEvent, RunFacts, StreakFacts
 from rota.store.records import (
     ACTIVE,
     EventRecord,

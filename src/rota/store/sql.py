@@ -30,7 +30,7 @@ from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import RotaError, StoreError, StoreUnavailableError
 from rota.store import checks, notify, sql_limits, sql_prune, sql_reads
-from rota.store.abc import Operation, Store, SyncResult, notices_of
+from rota.store.abc import Store
 from rota.store.dialect import (
     TRANSACTION_ATTEMPTS,
     create_engine,
@@ -45,6 +45,7 @@ from rota.store.dialect import (
 from rota.store.events import sync_events
 from rota.store.limits import LimiterState, Taken, TokenRequest, check_request
 from rota.store.migrate import ensure_schema
+from rota.store.operations import Operation, SyncResult, notices_of
 from rota.store.records import (
     ACTIVE,
     FAILURE_LIKE,

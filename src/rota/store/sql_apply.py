@@ -23,7 +23,8 @@ from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from rota.errors import StoreError, UnknownJobError
 from rota.store import dialect, sql_chains, sql_events, sql_fencing, sql_jobs, sql_spawn
-from rota.store.abc import (
+from rota.store.events import RunFacts, StreakFacts, events_of
+from rota.store.operations import (
     LEASE_LOST,
     UNSET,
     AddJob,
@@ -44,7 +45,6 @@ from rota.store.abc import (
     RequestCancel,
     UpdateJob,
 )
-from rota.store.events import RunFacts, StreakFacts, events_of
 from rota.store.records import JobRecord, Reason, RunStatus
 from rota.store.schema import job_record, jobs, runs
 from rota.store.sql_run_writes import RunWrites

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence, Set
 
 from sqlalchemy import Connection, insert, select, update
 
-from rota.store.abc import Chain, Chained, NewRun
 from rota.store.chains import EdgeState, chain_step
+from rota.store.operations import Chain, Chained, NewRun
 from rota.store.records import ACTIVE, RunStatus
 from rota.store.schema import chain_edges, jobs, runs
 

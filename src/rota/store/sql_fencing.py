@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 
 from rota.store import dialect
-from rota.store.abc import InterruptRuns, Lease, NewRun, Reaped, ReapNode, reaped_retry
+from rota.store.operations import InterruptRuns, Lease, NewRun, Reaped, ReapNode, reaped_retry
 from rota.store.schema import nodes, run_record, runs
 
 __all__ = ["lease_holds", "reap"]

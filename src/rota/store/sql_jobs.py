@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.sql.dml import Insert
 
-from rota.store.abc import AddJob, Removal
+from rota.store.operations import AddJob, Removal
 from rota.store.records import ACTIVE, JobKind, JobRecord, RunStatus
 from rota.store.schema import chain_edges, job_record, jobs, runs
 

@@ -14,15 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from rota.store import dialect, sql_fencing
-from rota.store.abc import (
-    LEASE_LOST,
-    UNSET,
-    Claim,
-    Finish,
-    Lease,
-    LeaseLost,
-    Progress,
-)
+from rota.store.operations import LEASE_LOST, UNSET, Claim, Finish, Lease, LeaseLost, Progress
 from rota.store.records import ACTIVE, RunStatus
 from rota.store.schema import runs
 

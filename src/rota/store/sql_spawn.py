@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from rota.store.abc import NewRun
 from rota.store.dialect import insert_ignoring_conflicts
+from rota.store.operations import NewRun
 from rota.store.schema import runs
 
 __all__ = ["insert_keyed"]
