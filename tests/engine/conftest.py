@@ -61,9 +61,10 @@ def finished(rota: Rota, job: str, count: int) -> Callable[[], bool]:
     return check
 
 
-async def outcome(rota: Rota, run_id: int) -> RunRecord:
-    """The run once it has finished (the async tests' `rota.wait`, which would block the loop)."""
-    await eventually(lambda: rota.get_run(run_id).status not in ACTIVE)
+async def outcome(rota: Rota, run_id: int, timeout: float = 5.0) -> RunRecord:
+    """The run once it has finished (the async tests' `rota.wait`, which would block the loop);
+    fail after `timeout` real seconds."""
+    await eventually(lambda: rota.get_run(run_id).status not in ACTIVE, timeout)
     return rota.get_run(run_id)
 
 

@@ -117,7 +117,7 @@ async def test_progress_log_and_outcomes_come_back(
     ended = {how: rota.run_now("end", how=how) for how in ("skip", "retry", "raise", "done")}
     awaited = rota.run_now("async")
 
-    run = await outcome(rota, reported)  # the result does not pickle: it is not kept
+    run = await outcome(rota, reported, SPAWN)  # the result does not pickle: it is not kept
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert (run.progress_done, run.progress_total, run.progress_note) == (3, 3, "item 3")
     assert f"INFO rota.jobs.report: run {reported} in process" in run.log
@@ -125,19 +125,19 @@ async def test_progress_log_and_outcomes_come_back(
     assert "refused: progress done: True is not a number" in run.log
     assert "own logging, attempt 1" in caplog.text  # on to this process's loggers too
 
-    skipped = await outcome(rota, ended["skip"])
+    skipped = await outcome(rota, ended["skip"], SPAWN)
     assert (skipped.status, skipped.note) == (RunStatus.SKIPPED, "nothing to scan")
-    retried = await outcome(rota, ended["retry"])
+    retried = await outcome(rota, ended["retry"], SPAWN)
     assert (retried.status, retried.error) == (RunStatus.FAILED, "retry requested after 0:05:00")
     again = [r for r in rota.runs("end") if r.attempt == 2]
     assert len(again) == 1
     assert again[0].not_before == retried.finished_at + timedelta(minutes=5)
-    raised = await outcome(rota, ended["raise"])
+    raised = await outcome(rota, ended["raise"], SPAWN)
     assert raised.error == "KeyError: 'library'"
     assert raised.traceback is not None
     assert 'raise KeyError("library")' in raised.traceback
-    assert (await outcome(rota, ended["done"])).status is RunStatus.SUCCEEDED
-    run = await outcome(rota, awaited)
+    assert (await outcome(rota, ended["done"], SPAWN)).status is RunStatus.SUCCEEDED
+    run = await outcome(rota, awaited, SPAWN)
     assert run.status is RunStatus.SUCCEEDED
     assert "async in process" in run.log
 
@@ -147,10 +147,10 @@ async def test_a_child_that_dies_fails_its_run_naming_how(rotas: MakeRota) -> No
     rota.job("end", isolation="process", overlap="allow", max_concurrent=2)(isolated_jobs.end)
     await rota.start_async()
     exited, crashed = rota.run_now("end", how="exit"), rota.run_now("end", how="segfault")
-    run = await outcome(rota, exited)
+    run = await outcome(rota, exited, SPAWN)
     assert run.status is RunStatus.FAILED
     assert run.error == died(3).error
-    run = await outcome(rota, crashed)
+    run = await outcome(rota, crashed, SPAWN)
     assert run.error == "the job's process ended before the job did: killed by SIGSEGV"
 
 
@@ -170,14 +170,14 @@ async def test_timeout_and_cancel_end_the_process(
     assert stubborn_pid
 
     clock.advance(timedelta(hours=1))
-    run = await outcome(rota, slow)  # recorded at once, as for a job in a thread
+    run = await outcome(rota, slow, SPAWN)  # recorded at once, as for a job in a thread
     assert (run.status, run.note) == (RunStatus.TIMED_OUT, "timed out after 1:00:00")
     await eventually(lambda: gone(slow_pid), SPAWN)
     # SIGTERM raised in the job: its `finally` ran, and saw `ctx.cancelled`.
     assert (tmp_path / "slow").read_text() == "cancelled=True"
 
     rota.cancel(stubborn)  # it ignores SIGTERM: SIGKILL ends it after the grace
-    run = await outcome(rota, stubborn)
+    run = await outcome(rota, stubborn, SPAWN)
     assert (run.status, run.note) == (RunStatus.CANCELLED, "cancelled by an admin")
     await eventually(lambda: gone(stubborn_pid), child.KILL_GRACE + SPAWN)
     assert not (tmp_path / "stubborn").exists()
