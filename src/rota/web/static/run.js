@@ -60,11 +60,30 @@ async function attempts(run) {
   return links;
 }
 
+// A link to another run, named by its job when it is still kept ("refresh-shows #12").
+async function runLink(runId) {
+  try {
+    const other = await api(`api/runs/${runId}`);
+    return h("a", { href: `runs/${runId}` }, `${other.job} #${runId}`);
+  } catch (e) {
+    if (e.status === 404) return h("span", {}, `#${runId} `, h("span", { class: "muted" }, "(no longer kept)"));
+    return h("a", { href: `runs/${runId}` }, `#${runId}`);
+  }
+}
+
+// Where the run came from: the run that spawned it.
+async function origin(run) {
+  if (run.reason === "spawned" && run.parent_run_id)
+    return ["Spawned by", await runLink(run.parent_run_id)];
+  return null;
+}
+
 async function details(run) {
   const rows = [
     ["Job", h("a", { href: `./?job=${encodeURIComponent(run.job)}` }, run.job)],
     ["Status", [badge(run.status), run.note ? ` ${run.note}` : "", run.error ? h("span", { class: "bad-text" }, ` ${run.error}`) : ""]],
     ["Reason", run.reason],
+    await origin(run),
     ["Fire time", run.fire_time ? exact(run.fire_time) : "– (not from the schedule)"],
     ["Queued", time(run.queued_at)],
     ["Not before", run.not_before ? time(run.not_before) : null],
@@ -76,7 +95,7 @@ async function details(run) {
     ["Arguments", h("code", {}, JSON.stringify(run.args))],
   ];
   if (run.status === "running") rows.push(["Progress", progressBar(run)]);
-  return h("dl", { class: "details" }, rows.filter(([, v]) => v !== null)
+  return h("dl", { class: "details" }, rows.filter((row) => row !== null && row[1] !== null)
     .flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
