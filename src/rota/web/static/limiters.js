@@ -74,14 +74,20 @@ export function per(seconds) {
   return `per ${span(seconds)}`;
 }
 
+const count = (n) => n.toLocaleString();
+
 function use(limiter) {
   const share = limiter.capacity > 0 ? limiter.in_use / limiter.capacity : 0;
   return h("span", { class: "use" },
     h("meter", { min: "0", max: String(limiter.capacity), value: String(limiter.in_use),
       low: String(limiter.capacity * 0.5), high: String(limiter.capacity * 0.9), optimum: "0",
       "aria-label": `Use of ${limiter.name}` }),
-    h("span", { class: "numbers" }, `${limiter.in_use} of ${limiter.capacity}`,
-      h("span", { class: "muted" }, ` (${Math.round(share * 100)}%)`)));
+    h("span", { class: "numbers" }, `${count(limiter.in_use)} of ${count(limiter.capacity)}`,
+      h("span", { class: "muted" }, ` (${Math.round(share * 100)}%)`)),
+    limiter.in_use >= limiter.capacity
+      ? h("span", { class: "marker paused", title: "Runs that ask for tokens wait for the refill." },
+        "used up")
+      : null);
 }
 
 function refill(limiter) {
@@ -111,7 +117,7 @@ function render() {
           title: "Only the store knows it: the code this server runs does not declare it." },
         "not declared here"))),
       h("td", { "data-label": "In use" }, use(limiter)),
-      h("td", { "data-label": "Limit" }, `${limiter.capacity} ${per(limiter.period_seconds)}`),
+      h("td", { "data-label": "Limit" }, `${count(limiter.capacity)} ${per(limiter.period_seconds)}`),
       h("td", { "data-label": "Next refill" }, refill(limiter)),
       h("td", { "data-label": "Waits up to", title: "A run that would wait longer for capacity "
         + "ends skipped and is retried when the capacity is back." },
