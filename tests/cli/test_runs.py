@@ -45,6 +45,36 @@ def test_show_prints_the_log_and_traceback(rota_cli: Run) -> None:
     assert "\ntraceback:\nTraceback (most recent call last):" in out
 
 
+def test_show_names_the_upstream_runs_of_a_dependency_run(rota_cli: Run, served: Served) -> None:
+    from rota.store.records import Reason
+    from tests.service.server import until
+
+    served.rota.set_schedule("echo", "after nightly")
+    try:
+        nightly = _run(rota_cli, "nightly", "--follow")
+
+        def dependency_run() -> int | None:
+            runs = served.rota.runs("echo", reason=[Reason.DEPENDENCY.value])
+            found = [run.id for run in runs if run.upstream_runs == {"nightly": nightly}]
+            return found[0] if found else None
+
+        run_id = until(dependency_run, "echo's run after nightly")
+    finally:
+        served.rota.reset("echo", "schedule")
+    result = rota_cli("runs", "show", str(run_id))
+    assert result.exit_code == 0, result.output
+    assert "reason        dependency\n" in result.stdout
+    assert f"\nafter         nightly (run {nightly})\n" in result.stdout
+    shown = json.loads(rota_cli("runs", "show", str(run_id), "--json").stdout)
+    assert shown["upstream_runs"] == {"nightly": nightly}
+    # A run of any other reason names none, and shows no such line.
+    manual = rota_cli("runs", "show", str(nightly))
+    assert "\nafter " not in manual.stdout
+    assert (
+        json.loads(rota_cli("runs", "show", str(nightly), "--json").stdout)["upstream_runs"] == {}
+    )
+
+
 def test_both_ways_show_the_same_run(served: Served) -> None:
     local = {"ROTA_DATABASE_URL": served.url}
     remote = {"ROTA_URL": served.server.url, "ROTA_TOKEN": ADMIN}

@@ -68,6 +68,31 @@ async def test_a_job_after_two_waits_for_both(rotas: MakeRota) -> None:
     assert ran == ["c"]
 
 
+async def test_a_dependency_run_carries_the_upstream_runs_that_triggered_it(
+    rotas: MakeRota,
+) -> None:
+    rota = rotas()
+    rota.job("a")(lambda: None)
+    rota.job("b")(lambda: None)
+    rota.job("x")(lambda: None)
+    rota.job("c", schedule=After("a", "b", "x"))(lambda: None)
+    await rota.start_async()
+    for job in ("a", "a", "b", "x"):
+        rota.run_now(job)
+        await eventually(
+            lambda job=job: (
+                bool(rota.runs(job))
+                and all(run.status is RunStatus.SUCCEEDED for run in rota.runs(job))
+            )
+        )
+    await eventually(finished(rota, "c", 1))
+    (run,) = rota.runs("c")
+    newest = {job: rota.runs(job)[0].id for job in ("a", "b", "x")}
+    assert run.upstream_runs == newest  # a's second success, the one that counted last
+    assert run.note == "after " + ", ".join(f"{job} (run {newest[job]})" for job in newest)
+    assert {r.upstream_runs == {} for job in ("a", "b", "x") for r in rota.runs(job)} == {True}
+
+
 async def test_failures_and_skips_trigger_nothing_and_a_retried_success_triggers_once(
     rotas: MakeRota, clock: FakeClock
 ) -> None:

@@ -3,7 +3,11 @@ broken chain is a 422 naming the cycle or the job, and `requires` is refused as 
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.service.conftest import Service
+from tests.service.server import until
+from tests.service.test_jobs import finished
 
 
 def test_an_after_schedule_is_listed_both_ways_and_a_cycle_is_refused(service: Service) -> None:
@@ -33,6 +37,35 @@ def test_an_after_schedule_is_listed_both_ways_and_a_cycle_is_refused(service: S
     finally:
         service.admin.delete("/api/jobs/echo/overrides/schedule")
     assert service.viewer.get("/api/jobs/slow").json()["downstream"] == []
+
+
+def test_a_dependency_run_links_to_the_upstream_run_that_triggered_it(service: Service) -> None:
+    try:
+        patched = service.admin.patch("/api/jobs/echo", json={"schedule": "after nightly"})
+        assert patched.status_code == 200, patched.text
+        nightly = finished(service, service.admin.post("/api/jobs/nightly/runs").json()["id"])
+        assert nightly["upstream_runs"] == {}  # a manual run names none
+
+        def dependency_run() -> dict[str, Any] | None:
+            params = {"job": "echo", "reason": "dependency"}
+            items = service.viewer.get("/api/runs", params=params).json()["items"]
+            return items[0] if items else None
+
+        listed = until(dependency_run, "echo's dependency run")
+        assert listed["upstream_runs"] == {"nightly": nightly["id"]}
+        one = service.viewer.get(f"/api/runs/{listed['id']}").json()
+        assert one["upstream_runs"] == {"nightly": nightly["id"]}
+    finally:
+        service.admin.delete("/api/jobs/echo/overrides/schedule")
+
+
+def test_the_run_schema_has_upstream_runs_by_job(service: Service) -> None:
+    schemas = service.viewer.get("/api/openapi.json").json()["components"]["schemas"]
+    for name in ("RunOut", "RunDetail"):
+        field = schemas[name]["properties"]["upstream_runs"]
+        assert field["type"] == "object", field
+        assert field["additionalProperties"] == {"type": "integer"}
+        assert "upstream runs that triggered it" in field["description"]
 
 
 def test_requires_cannot_be_overridden(service: Service) -> None:

@@ -79,6 +79,31 @@ def test_a_job_after_two_runs_once_both_have_succeeded_since_its_last_run(chaine
     assert len(dependency_runs(chained, "d")) == 1
 
 
+def test_a_dependency_run_names_its_upstream_runs(chained: Store) -> None:
+    first_a = succeed(chained, "a").runs[0][0]  # c's run, after a (run 1)
+    succeed(chained, "a")
+    result = succeed(chained, "b")
+    (d_id, _, _), *_ = result.runs
+    stored = chained.get_run(d_id)
+    assert stored is not None
+    assert stored.upstream_runs == {"a": 3, "b": 5}  # a's newest success, then b's
+    c_run = chained.get_run(first_a)
+    assert c_run is not None
+    assert c_run.upstream_runs == {"a": 1}
+    # In listings too, and a run of any other reason names none.
+    listed = {run.id: run.upstream_runs for run in chained.list_runs()}
+    assert listed[d_id] == {"a": 3, "b": 5}
+    assert listed[1] == {}
+
+
+def test_a_skipped_dependency_run_names_its_upstream_runs_too(chained: Store) -> None:
+    busy = running(chained, "c")
+    (run_id, _, _), *_ = succeed(chained, "a", ("c",)).runs
+    stored = chained.get_run(run_id)
+    assert stored is not None
+    assert (stored.status, stored.upstream_runs) == (RunStatus.SKIPPED, {"a": busy + 1})
+
+
 def test_only_a_success_counts(chained: Store) -> None:
     for status in (RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.CANCELLED):
         run_id = running(chained, "a")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from rota.errors import StoreError, StoreUnavailableError
 from rota.store import Enqueue, JobKind, NewRun, Reason, RunStatus, dialect, migrate
@@ -67,7 +67,7 @@ def test_a_0001_database_with_jobs_and_runs_is_upgraded(empty_url: str) -> None:
     store.open()
     try:
         with store._reading() as connection:
-            assert migrate.current_revision(connection) == migrate.HEAD == "0006"
+            assert migrate.current_revision(connection) == migrate.HEAD == "0007"
         kinds = {job.name: (job.kind, job.target, job.defaults) for job in store.list_jobs()}
         assert kinds == {
             "a": (JobKind.CODE, None, {"v": 1}),
@@ -81,6 +81,7 @@ def test_a_0001_database_with_jobs_and_runs_is_upgraded(empty_url: str) -> None:
             ("a", RunStatus.SUCCEEDED),
         ]
         assert [(run.fire_count, run.last_fire_time) for run in runs] == [(1, None)] * 3
+        assert [run.upstream_runs for run in runs] == [{}] * 3
         assert [node.id for node in store.list_nodes()] == ["n1"]
         assert store.registered_jobs(["n1"]) == set()
         assert store.last_event_id() == 0
@@ -179,3 +180,55 @@ def test_a_0002_database_with_two_retries_of_one_attempt_is_upgraded(empty_url: 
         assert store.apply([Enqueue(NewRun("a", Reason.RETRY, T0, retry_of=runs[0].id))]) == [None]
     finally:
         store.close()
+
+
+def test_a_0006_databases_dependency_runs_name_no_upstream_runs(empty_url: str) -> None:
+    # Before 0007 only the note and the run.queued event named them: old rows read as {}.
+    at_revision(empty_url, "0006")
+    engine = dialect.create_engine(dialect.parse_url(empty_url))
+    t = "2026-11-23 10:00:00.000000"
+    with dialect.write_transaction(engine) as connection:
+        connection.execute(
+            text(
+                "INSERT INTO jobs (name, defaults, override, paused, kind, created_at, "
+                "updated_at) VALUES ('c', '{}', '{}', false, 'code', :t, :t)"
+            ),
+            {"t": t},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO runs (job, reason, status, queued_at, attempt, args, note) "
+                "VALUES ('c', 'dependency', 'queued', :t, 1, '{}', 'after a (run 1)')"
+            ),
+            {"t": t},
+        )
+    engine.dispose()
+
+    store = SqlStore(empty_url)
+    store.open()
+    try:
+        (run,) = store.list_runs()
+        assert (run.reason, run.upstream_runs) == (Reason.DEPENDENCY, {})
+        new_id = enqueue(store, "c", reason=Reason.DEPENDENCY, upstream_runs={"a": 7})
+        stored = store.get_run(new_id)
+        assert stored is not None
+        assert stored.upstream_runs == {"a": 7}
+    finally:
+        store.close()
+
+
+def test_0007_goes_down_and_up_again(empty_url: str) -> None:
+    from alembic import command
+
+    at_revision(empty_url, "0007")
+    engine = dialect.create_engine(dialect.parse_url(empty_url))
+    try:
+        with dialect.write_transaction(engine) as connection:
+            command.downgrade(migrate.alembic_config(connection), "0006")
+        with engine.connect() as connection:
+            assert migrate.current_revision(connection) == "0006"
+            columns = {c["name"] for c in inspect(connection).get_columns("runs")}
+            assert "upstream_runs" not in columns
+    finally:
+        engine.dispose()
+    at_revision(empty_url, "0007")

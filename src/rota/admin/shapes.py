@@ -48,6 +48,7 @@ def run_json(run: RunRecord, *, detail: bool = False) -> Json:
         "cancel_requested": run.cancel_requested,
         "parent_run_id": run.parent_run_id,
         "spawn_key": run.spawn_key,
+        "upstream_runs": dict(run.upstream_runs),
     }
     if detail:
         shaped["log"] = run.log

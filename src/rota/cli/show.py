@@ -227,6 +227,11 @@ def run_lines(run: Json, now: datetime) -> list[str]:
     if run["finished_at"]:
         took = seconds(run["duration_seconds"])
         lines.append(f"finished      {stamp(run['finished_at'])}  (took {took})")
+    if run.get("parent_run_id"):
+        lines.append(f"spawned by    run {run['parent_run_id']}")
+    if run.get("upstream_runs"):
+        links = ", ".join(f"{job} (run {i})" for job, i in run["upstream_runs"].items())
+        lines.append(f"after         {links}")
     if run["args"]:
         lines.append(f"args          {json.dumps(run['args'], sort_keys=True)}")
     said = progress(run)

@@ -184,6 +184,14 @@ class RunOut(BaseModel):
     spawn_key: str | None = Field(
         default=None, description="A spawned run's key, unique among its job's active runs."
     )
+    upstream_runs: dict[str, int] = Field(
+        default_factory=dict,
+        description=(
+            "A dependency run's link to the upstream runs that triggered it: job name to run "
+            "id (reason `dependency`); {} for a run of any other reason."
+        ),
+        examples=[{"embeddings": 12, "sync": 9}],
+    )
 
     @classmethod
     def of(cls, run: RunRecord) -> RunOut:

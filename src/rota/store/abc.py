@@ -119,6 +119,8 @@ class NewRun:
     parent_run_id: int | None = None
     spawn_key: str | None = None
     """A run with a key is created only if no queued or running run of its job has that key."""
+    upstream_runs: Mapping[str, int] = field(default_factory=dict)
+    """A dependency run's link to the upstream runs that triggered it (decision 0011)."""
 
     @property
     def latest_fire_time(self) -> datetime | None:

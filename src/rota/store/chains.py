@@ -87,11 +87,18 @@ def chain_step(
     create, why, replaces = _overlap(setting, active)
     if not create:
         skipped = NewRun(
-            downstream, Reason.DEPENDENCY, at, RunStatus.SKIPPED, note=f"{why}; {note}"
+            downstream,
+            Reason.DEPENDENCY,
+            at,
+            RunStatus.SKIPPED,
+            note=f"{why}; {note}",
+            upstream_runs=links,
         )
         return ChainStep(consumed, skipped, links)
     args = setting.get("args") or {}
-    queued = NewRun(downstream, Reason.DEPENDENCY, at, args=dict(args), note=note)
+    queued = NewRun(
+        downstream, Reason.DEPENDENCY, at, args=dict(args), note=note, upstream_runs=links
+    )
     return ChainStep(consumed, queued, links, replaces)
 
 

@@ -247,6 +247,7 @@ class MemoryOperations:
             last_fire_time=utc(new.last_fire_time) if new.fire_count > 1 else None,
             parent_run_id=new.parent_run_id,
             spawn_key=new.spawn_key,
+            upstream_runs=dict(new.upstream_runs),
         )
         self._put(self._runs, run.id, run)
         if spawn_key is not None:

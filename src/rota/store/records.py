@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -128,6 +128,9 @@ class RunRecord:
     """The run that spawned this one (reason `spawned`), if any (decision 0012)."""
     spawn_key: str | None = None
     """A spawned run's key: no other queued or running run of its job has it."""
+    upstream_runs: dict[str, int] = field(default_factory=dict)
+    """A dependency run's upstream runs that triggered it, by job name (decision 0011); {} for
+    a run of any other reason (and for runs stored before migration 0007)."""
 
     @property
     def duration(self) -> timedelta | None:

@@ -166,6 +166,8 @@ runs = Table(
     # A spawned run's parent and its de-duplication key (migration 0005, decision 0012).
     Column("parent_run_id", BigInteger),
     Column("spawn_key", Text),
+    # A dependency run's upstream runs, {job: run id} (migration 0007, decision 0011).
+    Column("upstream_runs", JSON, nullable=False, server_default=text("'{}'")),
     # Exactly once per fire time: a second insert of the same key creates nothing. Runs without
     # a fire time (manual ones) never collide, since NULLs are distinct in a unique constraint.
     UniqueConstraint("job", "fire_time", "reason", "attempt"),

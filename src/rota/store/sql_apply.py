@@ -76,6 +76,7 @@ def new_run_row(run: NewRun) -> dict[str, Any]:
         "last_fire_time": run.last_fire_time if run.fire_count > 1 else None,
         "parent_run_id": run.parent_run_id,
         "spawn_key": run.spawn_key,
+        "upstream_runs": dict(run.upstream_runs),
     }
 
 
