@@ -151,6 +151,24 @@ def test_a_spawned_run_links_the_run_that_spawned_it(page: Page, chains: Site) -
     expect(page.locator("#run")).not_to_contain_text("Spawned by")
 
 
+def test_a_dependency_run_links_the_upstream_runs_that_triggered_it(
+    page: Page, chains: Site
+) -> None:
+    sync = chains.rota.run_now("sync")
+    chains.rota.wait(sync)
+    [embeddings] = wait_for(
+        lambda: [r for r in chains.rota.runs("embeddings") if r.upstream_runs == {"sync": sync}],
+        "the dependency run of embeddings",
+    )
+    page.goto(chains.url + f"runs/{embeddings.id}")
+    expect(page.locator("#run")).to_contain_text("dependency")
+    links = page.locator("#run .links")
+    expect(links.get_by_role("link")).to_have_text([f"sync #{sync}"])
+    links.get_by_role("link", name=f"sync #{sync}").click()
+    expect(page).to_have_url(re.compile(rf"/runs/{sync}$"))
+    expect(page.locator("#run .links")).to_have_count(0)  # a manual run came after nothing
+
+
 def test_the_limiters_page_shows_use_capacity_and_next_refill_live(
     page: Page, chains: Site
 ) -> None:
@@ -203,9 +221,18 @@ def test_axe_finds_no_serious_violation_on_the_new_views(
         chains.rota.wait(chains.rota.run_now("call-tmdb"))
     chains.rota.wait(chains.rota.run_now("refresh-shows"))
     spawned = wait_for(lambda: chains.rota.runs("fetch-artwork"), "a spawned run")[0].id
+    chains.rota.wait(chains.rota.run_now("sync"))
+    chained = wait_for(lambda: chains.rota.runs("embeddings"), "a dependency run")[0].id
     axe = Axe()
     found = {}
-    for path in ["", "activity", "limiters", f"runs/{skipped}", f"runs/{spawned}"]:
+    for path in [
+        "",
+        "activity",
+        "limiters",
+        f"runs/{skipped}",
+        f"runs/{spawned}",
+        f"runs/{chained}",
+    ]:
         page.goto(chains.url + path)
         expect(page.locator("[aria-busy=true]")).to_have_count(0)
         found[path or "jobs"] = axe.run(page)

@@ -71,10 +71,15 @@ async function runLink(runId) {
   }
 }
 
-// Where the run came from: the run that spawned it.
+// Where the run came from: the run that spawned it, or the upstream runs whose successes
+// triggered it (`upstream_runs`, job name -> run id; an older server does not send it).
 async function origin(run) {
   if (run.reason === "spawned" && run.parent_run_id)
     return ["Spawned by", await runLink(run.parent_run_id)];
+  const upstream = Object.entries(run.upstream_runs || {});
+  if (upstream.length)
+    return ["After", h("span", { class: "links" }, upstream.map(([job, runId]) =>
+      h("a", { href: `runs/${runId}` }, `${job} #${runId}`)))];
   return null;
 }
 
