@@ -245,3 +245,19 @@ def test_axe_finds_no_serious_violation_on_the_new_views(
         for name, result in found.items()
     }
     assert serious == {key: [] for key in found}
+
+
+def test_on_a_phone_the_new_views_do_not_scroll_sideways(
+    chains: Site, new_page: Callable[..., Page]
+) -> None:
+    page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    sign_in(page, chains.url, ADMIN)
+    chains.rota.wait(chains.rota.run_now("enrich"))
+    expect(job_row(page, "enrich").locator(".why")).to_be_visible()
+    for path in ["", "limiters"]:
+        page.goto(chains.url + path)
+        expect(page.locator("[aria-busy=true]")).to_have_count(0)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{path or 'jobs'} is {overflow} px wider than the phone"
