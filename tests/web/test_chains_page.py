@@ -22,6 +22,11 @@ def tmdb_key_set() -> bool | str:
     return NO_KEY
 
 
+def spawn_artwork(ctx: RunContext) -> None:
+    """A job added at run time (so it can be removed, with its history) that spawns one run."""
+    ctx.spawn("fetch-artwork", show_id=7)
+
+
 def make_rota(url: str) -> Rota:
     """A chain sync → embeddings → library-build, a job whose prerequisite is not met, one that
     spawns another, and one that takes tokens of a limiter of 5 an hour."""
@@ -149,6 +154,20 @@ def test_a_spawned_run_links_the_run_that_spawned_it(page: Page, chains: Site) -
     link.click()
     expect(page).to_have_url(re.compile(rf"/runs/{parent}$"))
     expect(page.locator("#run")).not_to_contain_text("Spawned by")
+
+
+def test_a_spawned_run_whose_parent_is_gone_says_so(page: Page, chains: Site) -> None:
+    chains.rota.add_job("one-off-refresh", "tests.web.test_chains_page:spawn_artwork")
+    parent = chains.rota.run_now("one-off-refresh")
+    chains.rota.wait(parent)
+    child = wait_for(
+        lambda: [r for r in chains.rota.runs("fetch-artwork") if r.parent_run_id == parent],
+        "the spawned run",
+    )[0].id
+    chains.rota.remove_job("one-off-refresh")  # and its runs with it
+    page.goto(chains.url + f"runs/{child}")
+    expect(page.locator("#run")).to_contain_text(f"Spawned by#{parent} (no longer kept)")
+    expect(page.locator("#run").get_by_role("link", name=f"#{parent}", exact=True)).to_have_count(0)
 
 
 def test_a_dependency_run_links_the_upstream_runs_that_triggered_it(

@@ -11,7 +11,10 @@ let poll = null;
 export async function start() {
   const refresh = throttle(load, 500);
   await load();
-  onEvent(() => refresh()); // a run starting or ending often takes or frees capacity
+  // A run starting or ending often takes capacity; progress is too frequent to follow.
+  onEvent((event) => {
+    if (event.kind !== "run.progress") refresh();
+  });
   const schedule = () => {
     if (poll === null && !document.hidden) poll = setInterval(load, POLL);
   };

@@ -30,8 +30,9 @@ async function load() {
   document.getElementById("run-title").replaceChildren(`${run.job} #${run.id} `, badge(run.status));
   document.getElementById("run-actions").replaceChildren(...runActions(run, load));
   const box = document.getElementById("run");
+  const shown = await details(run); // links to other runs are read first: busy until drawn
+  box.replaceChildren(shown);
   box.setAttribute("aria-busy", "false");
-  box.replaceChildren(await details(run));
   const log = document.getElementById("log");
   const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
   log.textContent = run.log || "(nothing logged)";
