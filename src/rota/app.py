@@ -407,9 +407,11 @@ class Rota:
         reason: str | Collection[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        parent_run_id: int | None = None,
     ) -> RunPage:
         """A page of runs, newest first: of one job, in some statuses, for some reasons,
-        queued in [since, until), below an id; with the total matching (`RunPage.total`)."""
+        queued in [since, until), spawned by run `parent_run_id`, below an id; with the total
+        matching (`RunPage.total`)."""
         if before_id is not None and (
             isinstance(before_id, bool) or not isinstance(before_id, int) or before_id < 1
         ):
@@ -417,7 +419,7 @@ class Rota:
         for name, value in (("since", since), ("until", until)):
             if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
                 raise SettingError(name, repr(value)[:60], "give an aware datetime")
-        return self._views.runs(job, status, reason, since, until, limit, before_id)
+        return self._views.runs(job, status, reason, since, until, limit, before_id, parent_run_id)
 
     def get_run(self, run_id: int) -> RunRecord:
         """One run with everything it recorded: times, status, error, progress, log."""

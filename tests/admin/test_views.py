@@ -153,3 +153,28 @@ async def test_runs_are_paged_and_filtered_with_a_total(rotas: MakeRota, clock: 
     with pytest.raises(SettingError, match="status"):
         rota.runs(status="done")
     assert {r.status for r in rota.runs(job="bad")} == {RunStatus.FAILED}
+
+
+async def test_runs_are_listed_by_the_run_that_spawned_them(rotas: MakeRota) -> None:
+    rota = rotas()
+    rota.job("fetch", overlap="allow", max_concurrent=10)(lambda n: None)
+
+    @rota.job("scan")
+    def scan(ctx, count: int) -> None:  # type: ignore[no-untyped-def]
+        for n in range(count):
+            ctx.spawn("fetch", n=n)
+
+    await rota.start_async()
+    first = rota.run_now("scan", count=3)
+    await outcome(rota, first)
+    second = rota.run_now("scan", count=2)
+    await outcome(rota, second)
+    page = rota.runs(parent_run_id=first)
+    assert page.total == 3
+    assert {(r.job, r.parent_run_id) for r in page} == {("fetch", first)}
+    assert rota.runs("fetch", parent_run_id=second).total == 2
+    assert rota.runs(parent_run_id=second, limit=1).next_before_id is not None
+    assert rota.runs(parent_run_id=10**6).total == 0
+    for bad in (0, -3, "7", True):
+        with pytest.raises(SettingError, match="parent_run_id"):
+            rota.runs(parent_run_id=bad)  # type: ignore[arg-type]

@@ -36,6 +36,15 @@ def make_rota(url: str) -> Rota:
     def nightly() -> None:
         """Once a night."""
 
+    rota.limiter("tmdb", 40, per="10s")
+
+    @rota.job("fan-out")
+    def fan_out(ctx: RunContext, items: int = 2) -> None:
+        """Draw on the tmdb limiter, and spawn an echo per item."""
+        for item in range(items):
+            with ctx.limit("tmdb", cost=2):
+                ctx.spawn("echo", text=f"item {item}")
+
     return rota
 
 

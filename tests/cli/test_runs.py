@@ -75,6 +75,23 @@ def test_show_names_the_upstream_runs_of_a_dependency_run(rota_cli: Run, served:
     )
 
 
+def test_runs_lists_the_runs_a_run_spawned(rota_cli: Run) -> None:
+    parent = _run(rota_cli, "fan-out", "items=3", "--follow")
+    result = rota_cli("runs", "--parent", str(parent))
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.stdout.splitlines()[2:-1]]
+    assert [(row[1], row[2]) for row in rows] == [("echo", "spawned")] * 3
+    assert result.stdout.splitlines()[-1] == "3 of 3 runs"
+    page = json.loads(rota_cli("runs", "--parent", str(parent), "--json").stdout)
+    assert {run["parent_run_id"] for run in page["items"]} == {parent}
+    shown = rota_cli("runs", "show", str(page["items"][0]["id"]))
+    assert f"\nspawned by    run {parent}\n" in shown.stdout
+    assert rota_cli("runs", "--parent", str(page["items"][0]["id"])).stdout == "no runs match\n"
+    bad = rota_cli("runs", "--parent", "0")
+    assert bad.exit_code == 2
+    assert "--parent" in bad.stderr
+
+
 def test_both_ways_show_the_same_run(served: Served) -> None:
     local = {"ROTA_DATABASE_URL": served.url}
     remote = {"ROTA_URL": served.server.url, "ROTA_TOKEN": ADMIN}

@@ -38,3 +38,21 @@ def test_a_spawned_run_names_its_parent_and_key(service: Service) -> None:
 
     child = until(spawned, "the spawned run")
     assert (child["spawn_key"], child["args"]) == ("lookup:0", {"text": "item 0"})
+
+
+def test_the_runs_a_run_spawned_are_listed_by_parent(service: Service) -> None:
+    # The keys are lookup:N: a run of echo still active with one would take its spawn's place.
+    active = {"job": "echo", "status": ["queued", "running"]}
+    until(lambda: service.viewer.get("/api/runs", params=active).json()["total"] == 0, "idle")
+    created = service.admin.post("/api/jobs/lookup/runs", json={"args": {"items": 3}})
+    parent = finished(service, created.json()["id"])
+    assert parent["status"] == "succeeded"
+    page = service.viewer.get("/api/runs", params={"parent_run_id": parent["id"]}).json()
+    assert page["total"] == 3
+    assert {(r["job"], r["parent_run_id"]) for r in page["items"]} == {("echo", parent["id"])}
+    assert sorted(r["spawn_key"] for r in page["items"]) == ["lookup:0", "lookup:1", "lookup:2"]
+    none = service.viewer.get("/api/runs", params={"parent_run_id": page["items"][0]["id"]})
+    assert none.json()["total"] == 0
+    bad = service.viewer.get("/api/runs", params={"parent_run_id": 0})
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "parent_run_id", bad.json()

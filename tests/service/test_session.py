@@ -158,7 +158,10 @@ def test_a_cookie_write_needs_the_csrf_token_and_a_bearer_write_does_not(
     missing = http.post(NOWHERE, headers=jar(cookie))
     assert missing.status_code == 403
     assert "X-CSRF-Token" in missing.json()["message"]
-    wrong = http.post(NOWHERE, headers={**jar(cookie), "X-CSRF-Token": csrf[:-1] + "A"})
+    # One character changed: the first, all of whose bits count (the last of 43 base64
+    # characters carries 2 padding bits, and was "A" already in 1 token of 16).
+    changed = ("B" if csrf.startswith("A") else "A") + csrf[1:]
+    wrong = http.post(NOWHERE, headers={**jar(cookie), "X-CSRF-Token": changed})
     assert wrong.status_code == 403
     _, other_csrf = log_in(http, ADMIN)  # another session's token is not this one's
     assert http.post(NOWHERE, headers={**jar(cookie), "X-CSRF-Token": other_csrf}).status_code == (

@@ -72,6 +72,24 @@ def test_filters_list_and_count_alike(
     ]
 
 
+def test_runs_are_listed_and_counted_by_the_run_that_spawned_them(jobs: Store) -> None:
+    parent = enqueue(jobs, "a")
+    other = enqueue(jobs, "a")
+    spawned = [
+        enqueue(jobs, "b", reason=Reason.SPAWNED, parent_run_id=parent, queued_at=at(1)),
+        enqueue(jobs, "b", reason=Reason.SPAWNED, parent_run_id=other, queued_at=at(2)),
+        enqueue(jobs, "a", reason=Reason.SPAWNED, parent_run_id=parent, queued_at=at(3)),
+    ]
+    listed = jobs.list_runs(parent_run_id=parent)
+    assert [run.id for run in listed] == [spawned[2], spawned[0]]
+    assert jobs.count_runs(parent_run_id=parent) == 2
+    # With the other filters, and paging.
+    assert [run.id for run in jobs.list_runs("b", parent_run_id=parent)] == [spawned[0]]
+    assert jobs.count_runs(parent_run_id=parent, before_id=spawned[2]) == 1
+    assert jobs.list_runs(parent_run_id=spawned[0]) == []
+    assert jobs.count_runs(parent_run_id=10**9) == 0
+
+
 @pytest.mark.parametrize(
     ("filters", "message"),
     [
@@ -87,6 +105,9 @@ def test_filters_list_and_count_alike(
         ({"before_id": 2**63}, "before_id: 9223372036854775808 is more than"),
         ({"before_id": 1.5}, "before_id: 1.5 is not a whole number"),
         ({"before_id": True}, "before_id: True is not a whole number"),
+        ({"parent_run_id": 0}, "parent_run_id: 0 is not a whole number of at least 1"),
+        ({"parent_run_id": "7"}, "parent_run_id: '7' is not a whole number"),
+        ({"parent_run_id": 2**63}, "parent_run_id: 9223372036854775808 is more than"),
     ],
 )
 def test_bad_filters_are_named_before_any_query(

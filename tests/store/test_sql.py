@@ -164,6 +164,7 @@ def test_the_migrations_create_exactly_the_tables_in_schema(sql: SqlStore) -> No
         assert indexes == [
             "ix_jobs_next_fire_at",
             "ix_runs_job_id",
+            "ix_runs_parent_run_id",
             "ix_runs_retry_of",
             "ix_runs_status",
         ]

@@ -1,16 +1,17 @@
-"""The admin surface as JSON: runs, jobs and events in the one shape the REST API answers in
-(`rota.service.schemas` validates these dicts) and the command line prints, built here once so
-that the two can never disagree. Plain dicts of JSON values: no web framework needed."""
+"""The admin surface as JSON: runs, jobs, events and limiters in the one shape the REST API
+answers in (`rota.service.schemas` validates these dicts) and the command line prints, built here
+once so that the two can never disagree. Plain dicts of JSON values: no web framework needed."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rota.admin.limiters import LimiterInfo
 from rota.admin.views import JobInfo
 from rota.store.records import EventRecord, RunRecord
 
-__all__ = ["Json", "event_json", "job_json", "run_json"]
+__all__ = ["Json", "event_json", "job_json", "limiter_json", "run_json"]
 
 Json = dict[str, Any]
 
@@ -103,4 +104,17 @@ def event_json(event: EventRecord) -> Json:
         "job": event.job,
         "run_id": event.run_id,
         "data": event.data,
+    }
+
+
+def limiter_json(info: LimiterInfo) -> Json:
+    """A limiter as `LimiterOut`."""
+    return {
+        "name": info.name,
+        "capacity": info.capacity,
+        "period_seconds": info.period.total_seconds(),
+        "in_use": info.in_use,
+        "next_refill": _time(info.next_refill),
+        "max_wait_seconds": _seconds(info.max_wait),
+        "declared": info.declared,
     }

@@ -16,6 +16,7 @@ from rota.engine.settings import JobSettings
 from rota.errors import SettingError, UnknownJobError
 from rota.schedules import Schedule
 from rota.store.abc import Store
+from rota.store.checks import possible_id
 from rota.store.records import JobKind, JobRecord, JobStats, Reason, RunRecord, RunStatus
 
 __all__ = ["NEXT_FIRE_TIMES", "JobInfo", "RunPage", "Views"]
@@ -183,8 +184,10 @@ class Views:
         until: datetime | None = None,
         limit: int = 50,
         before_id: int | None = None,
+        parent_run_id: int | None = None,
     ) -> RunPage:
-        """A page of runs, newest first, with the total of those matching."""
+        """A page of runs, newest first, with the total of those matching; with
+        `parent_run_id`, only the runs that run spawned."""
         store = self._store()
         if job is not None and store.get_job(job) is None:
             raise UnknownJobError(job)
@@ -192,7 +195,16 @@ class Views:
         reasons = _members(Reason, reason, "reason")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise SettingError("limit", str(limit), f"{limit!r} is not a number 1-{MAX_PAGE}")
-        filters: dict[str, Any] = {"reasons": reasons, "since": since, "until": until}
+        if parent_run_id is not None and not possible_id(parent_run_id):
+            raise SettingError(
+                "parent_run_id", repr(parent_run_id)[:40], "give a run id (a number >= 1)"
+            )
+        filters: dict[str, Any] = {
+            "reasons": reasons,
+            "since": since,
+            "until": until,
+            "parent_run_id": parent_run_id,
+        }
         items = store.list_runs(job, statuses, limit + 1, before_id, **filters)
         total = store.count_runs(job, statuses, **filters)
         more = len(items) > limit

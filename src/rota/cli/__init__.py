@@ -11,6 +11,7 @@ import click
 from rota.cli.common import RotaGroup
 from rota.cli.db import db
 from rota.cli.jobs import jobs
+from rota.cli.limiters import limiters
 from rota.cli.ops import demo, serve, worker
 from rota.cli.preview import preview_command
 from rota.cli.runs import events, runs
@@ -32,5 +33,5 @@ def main() -> None:
     """
 
 
-for command in (serve, worker, demo, jobs, runs, events, preview_command, db, token):
+for command in (serve, worker, demo, jobs, runs, events, limiters, preview_command, db, token):
     main.add_command(command)

@@ -11,7 +11,7 @@ from typing import Any
 
 from rota.app import Rota
 from rota.cli.backend import Json
-from rota.cli.shapes import event_json, job_json, run_json
+from rota.cli.shapes import event_json, job_json, limiter_json, run_json
 from rota.schedules import parse
 from rota.store.records import EventRecord, RunStatus
 
@@ -95,9 +95,15 @@ class LocalBackend:
         reasons: Sequence[str],
         limit: int,
         before: int | None,
+        parent: int | None = None,
     ) -> Json:
         page = self.rota.runs(
-            job, list(statuses) or None, limit, before, reason=list(reasons) or None
+            job,
+            list(statuses) or None,
+            limit,
+            before,
+            reason=list(reasons) or None,
+            parent_run_id=parent,
         )
         return {
             "items": [run_json(run) for run in page],
@@ -110,6 +116,9 @@ class LocalBackend:
 
     def cancel(self, run_id: int) -> Json:
         return run_json(self.rota.cancel(run_id), detail=True)
+
+    def limiters(self) -> list[Json]:
+        return [limiter_json(info) for info in self.rota.limiters()]
 
     def retry(self, run_id: int) -> Json:
         created = self.rota.retry(run_id)

@@ -109,6 +109,7 @@ class RemoteBackend:
         reasons: Sequence[str],
         limit: int,
         before: int | None,
+        parent: int | None = None,
     ) -> Json:
         query: list[tuple[str, str]] = [("limit", str(limit))]
         if job is not None:
@@ -116,6 +117,8 @@ class RemoteBackend:
         query += [("status", s) for s in statuses] + [("reason", r) for r in reasons]
         if before is not None:
             query.append(("cursor", str(before)))
+        if parent is not None:
+            query.append(("parent_run_id", str(parent)))
         page: Json = self._call("GET", "/runs", query)
         return page
 
@@ -125,6 +128,10 @@ class RemoteBackend:
 
     def cancel(self, run_id: int) -> Json:
         found: Json = self._call("POST", f"/runs/{run_id}/cancel")
+        return found
+
+    def limiters(self) -> list[Json]:
+        found: list[Json] = self._call("GET", "/limiters")
         return found
 
     def retry(self, run_id: int) -> Json:

@@ -43,6 +43,9 @@ def _now() -> datetime:
 )
 @click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option("--before", type=RUN_ID, default=None, help="Runs older than this id (paging).")
+@click.option(
+    "--parent", type=RUN_ID, default=None, metavar="ID", help="Only the runs run ID spawned."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
 @backend_options
 @click.pass_context
@@ -53,6 +56,7 @@ def runs(
     reasons: tuple[str, ...],
     limit: int,
     before: int | None,
+    parent: int | None,
     as_json: bool,
     where: Where,
 ) -> None:
@@ -61,7 +65,7 @@ def runs(
         ctx.obj = where  # for its subcommand, when the options came before its name
         return
     with where.open() as backend:
-        page = backend.runs(job, statuses, reasons, limit, before)
+        page = backend.runs(job, statuses, reasons, limit, before, parent)
     if as_json:
         print_json(page)
         return

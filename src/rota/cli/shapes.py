@@ -9,9 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from rota.admin.shapes import Json, event_json, job_json, run_json
+from rota.admin.shapes import Json, event_json, job_json, limiter_json, run_json
 
-__all__ = ["TIME_KEYS", "Json", "event_json", "job_json", "normal_times", "parse_time", "run_json"]
+__all__ = [
+    "TIME_KEYS",
+    "Json",
+    "event_json",
+    "job_json",
+    "limiter_json",
+    "normal_times",
+    "parse_time",
+    "run_json",
+]
 
 TIME_KEYS = frozenset(
     {
@@ -23,6 +32,7 @@ TIME_KEYS = frozenset(
         "finished_at",
         "next_fire_at",
         "next_fire_times",
+        "next_refill",
     }
 )
 """The keys whose values are times (or lists of times) in the API's JSON."""

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from rota.admin.limiters import LimiterInfo
+from rota.admin.shapes import limiter_json
 from rota.service.deps import RotaDep
 
 __all__ = ["LimiterOut", "router"]
@@ -37,15 +38,7 @@ class LimiterOut(BaseModel):
 
     @classmethod
     def of(cls, info: LimiterInfo) -> LimiterOut:
-        return cls(
-            name=info.name,
-            capacity=info.capacity,
-            period_seconds=info.period.total_seconds(),
-            in_use=info.in_use,
-            next_refill=info.next_refill,
-            max_wait_seconds=None if info.max_wait is None else info.max_wait.total_seconds(),
-            declared=info.declared,
-        )
+        return cls.model_validate(limiter_json(info))
 
 
 @router.get(

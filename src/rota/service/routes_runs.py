@@ -38,6 +38,9 @@ async def list_runs(
     reason: Annotated[list[Reason] | None, Query(description="Any of these.")] = None,
     since: Annotated[datetime | None, Query(description="Queued at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Queued before (ISO 8601).")] = None,
+    parent_run_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only the runs this run spawned.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="`next_cursor` of the page before.")
@@ -52,6 +55,7 @@ async def list_runs(
         reason=None if reason is None else [r.value for r in reason],
         since=_aware(since),
         until=_aware(until),
+        parent_run_id=parent_run_id,
     )
     return RunPageOut(
         items=[RunOut.of(run) for run in page],

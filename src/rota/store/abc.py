@@ -493,9 +493,11 @@ class Store(ABC):
         reasons: Collection[Reason] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        parent_run_id: int | None = None,
     ) -> list[RunRecord]:
         """Runs, newest (highest id) first, optionally of one job, in some statuses, for some
-        reasons, queued in [since, until), with ids below `before_id` (for paging)."""
+        reasons, queued in [since, until), spawned by run `parent_run_id`, with ids below
+        `before_id` (for paging)."""
 
     @abstractmethod
     def count_runs(
@@ -507,6 +509,7 @@ class Store(ABC):
         since: datetime | None = None,
         until: datetime | None = None,
         before_id: int | None = None,
+        parent_run_id: int | None = None,
     ) -> int:
         """How many runs `list_runs` with the same filters would find without a limit."""
 

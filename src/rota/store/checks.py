@@ -419,6 +419,7 @@ class RunFilter:
     since: datetime | None
     until: datetime | None
     before_id: int | None
+    parent_run_id: int | None = None
 
     @property
     def empty(self) -> bool:
@@ -437,6 +438,7 @@ def check_run_filter(
     since: object,
     until: object,
     before_id: object,
+    parent_run_id: object = None,
 ) -> RunFilter:
     """The filters of a run listing, checked alike on every store; StoreError naming a field."""
     if job is not None:
@@ -445,6 +447,8 @@ def check_run_filter(
         _text(job, "job")
     if before_id is not None:
         _int(before_id, "before_id", 0)
+    if parent_run_id is not None:
+        _int(parent_run_id, "parent_run_id", 1)
     for value, field in ((since, "since"), (until, "until")):
         _optional_time(value, field)
     return RunFilter(
@@ -454,6 +458,7 @@ def check_run_filter(
         since,  # type: ignore[arg-type]
         until,  # type: ignore[arg-type]
         before_id,  # type: ignore[arg-type]
+        parent_run_id,  # type: ignore[arg-type]
     )
 
 

@@ -283,6 +283,8 @@ class MemoryStore(MemoryOperations, Store):
                 continue
             if wanted.until is not None and run.queued_at >= wanted.until:
                 continue
+            if wanted.parent_run_id is not None and run.parent_run_id != wanted.parent_run_id:
+                continue
             yield run
 
     def list_runs(
@@ -295,10 +297,13 @@ class MemoryStore(MemoryOperations, Store):
         reasons: Collection[Reason] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        parent_run_id: int | None = None,
     ) -> list[RunRecord]:
         """Runs, newest first, through the filters (see `Store.list_runs`)."""
         checks.check_limit(limit)
-        wanted = checks.check_run_filter(job, statuses, reasons, since, until, before_id)
+        wanted = checks.check_run_filter(
+            job, statuses, reasons, since, until, before_id, parent_run_id
+        )
         found: list[RunRecord] = []
         with self._using():
             if limit == 0:
@@ -318,9 +323,12 @@ class MemoryStore(MemoryOperations, Store):
         since: datetime | None = None,
         until: datetime | None = None,
         before_id: int | None = None,
+        parent_run_id: int | None = None,
     ) -> int:
         """How many runs the filters let through."""
-        wanted = checks.check_run_filter(job, statuses, reasons, since, until, before_id)
+        wanted = checks.check_run_filter(
+            job, statuses, reasons, since, until, before_id, parent_run_id
+        )
         with self._using():
             return sum(1 for _ in self._matching(wanted))
 

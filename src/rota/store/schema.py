@@ -177,6 +177,8 @@ runs = Table(
     Index(None, "job", "id"),
     # Active runs (queued, running) are few among many finished ones.
     Index(None, "status"),
+    # The runs a run spawned (listed by parent, migration 0007).
+    Index(None, "parent_run_id"),
     # One queued or running run per (job, spawn key): a spawn whose key is taken creates none.
     Index(
         "uq_runs_active_spawn_key",

@@ -332,10 +332,13 @@ class SqlStore(Store):
         reasons: Collection[Reason] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        parent_run_id: int | None = None,
     ) -> list[RunRecord]:
         """Runs, newest first, through the filters (see `Store.list_runs`)."""
         checks.check_limit(limit)
-        wanted = checks.check_run_filter(job, statuses, reasons, since, until, before_id)
+        wanted = checks.check_run_filter(
+            job, statuses, reasons, since, until, before_id, parent_run_id
+        )
         with self._reading() as connection:
             return sql_reads.list_runs(connection, wanted, limit)
 
@@ -348,9 +351,12 @@ class SqlStore(Store):
         since: datetime | None = None,
         until: datetime | None = None,
         before_id: int | None = None,
+        parent_run_id: int | None = None,
     ) -> int:
         """How many runs the filters let through."""
-        wanted = checks.check_run_filter(job, statuses, reasons, since, until, before_id)
+        wanted = checks.check_run_filter(
+            job, statuses, reasons, since, until, before_id, parent_run_id
+        )
         with self._reading() as connection:
             return sql_reads.count_runs(connection, wanted)
 

@@ -49,6 +49,8 @@ def _filtered(query: Select[Any], wanted: RunFilter) -> Select[Any]:
         query = query.where(runs.c.queued_at < wanted.until)
     if wanted.before_id is not None:
         query = query.where(runs.c.id < wanted.before_id)
+    if wanted.parent_run_id is not None:
+        query = query.where(runs.c.parent_run_id == wanted.parent_run_id)
     return query
 
 

@@ -1,4 +1,5 @@
-"""A dependency run's link to the upstream runs that triggered it: runs.upstream_runs.
+"""A dependency run's link to the upstream runs that triggered it: runs.upstream_runs; and an
+index on runs.parent_run_id, for listing the runs a run spawned.
 
 Revision ID: 0007
 Revises: 0006
@@ -21,15 +22,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Add the column; every existing run names no upstream runs."""
+    """Add the column (every existing run names no upstream runs) and the index."""
     op.add_column(
         "runs",
         sa.Column("upstream_runs", sa.JSON(), nullable=False, server_default=sa.text("'{}'")),
     )
+    op.create_index("ix_runs_parent_run_id", "runs", ["parent_run_id"])
 
 
 def downgrade() -> None:
     """Back to 0006: the links stay in the runs' notes and events only."""
+    op.drop_index("ix_runs_parent_run_id", table_name="runs")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("ALTER TABLE runs DROP COLUMN upstream_runs")
     else:
