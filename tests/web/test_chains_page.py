@@ -57,6 +57,11 @@ def make_rota(url: str) -> Rota:
     def refresh_shows(ctx: RunContext) -> None:
         ctx.spawn("fetch-artwork", key="show:42", show_id=42)
 
+    @rota.job("refresh-all")
+    def refresh_all(ctx: RunContext) -> None:
+        for show in range(7):
+            ctx.spawn("fetch-artwork", show_id=show)
+
     @rota.job("fetch-artwork")
     def fetch_artwork(show_id: int) -> None:
         """Fetch a show's artwork."""
@@ -154,6 +159,33 @@ def test_a_spawned_run_links_the_run_that_spawned_it(page: Page, chains: Site) -
     link.click()
     expect(page).to_have_url(re.compile(rf"/runs/{parent}$"))
     expect(page.locator("#run")).not_to_contain_text("Spawned by")
+    expect(page.locator("#run .links")).to_have_text(f"1 run: fetch-artwork #{child}")
+
+
+def test_a_run_lists_the_runs_it_spawned_and_the_history_filters_by_them(
+    page: Page, chains: Site
+) -> None:
+    parent = chains.rota.run_now("refresh-all")
+    chains.rota.wait(parent)
+    children = sorted(r.id for r in chains.rota.runs(parent_run_id=parent))
+    assert len(children) == 7
+    page.goto(chains.url + f"runs/{parent}")
+    row = page.locator("#run .links")
+    expect(row.get_by_role("link")).to_have_text(
+        [
+            "7 runs",
+            *[f"fetch-artwork #{i}" for i in sorted(children, reverse=True)[:5]],
+            "and 2 more",
+        ]
+    )
+    row.get_by_role("link", name="7 runs").click()
+    expect(page).to_have_url(re.compile(rf"/activity\?parent_run_id={parent}$"))
+    expect(page.locator("#parent-filter")).to_contain_text(f"Spawned by#{parent}")
+    expect(page.locator("#page-info")).to_have_text("1 to 7 of 7")
+    expect(page.locator("#history tbody tr")).to_have_count(7)
+    page.get_by_role("button", name="Clear the spawned-by filter").click()
+    expect(page.locator("#parent-filter")).to_have_count(0)
+    expect(page.locator("#page-info")).not_to_have_text("1 to 7 of 7")
 
 
 def test_a_spawned_run_whose_parent_is_gone_says_so(page: Page, chains: Site) -> None:
@@ -238,20 +270,15 @@ def test_axe_finds_no_serious_violation_on_the_new_views(
     chains.rota.wait(skipped)
     if chains.rota.limiters()[0].in_use == 0:  # 3 more would wait for an hour
         chains.rota.wait(chains.rota.run_now("call-tmdb"))
-    chains.rota.wait(chains.rota.run_now("refresh-shows"))
+    parent = chains.rota.run_now("refresh-shows")
+    chains.rota.wait(parent)
     spawned = wait_for(lambda: chains.rota.runs("fetch-artwork"), "a spawned run")[0].id
     chains.rota.wait(chains.rota.run_now("sync"))
     chained = wait_for(lambda: chains.rota.runs("embeddings"), "a dependency run")[0].id
     axe = Axe()
     found = {}
-    for path in [
-        "",
-        "activity",
-        "limiters",
-        f"runs/{skipped}",
-        f"runs/{spawned}",
-        f"runs/{chained}",
-    ]:
+    paths = ["", "activity", "limiters", f"runs/{skipped}", f"runs/{spawned}", f"runs/{chained}"]
+    for path in [*paths, f"runs/{parent}", f"activity?parent_run_id={parent}"]:
         page.goto(chains.url + path)
         expect(page.locator("[aria-busy=true]")).to_have_count(0)
         found[path or "jobs"] = axe.run(page)

@@ -84,12 +84,32 @@ async function origin(run) {
   return null;
 }
 
+// The runs it spawned: how many, the first few, and the rest in the activity history.
+const SHOWN_SPAWNS = 5;
+
+async function spawned(run) {
+  let page;
+  try {
+    page = await api(`api/runs?parent_run_id=${run.id}&limit=${SHOWN_SPAWNS}`);
+  } catch {
+    return null; // a convenience: the run itself is shown regardless
+  }
+  if (page.total === 0) return null;
+  const all = `activity?parent_run_id=${run.id}`;
+  return ["Spawned", h("span", { class: "links" },
+    h("a", { href: all }, `${page.total} run${page.total === 1 ? "" : "s"}`), ": ",
+    page.items.map((child) => h("a", { href: `runs/${child.id}` }, `${child.job} #${child.id}`)),
+    page.total > page.items.length ? h("a", { href: all }, `and ${page.total - page.items.length} more`)
+      : null)];
+}
+
 async function details(run) {
   const rows = [
     ["Job", h("a", { href: `./?job=${encodeURIComponent(run.job)}` }, run.job)],
     ["Status", [badge(run.status), run.note ? ` ${run.note}` : "", run.error ? h("span", { class: "bad-text" }, ` ${run.error}`) : ""]],
     ["Reason", run.reason],
     await origin(run),
+    await spawned(run),
     ["Fire time", run.fire_time ? exact(run.fire_time) : "– (not from the schedule)"],
     ["Queued", time(run.queued_at)],
     ["Not before", run.not_before ? time(run.not_before) : null],
