@@ -73,7 +73,7 @@ async function runLink(runId) {
 }
 
 // Where the run came from: the run that spawned it, or the upstream runs whose successes
-// triggered it (`upstream_runs`, job name -> run id; an older server does not send it).
+// triggered it (`upstream_runs`, job name -> run id, {} for other runs).
 async function origin(run) {
   if (run.reason === "spawned" && run.parent_run_id)
     return ["Spawned by", await runLink(run.parent_run_id)];
