@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,11 +99,11 @@ class Site:
     store_url: str
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    folder = tmp_path_factory.mktemp("web")
+@contextmanager
+def serve(folder: Path, make: Callable[[str], Rota]) -> Iterator[Site]:
+    """The app `make` builds on a store in `folder`, served with its engine, then closed."""
     store_url = f"sqlite:///{folder}/app.db"
-    rota = make_rota(store_url)
+    rota = make(store_url)
     app = asgi(
         rota,
         start_engine=True,
@@ -115,6 +116,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with serving(app) as server:
         yield Site(rota, server, server.url + "/", store_url)
     rota.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with serve(tmp_path_factory.mktemp("web"), make_rota) as served:
+        yield served
 
 
 def sign_in(page: Page, root: str, token: str) -> Page:
@@ -168,4 +175,4 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = TIMEOUT / 100
         time.sleep(0.02)
 
 
-__all__ = ["ADMIN", "VIEWER", "Path", "Site", "job_row", "sign_in", "wait_for"]
+__all__ = ["ADMIN", "VIEWER", "Path", "Site", "job_row", "serve", "sign_in", "wait_for"]

@@ -148,7 +148,7 @@ def test_the_schedule_dialog_by_keyboard_alone(admin: Page, site: Site) -> None:
     site.rota.reset("keyboard")
 
 
-PAGES = ["", "activity", "timeline", "nodes", "runs/1"]
+PAGES = ["", "activity", "timeline", "limiters", "nodes", "runs/1"]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

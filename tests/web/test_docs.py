@@ -26,6 +26,7 @@ def test_every_screenshot_named_in_the_docs_exists() -> None:
         path = ROOT / (name if name.startswith("docs/") else f"docs/{name}")
         assert path.is_file(), name
     pages = {"login", "jobs", "schedule-dialog", "activity", "run", "run-failed", "timeline"}
+    pages |= {"limiters"}
     for page in pages | {"nodes"}:
         for scheme in ("light", "dark"):
             assert (ROOT / "docs" / "screenshots" / f"{page}-{scheme}.png").is_file()

@@ -41,6 +41,7 @@ _NAV = [
     ("", "Jobs", "jobs"),
     ("activity", "Activity", "activity"),
     ("timeline", "Timeline", "timeline"),
+    ("limiters", "Limiters", "limiters"),
     ("nodes", "Nodes", "nodes"),
 ]
 
@@ -91,6 +92,11 @@ def run_page(run_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> HTMLResponse
 @router.get("/timeline", response_class=HTMLResponse)
 def timeline_page() -> HTMLResponse:
     return _render("timeline", "Timeline", 0)
+
+
+@router.get("/limiters", response_class=HTMLResponse)
+def limiters_page() -> HTMLResponse:
+    return _render("limiters", "Limiters", 0)
 
 
 @router.get("/nodes", response_class=HTMLResponse)

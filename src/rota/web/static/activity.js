@@ -8,11 +8,13 @@ import { progressBar, runActions } from "./runs.js";
 const PAGE = 25;
 let cursors = [null]; // the cursor of each page seen; the last is the page shown
 let nextCursor = null;
+let parent = null; // ?parent_run_id=N: only the runs that run spawned (from a run's page)
 
 export async function start() {
   const form = document.getElementById("filters");
   const params = new URLSearchParams(location.search);
   for (const name of ["job", "status", "reason"]) if (params.get(name)) form.elements[name].dataset.want = params.get(name);
+  if (/^[1-9]\d*$/.test(params.get("parent_run_id") || "")) showParent(Number(params.get("parent_run_id")));
   await loadJobNames(form);
   const active = throttle(loadActive, 400);
   const history = throttle(() => loadHistory(), 600);
@@ -20,7 +22,10 @@ export async function start() {
     cursors = [null];
     loadHistory();
   });
-  form.addEventListener("reset", () => setTimeout(() => form.dispatchEvent(new Event("change")), 0));
+  form.addEventListener("reset", () => {
+    showParent(null);
+    setTimeout(() => form.dispatchEvent(new Event("change")), 0);
+  });
   document.getElementById("older").addEventListener("click", () => {
     cursors.push(nextCursor);
     loadHistory();
@@ -52,6 +57,22 @@ async function loadJobNames(form) {
   }
 }
 
+// The spawned-by filter: a chip in the filters, with a button that drops it.
+function showParent(runId) {
+  parent = runId;
+  document.getElementById("parent-filter")?.remove();
+  if (runId === null) return;
+  document.getElementById("filters").prepend(h("span", { class: "filter chip-filter", id: "parent-filter" },
+    h("span", { class: "small muted" }, "Spawned by"),
+    h("span", {}, h("a", { href: `runs/${runId}` }, `#${runId}`), " ",
+      h("button", { type: "button", class: "quiet", "aria-label": "Clear the spawned-by filter",
+        onclick: () => {
+          showParent(null);
+          cursors = [null];
+          loadHistory();
+        } }, "✕"))));
+}
+
 function filters() {
   const form = document.getElementById("filters");
   const query = new URLSearchParams();
@@ -62,6 +83,7 @@ function filters() {
     const value = form.elements[name].value;
     if (value) query.set(name, new Date(value).toISOString());
   }
+  if (parent !== null) query.set("parent_run_id", String(parent));
   return query;
 }
 
@@ -144,7 +166,8 @@ function table(runs, caption, queued) {
       h("td", { "data-label": "Run" }, h("a", { href: `runs/${run.id}` }, `#${run.id}`)),
       h("td", { "data-label": "Job" }, run.job),
       h("td", { "data-label": "Status", title: run.error || run.note || "" }, badge(run.status),
-        run.attempt > 1 ? h("span", { class: "small muted" }, ` attempt ${run.attempt}`) : null),
+        run.attempt > 1 ? h("span", { class: "small muted" }, ` attempt ${run.attempt}`) : null,
+        run.status === "skipped" && run.note ? h("span", { class: "why small" }, run.note) : null),
       h("td", { "data-label": "Reason" }, run.reason),
       h("td", { "data-label": queued ? "Queued" : "Started" },
         when(queued ? run.queued_at : run.started_at || run.queued_at)),

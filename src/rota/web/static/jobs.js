@@ -16,6 +16,10 @@ export async function start() {
   await load();
   const wanted = new URLSearchParams(location.search).get("job");
   if (wanted) focusJob(wanted);
+  window.addEventListener("popstate", () => {
+    const name = new URLSearchParams(location.search).get("job");
+    if (name) focusJob(name);
+  });
   onEvent((event) => {
     // Progress moves a running run's bar in place; everything else may change the table.
     if (event.kind === "run.progress") moveProgress(event);
@@ -49,10 +53,35 @@ async function load() {
 
 function focusJob(name) {
   const row = document.getElementById(`job-${name}`);
-  if (!row) return;
+  if (!row) return false;
+  for (const other of document.querySelectorAll("#jobs tr.target")) other.classList.remove("target");
   row.classList.add("target");
   row.scrollIntoView({ block: "center" });
   row.querySelector("th").focus();
+  return true;
+}
+
+// A link to another job's row: on this page it moves to the row (and the address says which,
+// so Back returns); a row not shown (rota's own jobs hidden) is reached by loading the page.
+function jobLink(name) {
+  const href = `./?job=${encodeURIComponent(name)}`;
+  return h("a", { href, class: "job-link", onclick: (event) => {
+    if (!document.getElementById(`job-${name}`)) return;
+    event.preventDefault();
+    history.pushState(null, "", href);
+    focusJob(name);
+  } }, name);
+}
+
+// Its chains: the jobs it runs after and the jobs that run after it (decision 0011).
+function chain(job) {
+  const parts = [];
+  const list = (names) => names.flatMap((name, i) => [i ? ", " : "", jobLink(name)]);
+  if (job.upstream.length) parts.push(h("span", { class: "upstream" }, "after ", list(job.upstream)));
+  if (job.downstream.length)
+    parts.push(h("span", { class: "downstream" }, "then ", list(job.downstream)));
+  if (parts.length === 0) return null;
+  return h("span", { class: "chain small" }, parts.flatMap((part, i) => [i ? " · " : "", part]));
 }
 
 function render() {
@@ -97,18 +126,30 @@ function strip(name) {
   if (runs.length === 0) return null;
   const counts = {};
   for (const run of runs) counts[run.status] = (counts[run.status] || 0) + 1;
-  const summary = Object.entries(counts).map(([status, n]) => `${n} ${status}`).join(", ");
+  let summary = Object.entries(counts).map(([status, n]) => `${n} ${status}`).join(", ");
+  // Why the latest skip was skipped (a prerequisite not met, overlap): hover shows every run's.
+  const skip = runs.filter((run) => run.status === "skipped" && run.note).pop();
+  if (skip) summary += `; latest skip: ${skip.note}`;
   return h("span", { class: "strip", role: "img", "aria-label": `last ${runs.length} runs: ${summary}` },
     runs.map((run) => h("span", { class: `cell ${tone(run.status)}`,
       title: `#${run.id} ${run.status}${run.note ? `: ${run.note}` : ""}` })));
 }
 
+// The last run is the last that ran (a skip is not one); a skip since then says why beneath it,
+// as a prerequisite not met would otherwise show only as a grey cell.
 function lastRun(run, name) {
-  if (!run) return h("span", { class: "muted" }, "never");
+  const runs = recent.get(name) || [];
+  const newest = runs[runs.length - 1];
+  const skip = newest && newest.status === "skipped" && newest.note && (!run || newest.id > run.id)
+    ? h("a", { href: `runs/${newest.id}`, class: "why small", title: newest.note },
+      `skipped: ${newest.note}`)
+    : null;
+  if (!run) return h("span", { class: "stack" }, strip(name), h("span", { class: "muted" }, "never"), skip);
   return h("span", { class: "stack" }, strip(name),
     h("a", { href: `runs/${run.id}` }, badge(run.status)),
     h("span", { class: "small" }, duration(run.duration_seconds), " · ",
-      when(run.finished_at || run.started_at || run.queued_at)));
+      when(run.finished_at || run.started_at || run.queued_at)),
+    skip);
 }
 
 function nextRun(job) {
@@ -137,7 +178,8 @@ function row(job, refresh) {
     h("th", { scope: "row", "data-label": "Job", tabindex: "-1" },
       h("span", { class: "name" }, job.name),
       job.description ? h("span", { class: "description" }, job.description) : null,
-      h("span", { class: "markers" }, markers(job))),
+      h("span", { class: "markers" }, markers(job)),
+      chain(job)),
     h("td", { "data-label": "Schedule", title: job.schedule.text }, job.schedule.description,
       job.queued ? h("span", { class: "small muted" }, ` · ${job.queued} queued`) : null),
     h("td", { "data-label": "Next run" }, nextRun(job)),

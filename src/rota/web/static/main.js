@@ -8,6 +8,7 @@ const PAGES = {
   activity: () => import("./activity.js"),
   run: () => import("./run.js"),
   timeline: () => import("./timeline.js"),
+  limiters: () => import("./limiters.js"),
   nodes: () => import("./nodes.js"),
   login: () => import("./login.js"),
 };
