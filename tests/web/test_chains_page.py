@@ -91,6 +91,9 @@ def test_a_jobs_chain_links_the_jobs_before_and_after_it(page: Page) -> None:
     expect(job_row(page, "sync").locator(".chain")).to_have_text("then embeddings")
     expect(job_row(page, "library-build").locator(".chain")).to_have_text("after embeddings")
     expect(job_row(page, "enrich").locator(".chain")).to_have_count(0)
+    next_run = 'td[data-label="Next run"]'  # no fire time: the page says what starts it
+    expect(middle.locator(next_run)).to_have_text("when sync succeeds")
+    expect(job_row(page, "sync").locator(next_run)).to_have_text("by hand only")
     middle.get_by_role("link", name="library-build").click()
     expect(page).to_have_url(re.compile(r"/\?job=library-build$"))
     expect(job_row(page, "library-build")).to_have_class(re.compile("target"))

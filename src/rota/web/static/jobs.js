@@ -163,8 +163,19 @@ function nextRun(job) {
         "aria-label": `Progress of ${job.name} #${run.id}` }),
       job.next_fire_at ? when(job.next_fire_at, { nowWord: "now" }) : null);
   }
-  return job.next_fire_at ? when(job.next_fire_at, { nowWord: "now" })
-    : h("span", { class: "muted" }, "not scheduled");
+  if (job.next_fire_at) return when(job.next_fire_at, { nowWord: "now" });
+  return h("span", { class: "muted" }, unscheduled(job));
+}
+
+// Why a job has no next fire time: it runs after others, only by hand, or its one time passed.
+function unscheduled(job) {
+  const kind = job.schedule.data.kind;
+  if (kind === "after") {
+    const jobs = job.schedule.data.jobs;
+    return `when ${jobs.join(" and ")} succeed${jobs.length > 1 ? "" : "s"}`;
+  }
+  if (kind === "manual") return "by hand only";
+  return "not scheduled";
 }
 
 // Words for a screen reader only: which job a row's button acts on.
