@@ -65,7 +65,17 @@ def make_rota(url: str) -> Rota:
             with ctx.limit("tmdb", cost=2):
                 ctx.spawn("echo", key=f"lookup:{item}", text=f"item {item}")
 
+    @rota.job("gated", requires=[api_key_set])
+    def gated() -> None:
+        """Never called: its prerequisite is not met."""
+        raise AssertionError("a prerequisite that is not met must keep the job from running")
+
     return rota
+
+
+def api_key_set() -> bool | str:
+    """A prerequisite that is never met, with the reason an admin sees."""
+    return "no API key: set GATED_KEY"
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Chains and prerequisites through the API: a job's upstream and downstream jobs are listed, a
-broken chain is a 422 naming the cycle or the job, and `requires` is refused as code."""
+broken chain is a 422 naming the cycle or the job, `requires` is refused as code, and a run
+whose prerequisite is not met is skipped with its reason."""
 
 from __future__ import annotations
 
@@ -74,3 +75,10 @@ def test_requires_cannot_be_overridden(service: Service) -> None:
     body = response.json()
     assert body["field"] == "requires"
     assert "an admin cannot override it" in body["reason"], body
+
+
+def test_a_run_whose_prerequisite_is_not_met_is_skipped_with_its_reason(service: Service) -> None:
+    run = finished(service, service.admin.post("/api/jobs/gated/runs").json()["id"])
+    assert (run["status"], run["note"]) == ("skipped", "no API key: set GATED_KEY")
+    listed = service.viewer.get("/api/runs", params={"job": "gated"}).json()["items"]
+    assert [(item["id"], item["note"]) for item in listed] == [(run["id"], run["note"])]
