@@ -142,8 +142,8 @@ def test_a_chain_of_four_runs_once_per_success_with_a_node_killed(
         # One dependency run per success of the job before, each linked to a different one,
         # which had finished before it was queued.
         triggered = [run for run in runs if run["job"] == job and run["reason"] == "dependency"]
-        # The link: the run.queued event's upstream_runs (the note says it too, until a
-        # reaper's note replaces it).
+        # The link: the run's upstream_runs, written with it; its run.queued event says the
+        # same (and the note too, until a reaper's note replaces it).
         queued = {
             event["run_id"]: event["data"]["upstream_runs"]
             for event in query(
@@ -153,7 +153,8 @@ def test_a_chain_of_four_runs_once_per_success_with_a_node_killed(
         }
         linked = []
         for run in triggered:
-            source = by_id[queued[run["id"]][upstream]]
+            assert run["upstream_runs"] == queued[run["id"]], run
+            source = by_id[run["upstream_runs"][upstream]]
             assert (source["job"], source["status"]) == (upstream, "succeeded"), source
             assert source["finished_at"] <= run["queued_at"]
             if run["status"] == "succeeded":
