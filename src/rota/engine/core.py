@@ -119,9 +119,12 @@ class Engine:
             # Jobs first: the runs of dead nodes are retried by their jobs' effective policy.
             await self._sync_jobs(now)
             await self.nodes.reap(now, everything=True)
-            await self.worker.take_stored()
             # Off the loop: a listener connects to its database, and that may take a while.
             self._stop_listening = await asyncio.to_thread(basis.store.listen, self.heard)
+            # Read once listening, not before: a run queued in between would be neither read
+            # nor heard, and a node with no other alive never polls for it. One both read and
+            # heard is held once (`Worker.take`).
+            await self.worker.take_stored()
         except BaseException:
             basis.writer.close()
             self.nodes.close()
