@@ -130,10 +130,10 @@ def test_what_fast_does_is_said_the_same_everywhere_and_is_true(
     demo = build_demo(tmp_path, fast=True, clock=clock, pace=0, sizes=TINY)
     _banner(demo, "127.0.0.1", 8000, "token", fast=True)
     banner = capsys.readouterr().out
-    demo.rota.close()
+    demo.close()
     for text in (readme, script, banner):
         assert all(words in text for words in said), text[:200]
-    jobs = [plan for plan in PLAN if not plan.poller]
+    jobs = [plan for plan in PLAN if plan.timed]
     assert (min(p.fast_every for p in jobs), max(p.fast_every for p in jobs)) == (10, 60)
     assert all(p.fast_delay < 60 for p in jobs)
 
@@ -184,4 +184,4 @@ def test_the_docs_run_examples_work_against_the_demo(tmp_path: Path) -> None:
             else:
                 demo.rota.run_later(job, datetime.fromisoformat(at), **args)
     finally:
-        demo.rota.close()
+        demo.close()
