@@ -85,7 +85,7 @@ def test_the_fast_demo_runs_jobs_to_success_and_stops_on_ctrl_c(tmp_path: Path) 
         assert (tmp_path / "demo" / "admin-token").read_text().strip() == token
 
         jobs = {job["name"] for job in get(url, token, "/api/jobs")}
-        assert len(jobs) == 13
+        assert len(jobs) == 14
         assert jobs >= EXPECTED
         done: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + 90

@@ -1,6 +1,6 @@
 """The jobs that call the local TMDb over HTTP (enrich-metadata, fetch-artwork), and library-scan
 asking for artwork, on a tiny library with a context and no engine (the engine's side, the
-limiter and the spawned runs: test_issue13_features)."""
+limiter and the spawned runs: test_chain_and_tmdb)."""
 
 from __future__ import annotations
 
@@ -104,6 +104,27 @@ def test_past_the_apis_limit_a_429_is_a_retry_after_it(
             tmdb.movie(context("enrich-metadata"), 10_007)
     assert retry.value.after is not None
     assert retry.value.after.total_seconds() == 10
+
+
+def test_a_429_at_the_edge_of_the_apis_window_is_waited_out_in_the_run(
+    server: MediaServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    key = (tmp_path / KEY_FILE).read_text().strip()
+    waited: list[float] = []
+
+    def pause(seconds: float) -> None:  # the fake clock's time, not the test's
+        waited.append(seconds)
+        clock.advance(seconds)
+
+    with FakeTmdb(server.library, key, clock, capacity=1, outages=False) as strict:
+        tmdb = Tmdb(strict.url, tmp_path / KEY_FILE, pause=pause)
+        assert tmdb.movie(context("enrich-metadata"), 10_007) is not None
+        clock.advance(9.5)  # the first request counts for half a second more
+        ctx = context("enrich-metadata")
+        assert tmdb.movie(ctx, 10_014) is not None
+        assert [a.status for a in strict.answers()] == [200, 429, 200]
+    assert waited == [1.0]
+    assert "TMDb: 429 at the edge of its window for /3/movie/10014: again in 1 s" in log(ctx)
 
 
 def test_fetch_artwork_keeps_the_poster(server: MediaServer, api: FakeTmdb) -> None:

@@ -1,15 +1,18 @@
 """How the demo's jobs call TMDb: over HTTP, with the API key from the demo's key file, each
 request inside ``with ctx.limit("tmdb")`` (the shared limiter the app declares: 40 per 10 s, the
 API's own limit), and TMDb's answers turned into what rota understands: a 429 is a `Retry` after
-its ``Retry-After``, a gateway that gives up is a `MetadataTimeout` (the job's retry policy
+its ``Retry-After`` (one at the edge of the API's window, a second or two, is waited out in
+the run), a gateway that gives up is a `MetadataTimeout` (the job's retry policy
 takes over), a refused key is a `TmdbError` naming the key file."""
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,6 +24,11 @@ __all__ = ["KEY_FILE", "LIMITER", "MetadataTimeout", "Tmdb", "TmdbError"]
 
 LIMITER = "tmdb"
 KEY_FILE = "tmdb-key"
+# The limiter counts a request when its token is taken, the API when the request arrives: at the
+# edge of a full window, one that travelled slower than the next can still count there, and the
+# API answers 429 with "come back in a second". Such a request is sent again, under a new token.
+EDGE_WAIT = 2
+EDGE_TRIES = 3
 
 
 class TmdbError(Exception):
@@ -38,6 +46,7 @@ class Tmdb:
     url: str
     key_file: Path
     timeout: float = 10.0
+    pause: Callable[[float], None] = time.sleep  # waits out a 429 at a window's edge
 
     def key_is_set(self) -> bool | str:
         """enrich-metadata's prerequisite: True if the key file has a key, else what to do."""
@@ -79,18 +88,32 @@ class Tmdb:
         request = urllib.request.Request(
             address, headers={"Authorization": f"Bearer {key}", "Accept": "application/json"}
         )
-        with ctx.limit(LIMITER):
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return bytes(response.read())
-            except urllib.error.HTTPError as error:
-                with error:
-                    if error.code == 404:
-                        return None
-                    _refused(error, path, self.key_file)
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-                reason = getattr(error, "reason", error)
-                raise MetadataTimeout(f"TMDb did not answer ({reason})") from None
+        for attempt in range(1, EDGE_TRIES + 1):
+            with ctx.limit(LIMITER):
+                try:
+                    with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                        return bytes(response.read())
+                except urllib.error.HTTPError as error:
+                    with error:
+                        if error.code == 404:
+                            return None
+                        wait = _edge_wait(error)
+                        if wait is None or attempt == EDGE_TRIES:
+                            _refused(error, path, self.key_file)
+                except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+                    reason = getattr(error, "reason", error)
+                    raise MetadataTimeout(f"TMDb did not answer ({reason})") from None
+            ctx.log.info("TMDb: 429 at the edge of its window for %s: again in %g s", path, wait)
+            self.pause(wait)
+            if ctx.cancelled:
+                raise MetadataTimeout("stopped while waiting for TMDb's window")
+        raise AssertionError("unreachable: the last try returns or raises")
+
+
+def _edge_wait(error: urllib.error.HTTPError) -> float | None:
+    """For a 429 that says to come back within `EDGE_WAIT`: how long to wait (else None)."""
+    wait = error.headers.get("Retry-After", "") if error.code == 429 else ""
+    return float(wait) if wait.isdigit() and int(wait) <= EDGE_WAIT else None
 
 
 def _refused(error: urllib.error.HTTPError, path: str, key_file: Path) -> NoReturn:
