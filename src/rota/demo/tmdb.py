@@ -32,10 +32,11 @@ from rota.clock import Clock
 from rota.demo.library import Library
 from rota.demo.sources import gateway_times_out, invented_details, poster_colours
 
-__all__ = ["CAPACITY", "PERIOD", "Answer", "FakeTmdb"]
+__all__ = ["CAPACITY", "KEPT_ANSWERS", "PERIOD", "Answer", "FakeTmdb"]
 
 CAPACITY = 40
 PERIOD = timedelta(seconds=10)
+KEPT_ANSWERS = 10_000
 _MOVIE = re.compile(r"^/3/movie/(\d+)(/poster)?$")
 
 
@@ -69,7 +70,7 @@ class FakeTmdb:
         self.capacity, self.period, self.outages = capacity, period, outages
         self._lock = threading.Lock()
         self._window: deque[datetime] = deque()  # the requests counted against the limit
-        self._answers: list[Answer] = []
+        self._answers: deque[Answer] = deque(maxlen=KEPT_ANSWERS)
         self._asked: Counter[str] = Counter()  # per path: how often it was asked
         self._catalogue = _catalogue(library)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -98,7 +99,7 @@ class FakeTmdb:
         self.close()
 
     def answers(self) -> list[Answer]:
-        """Everything answered so far, oldest first."""
+        """What it answered, oldest first (the newest `KEPT_ANSWERS`: a demo runs for days)."""
         with self._lock:
             return list(self._answers)
 
