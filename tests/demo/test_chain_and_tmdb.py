@@ -108,7 +108,7 @@ async def test_recommendations_and_library_build_follow_embeddings(
         assert db.execute("SELECT count(*) FROM collections").fetchone()[0] > 0
 
 
-async def test_without_its_tmdb_key_enrich_metadata_is_skipped_saying_what_to_do(
+async def test_without_the_tmdb_key_the_jobs_that_call_tmdb_are_skipped_saying_what_to_do(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     demo = build_demo(tmp_path, clock=clock, pace=0, sizes=SIZES)
@@ -121,7 +121,9 @@ async def test_without_its_tmdb_key_enrich_metadata_is_skipped_saying_what_to_do
         assert skipped.note is not None
         assert f"no TMDb API key: {tmp_path / KEY_FILE} is missing or empty" in skipped.note
         assert "restart the demo" in skipped.note
-        assert demo.tmdb.answers() == []  # the job was never called
+        artwork = await outcome(demo, clock, demo.rota.run_now("fetch-artwork", title_id=1))
+        assert (artwork.status, artwork.note) == (RunStatus.SKIPPED, skipped.note)
+        assert demo.tmdb.answers() == []  # the jobs were never called
     finally:
         await demo.rota.stop_async(grace=0)
         demo.close()

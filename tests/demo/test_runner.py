@@ -209,6 +209,7 @@ def test_what_the_readme_says_of_issue_13s_features_in_the_demo_is_what_it_does(
     assert [check_path(check) for check in enrich.requires] == [
         "rota.demo.tmdb_client:Tmdb.key_is_set"
     ]
+    assert jobs["fetch-artwork"].settings.requires == enrich.requires
     assert "recommendations run after embeddings succeed" in readme
     assert jobs["recommendations"].schedule.text == "after embeddings"
     assert jobs["library-build"].schedule.text == "after recommendations"

@@ -86,7 +86,7 @@ PLAN = (
     # (all waiting for the tmdb limiter) never holds more than two of the six workers.
     JobPlan("fetch-artwork", metadata.fetch_artwork, None,
             settings={"overlap": "allow", "max_concurrent": 2, "retention": ARTWORK_RETENTION,
-                      "retry": Retry(3, backoff="10s")}),
+                      "retry": Retry(3, backoff="10s")}, needs_tmdb_key=True),
 )  # fmt: skip
 
 
