@@ -1,16 +1,22 @@
-"""The demo's tests: a tiny sample library, a fake clock, a context to call a job's work."""
+"""The demo's tests: a tiny sample library, a fake clock, the local TMDb, a context to call a
+job's work."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from rota.demo.keys import kept_secret
 from rota.demo.library import Library, Sizes, open_library
 from rota.demo.server import MediaServer
+from rota.demo.tmdb import FakeTmdb
+from rota.demo.tmdb_client import KEY_FILE, Tmdb
 from rota.engine.context import RunContext, RunInfo
 from rota.store.records import Reason
 from rota.testing import FakeClock
@@ -33,27 +39,48 @@ def library(tmp_path: Path) -> Library:
 
 
 @pytest.fixture
-def server(library: Library, clock: FakeClock, tmp_path: Path) -> MediaServer:
-    return MediaServer(library, tmp_path / "backups", clock, pace=0)
+def api(library: Library, clock: FakeClock, tmp_path: Path) -> Iterator[FakeTmdb]:
+    """The local TMDb on a free port, its gateway never giving up (tests that want it to say
+    so), its key in ``tmp_path/tmdb-key``."""
+    with FakeTmdb(library, kept_secret(tmp_path / KEY_FILE), clock, outages=False) as served:
+        yield served
 
 
-def context(job: str, *, run_id: int | None = None, attempt: int = 1) -> RunContext:
+@pytest.fixture
+def server(library: Library, clock: FakeClock, tmp_path: Path, api: FakeTmdb) -> MediaServer:
+    tmdb = Tmdb(api.url, tmp_path / KEY_FILE)
+    return MediaServer(library, tmp_path / "backups", clock, pace=0, tmdb=tmdb)
+
+
+class Context(RunContext):
+    """A run's context with no engine behind it: `limit` takes nothing (the engine tests show
+    the limiter), `spawn` keeps what would be queued in `spawned`."""
+
+    def __init__(self, info: RunInfo) -> None:
+        super().__init__(info, lambda: None)
+        self.spawned: list[tuple[str, str | None, dict[str, Any]]] = []
+
+    def limit(self, name: str, cost: int = 1) -> Any:
+        return contextlib.nullcontext()
+
+    def spawn(self, job: str, /, key: str | None = None, **args: Any) -> None:
+        self.spawned.append((job, key, args))
+
+
+def context(job: str, *, run_id: int | None = None, attempt: int = 1) -> Context:
     """What the engine hands a job: a run's context, here with no engine behind it."""
     info = RunInfo(run_id or next(_ids), job, Reason.MANUAL, None, attempt, {})
-    return RunContext(info, lambda: None)
+    return Context(info)
 
 
-Work = Callable[[RunContext, MediaServer], None]
+Work = Callable[..., None]
 
 
-def run(work: Work, server: MediaServer, *, full: bool | None = None, **kwargs: int) -> RunContext:
-    """Call a job's work with a fresh context (and library-scan's `full`, if given); the
-    context after (progress, log)."""
-    ctx = context(work.__name__.replace("_", "-"), **kwargs)
-    if full is None:
-        work(ctx, server)
-    else:
-        work(ctx, server, full=full)
+def run(work: Work, server: MediaServer, *, run_id: int | None = None, **args: Any) -> Context:
+    """Call a job's work with a fresh context and the job's own arguments (library-scan's
+    `full`, fetch-artwork's `title_id`); the context after (progress, log, spawns)."""
+    ctx = context(work.__name__.replace("_", "-"), run_id=run_id)
+    work(ctx, server, **args)
     return ctx
 
 

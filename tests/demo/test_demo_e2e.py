@@ -25,6 +25,9 @@ ROOT = Path(__file__).parent.parent.parent
 BANNER = re.compile(r"^rota demo: (http://\S+)  admin token: (\S+)  \(Ctrl-C stops\)$")
 # Jobs whose first fire time in --fast comes within 15 s: they must all have succeeded.
 EXPECTED = {"source-search", "stats-update", "sync-users", "watch-history", "library-scan"}
+# Runs of issue 13's features, within the same 90 s: library-build after recommendations
+# (embeddings come within 25 s), and the artwork runs the first scan (within 30 s) spawns.
+FEATURES = {"library-build": "dependency", "fetch-artwork": "spawned"}
 
 
 def free_port() -> int:
@@ -56,8 +59,8 @@ def get(url: str, token: str, path: str, **query: str) -> Any:
         return json.load(response)
 
 
-def succeeded(url: str, token: str, job: str) -> dict[str, Any] | None:
-    page = get(url, token, "/api/runs", job=job, status="succeeded", limit="1")
+def succeeded(url: str, token: str, job: str, **query: str) -> dict[str, Any] | None:
+    page = get(url, token, "/api/runs", job=job, status="succeeded", limit="1", **query)
     return page["items"][0] if page["items"] else None
 
 
@@ -84,21 +87,39 @@ def test_the_fast_demo_runs_jobs_to_success_and_stops_on_ctrl_c(tmp_path: Path) 
         assert url == f"http://127.0.0.1:{port}"
         assert (tmp_path / "demo" / "admin-token").read_text().strip() == token
 
-        jobs = {job["name"] for job in get(url, token, "/api/jobs")}
-        assert len(jobs) == 13
-        assert jobs >= EXPECTED
+        listed = {job["name"]: job for job in get(url, token, "/api/jobs")}
+        jobs = set(listed)
+        assert len(jobs) == 14
+        assert jobs >= EXPECTED | FEATURES.keys()
+        assert listed["library-build"]["upstream"] == ["recommendations"]
+        assert listed["recommendations"]["upstream"] == ["embeddings"]
+        assert listed["embeddings"]["downstream"] == ["recommendations"]
+        (tmdb,) = [found for found in get(url, token, "/api/limiters") if found["name"] == "tmdb"]
+        assert tmdb["capacity"] == 40
         done: dict[str, dict[str, Any]] = {}
+        features: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + 90
-        while not done.keys() >= EXPECTED and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (
+            done.keys() >= EXPECTED and features.keys() >= FEATURES.keys()
+        ):
             for job in jobs - done.keys():
                 run = succeeded(url, token, job)
                 if run is not None:
                     done[job] = run
+            for job, reason in FEATURES.items():
+                run = succeeded(url, token, job, reason=reason)
+                if run is not None:
+                    features[job] = run
             time.sleep(0.2)
         assert done.keys() >= EXPECTED, f"succeeded within 90 s: {sorted(done)}"
+        assert features.keys() >= FEATURES.keys(), f"within 90 s: {sorted(features)}"
         scan = done["library-scan"]  # a run with progress, finished
         assert scan["progress_total"] > 0
         assert scan["progress_done"] == scan["progress_total"]
+        assert features["library-build"]["note"].startswith("after recommendations (run ")
+        artwork = features["fetch-artwork"]
+        assert artwork["parent_run_id"] is not None
+        assert artwork["args"]["title_id"] > 0
 
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

@@ -78,3 +78,12 @@ def test_a_file_that_is_not_a_library_is_named(tmp_path: Path, content: bytes) -
     path.write_bytes(content)
     with pytest.raises(LibraryError, match=r"library\.db is not a demo library"):
         open_library(path)
+
+
+def test_a_library_from_before_the_artwork_table_gets_it_when_opened(tmp_path: Path) -> None:
+    made, _ = open_library(tmp_path / "library.db", sizes=TINY, now=START)
+    with sqlite3.connect(made.path) as db:
+        db.execute("DROP TABLE artwork")  # as the demo generated it before fetch-artwork
+    again, created = open_library(made.path)
+    assert not created
+    assert again.counts()["artwork"] == 0

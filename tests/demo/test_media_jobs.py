@@ -1,20 +1,13 @@
-"""The media server's jobs do their real work on a tiny library, report progress and log it."""
+"""The media server's jobs do their real work on a tiny library, report progress and log it
+(the jobs that call TMDb: test_metadata_jobs)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
-from rota.demo import media
+from rota.demo import media, metadata
 from rota.demo.server import MediaServer
-from rota.demo.sources import (
-    MetadataTimeout,
-    iso,
-    metadata_times_out,
-    searches_to_find,
-    server_accounts,
-)
+from rota.demo.sources import iso, searches_to_find, server_accounts
 from rota.testing import FakeClock
 from tests.demo.conftest import TINY, log, progress, run
 
@@ -81,7 +74,7 @@ def test_library_scan_reads_items_enriched_since_their_last_scan(
 ) -> None:
     run(media.library_scan, server)
     clock.advance(timedelta(minutes=1))
-    run(media.enrich_metadata, server, run_id=passing_run(server.seed))
+    run(metadata.enrich_metadata, server)
     with server.library.connect() as db:
         enriched = db.execute(
             "SELECT count(*) FROM titles WHERE state = 'present' AND enriched_at > scanned_at"
@@ -89,53 +82,6 @@ def test_library_scan_reads_items_enriched_since_their_last_scan(
     assert enriched > 0
     again = run(media.library_scan, server)
     assert f"scanned {enriched} new or changed items of 30" in log(again)
-
-
-def passing_run(seed: int) -> int:
-    return next(i for i in range(1, 1000) if metadata_times_out(seed, i, 1) is None)
-
-
-def failing_run(seed: int) -> int:
-    return next(i for i in range(1, 1000) if metadata_times_out(seed, i, 1) is not None)
-
-
-def test_enrich_metadata_fills_missing_metadata(server: MediaServer) -> None:
-    with server.library.connect() as db:
-        missing = db.execute("SELECT count(*) FROM titles WHERE overview IS NULL").fetchone()[0]
-    ctx = run(media.enrich_metadata, server, run_id=passing_run(server.seed))
-    with server.library.connect() as db:
-        left = db.execute(
-            "SELECT count(*) FROM titles WHERE state = 'present' AND overview IS NULL"
-        ).fetchone()[0]
-    assert missing > 0
-    assert left == 0
-    done = missing + media.REFRESHED_PER_RUN
-    assert progress(ctx)[:2] == (done, done)
-    assert f"enriched {done} titles ({missing} were missing metadata" in log(ctx)
-
-
-def test_enrich_metadata_times_out_now_and_then_keeps_its_work_and_retries_succeed(
-    server: MediaServer,
-) -> None:
-    seed = server.seed
-    failing = failing_run(seed)
-    at = metadata_times_out(seed, failing, 1)
-    assert at is not None
-    query = "SELECT count(*) FROM titles WHERE state = 'present' AND enriched_at IS NULL"
-    with server.library.connect() as db:
-        missing = db.execute(query).fetchone()[0]
-    with pytest.raises(MetadataTimeout, match="TMDb did not answer within 10 s"):
-        run(media.enrich_metadata, server, run_id=failing)
-    with server.library.connect() as db:
-        still_missing = db.execute(query).fetchone()[0]
-    # The missing come first; what was done before the timeout is kept.
-    assert still_missing == max(missing - (at - 1), 0)
-    ctx = run(media.enrich_metadata, server, run_id=failing, attempt=3)
-    assert "on attempt 3" in log(ctx)
-    # Now and then, not always: a third of first attempts, never a third attempt.
-    first = [metadata_times_out(seed, i, 1) is not None for i in range(1, 301)]
-    assert 0.2 < sum(first) / len(first) < 0.5
-    assert all(metadata_times_out(seed, i, 3) is None for i in range(1, 301))
 
 
 def test_source_search_finds_a_wanted_title_after_enough_searches(server: MediaServer) -> None:

@@ -19,6 +19,8 @@ from rota.demo import run_demo
 from rota.demo.app import build_demo
 from rota.demo.plan import PLAN
 from rota.demo.runner import _banner, admin_token
+from rota.demo.tmdb_client import KEY_FILE
+from rota.engine.prerequisites import check_path
 from rota.testing import FakeClock
 from tests.demo.conftest import TINY
 
@@ -130,10 +132,10 @@ def test_what_fast_does_is_said_the_same_everywhere_and_is_true(
     demo = build_demo(tmp_path, fast=True, clock=clock, pace=0, sizes=TINY)
     _banner(demo, "127.0.0.1", 8000, "token", fast=True)
     banner = capsys.readouterr().out
-    demo.rota.close()
+    demo.close()
     for text in (readme, script, banner):
         assert all(words in text for words in said), text[:200]
-    jobs = [plan for plan in PLAN if not plan.poller]
+    jobs = [plan for plan in PLAN if plan.timed]
     assert (min(p.fast_every for p in jobs), max(p.fast_every for p in jobs)) == (10, 60)
     assert all(p.fast_delay < 60 for p in jobs)
 
@@ -184,4 +186,33 @@ def test_the_docs_run_examples_work_against_the_demo(tmp_path: Path) -> None:
             else:
                 demo.rota.run_later(job, datetime.fromisoformat(at), **args)
     finally:
-        demo.rota.close()
+        demo.close()
+
+
+def test_what_the_readme_says_of_issue_13s_features_in_the_demo_is_what_it_does(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    root = Path(__file__).parent.parent.parent
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    demo = build_demo(tmp_path, clock=clock, pace=0, sizes=TINY)
+    try:
+        jobs = {job.name: job for job in demo.rota.jobs()}
+        (tmdb,) = demo.rota.limiters()
+        enrich = demo.rota.job_info("enrich-metadata").settings
+    finally:
+        demo.close()
+    assert 'rota.limiter("tmdb", 40, per="10s")' in readme
+    assert (tmdb.name, tmdb.capacity, tmdb.period.total_seconds()) == ("tmdb", 40, 10)
+    assert "with TMDb's limit of 40 requests per 10 s" in readme
+    assert (demo.tmdb.capacity, demo.tmdb.period.total_seconds()) == (40, 10)
+    assert f"`.demo/{KEY_FILE}`" in readme
+    assert [check_path(check) for check in enrich.requires] == [
+        "rota.demo.tmdb_client:Tmdb.key_is_set"
+    ]
+    assert jobs["fetch-artwork"].settings.requires == enrich.requires
+    assert "recommendations run after embeddings succeed" in readme
+    assert jobs["recommendations"].schedule.text == "after embeddings"
+    assert jobs["library-build"].schedule.text == "after recommendations"
+    assert "spawns a `fetch-artwork` run per title" in readme
+    assert "fetch two at a time" in readme
+    assert jobs["fetch-artwork"].settings.max_concurrent == 2

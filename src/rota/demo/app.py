@@ -1,4 +1,5 @@
-"""The demo app: a `Rota` on SQLite with the media server's jobs, on the sample library."""
+"""The demo app: a `Rota` on SQLite with the media server's jobs, on the sample library, and the
+local TMDb its metadata jobs call (under the shared `tmdb` limiter)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from typing import Any
 
 from rota import Rota
 from rota.clock import Clock, SystemClock
+from rota.demo.keys import kept_secret
 from rota.demo.library import Sizes, open_library
 from rota.demo.plan import PLAN, JobPlan, settings_for
 from rota.demo.server import MediaServer
+from rota.demo.tmdb import FakeTmdb
+from rota.demo.tmdb_client import KEY_FILE, LIMITER, Tmdb
 from rota.engine.context import RunContext
 from rota.engine.retention import PRUNE_JOB
 
-__all__ = ["ASYNC_JOBS", "DEFAULT_PACE", "FAST_PRUNE", "Demo", "build_demo"]
+__all__ = ["ASYNC_JOBS", "DEFAULT_PACE", "FAST_PRUNE", "LIMITER_MAX_WAIT", "Demo", "build_demo"]
 
 # Seconds per unit of work: a library scan takes ~5 s, a backup ~1 s, so progress shows.
 DEFAULT_PACE = 0.4
@@ -25,16 +29,28 @@ DEFAULT_PACE = 0.4
 FAST_PRUNE = "every 1m"
 # Jobs written as async functions, as an app's HTTP-calling jobs often are.
 ASYNC_JOBS = frozenset({"sync-users"})
+# A wait for the tmdb limiter is at most its period (10 s) plus a grant's second; one longer
+# (another node spending the same limit) gives the worker back and retries later.
+LIMITER_MAX_WAIT = "20s"
 
 
 @dataclass(frozen=True)
 class Demo:
-    """A built demo: its Rota (not started), the media server its jobs work on, and whether
-    the library was generated just now (a first start)."""
+    """A built demo: its Rota (not started), the media server its jobs work on, whether the
+    library was generated just now (a first start), and the local TMDb (serving already).
+    `close` stops both."""
 
     rota: Rota
     server: MediaServer
     first_start: bool
+    tmdb: FakeTmdb
+
+    def close(self) -> None:
+        """Close the Rota (stopping its engine) and stop the local TMDb."""
+        try:
+            self.rota.close()
+        finally:
+            self.tmdb.close()
 
 
 def build_demo(
@@ -46,20 +62,32 @@ def build_demo(
     sizes: Sizes | None = None,
 ) -> Demo:
     """The demo in `data_dir` (made if needed): ``rota.db`` for rota, ``library.db`` for the
-    sample library (generated on first start), ``backups/``."""
+    sample library (generated on first start), ``backups/``, and ``tmdb-key``, the API key of
+    the local TMDb (made when missing), which starts serving on a free port of 127.0.0.1."""
     data_dir.mkdir(parents=True, exist_ok=True)
     clock = clock or SystemClock()
     library, created = open_library(data_dir / "library.db", sizes=sizes, now=clock.now())
-    server = MediaServer(library, data_dir / "backups", clock, pace)
-    demo = Rota(f"sqlite:///{data_dir / 'rota.db'}", clock=clock, workers=6, shutdown_grace=5)
-    for plan in PLAN:
-        demo.job(plan.name, **settings_for(plan, fast=fast))(_job(plan, server))
-    # rota-prune is rota's own job: the compressed day is an override of it, undone without.
-    if fast:
-        demo.override(PRUNE_JOB, schedule=FAST_PRUNE)
-    elif "schedule" in demo.job_info(PRUNE_JOB).overrides:
-        demo.reset(PRUNE_JOB, "schedule")
-    return Demo(demo, server, created)
+    api = FakeTmdb(library, kept_secret(data_dir / KEY_FILE), clock)
+    try:
+        tmdb = Tmdb(api.url, data_dir / KEY_FILE)
+        server = MediaServer(library, data_dir / "backups", clock, pace, tmdb)
+        demo = Rota(f"sqlite:///{data_dir / 'rota.db'}", clock=clock, workers=6, shutdown_grace=5)
+        # TMDb's published limit, shared by every job that calls it (a request each).
+        demo.limiter(LIMITER, 40, per="10s", max_wait=LIMITER_MAX_WAIT)
+        for plan in PLAN:
+            settings = settings_for(plan, fast=fast)
+            if plan.needs_tmdb_key:
+                settings["requires"] = [tmdb.key_is_set]
+            demo.job(plan.name, **settings)(_job(plan, server))
+        # rota-prune is rota's own job: the compressed day is an override of it, undone without.
+        if fast:
+            demo.override(PRUNE_JOB, schedule=FAST_PRUNE)
+        elif "schedule" in demo.job_info(PRUNE_JOB).overrides:
+            demo.reset(PRUNE_JOB, "schedule")
+    except BaseException:
+        api.close()
+        raise
+    return Demo(demo, server, created, api)
 
 
 def _job(plan: JobPlan, server: MediaServer) -> Callable[..., object]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rota.demo.sources import GENRES, invented_details, invented_title, iso, user_name
 
-__all__ = ["DEFAULT_SEED", "SCHEMA", "Library", "Sizes", "generate", "open_library"]
+__all__ = ["ARTWORK", "DEFAULT_SEED", "SCHEMA", "Library", "Sizes", "generate", "open_library"]
 
 DEFAULT_SEED = 2026
 HISTORY_DAYS = 180  # the generated watch events lie in the days before the first start
@@ -108,6 +108,14 @@ CREATE TABLE state (                 -- the jobs' cursors: roster version, last 
     value TEXT NOT NULL
 );
 """
+# Added after the first demo: made in libraries generated before it too.
+ARTWORK = """
+CREATE TABLE IF NOT EXISTS artwork (
+    title_id INTEGER PRIMARY KEY REFERENCES titles (id),
+    image BLOB NOT NULL,             -- the poster TMDb serves (SVG)
+    fetched_at TEXT NOT NULL
+);
+"""
 
 
 @dataclass(frozen=True)
@@ -147,7 +155,7 @@ class Library:
         with self.connect() as db:
             found = {
                 table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                for table in ("titles", "users", "watch_events", "embeddings", "wanted")
+                for table in ("titles", "users", "watch_events", "embeddings", "wanted", "artwork")
             }
             for state, count in db.execute("SELECT state, count(*) FROM titles GROUP BY state"):
                 found[f"titles:{state}"] = count
@@ -166,6 +174,8 @@ def open_library(
     try:
         with contextlib.closing(sqlite3.connect(path)) as db:
             row = db.execute("SELECT value FROM state WHERE name = 'seed'").fetchone()
+            if row is not None:
+                db.executescript(ARTWORK)
     except sqlite3.DatabaseError as error:
         raise LibraryError(
             f"{path} is not a demo library ({error}): remove it to start afresh"
@@ -189,7 +199,7 @@ def generate(path: Path, *, seed: int, sizes: Sizes, now: datetime) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.closing(sqlite3.connect(part)) as db:
         db.execute("PRAGMA journal_mode = WAL")
-        db.executescript(SCHEMA)
+        db.executescript(SCHEMA + ARTWORK)
         with db:
             _titles(db, rng, seed, sizes, now)
             user_ids = _users(db, sizes)

@@ -1,6 +1,6 @@
-"""The media server's own jobs: user sync, watch-history import, library scan, metadata
-enrichment, the continuous source search and the stats update. Each does its real, small work on
-the sample library, reports progress and logs what it did."""
+"""The media server's own jobs: user sync, watch-history import, library scan (which spawns the
+artwork fetches), the continuous source search and the stats update. Each does its real, small
+work on the sample library, reports progress and logs what it did."""
 
 from __future__ import annotations
 
@@ -8,28 +8,18 @@ import hashlib
 import sqlite3
 from datetime import datetime, timedelta
 
+from rota.demo.metadata import ARTWORK_JOB
 from rota.demo.server import MediaServer, read_state, write_state
-from rota.demo.sources import (
-    MetadataTimeout,
-    invented_details,
-    iso,
-    metadata_times_out,
-    new_plays,
-    searches_to_find,
-    server_accounts,
-)
+from rota.demo.sources import iso, new_plays, searches_to_find, server_accounts
 from rota.engine.context import RunContext
 
 __all__ = [
-    "enrich_metadata",
     "library_scan",
     "source_search",
     "stats_update",
     "sync_users",
     "watch_history",
 ]
-
-REFRESHED_PER_RUN = 15  # enrich-metadata refreshes this many of the stalest titles each run
 
 
 def sync_users(ctx: RunContext, server: MediaServer) -> None:
@@ -99,7 +89,8 @@ def watch_history(ctx: RunContext, server: MediaServer) -> None:
 
 
 def library_scan(ctx: RunContext, server: MediaServer, full: bool = False) -> None:
-    """Scan the library for new and changed items: downloads become library titles.
+    """Scan the library for new and changed items: downloads become library titles, and each
+    title without a poster gets a fetch-artwork run.
 
     By default only the items that may have changed are read: downloads, items never scanned,
     and items whose metadata was refreshed since their last scan. `full=True` rescans every
@@ -134,6 +125,14 @@ def library_scan(ctx: RunContext, server: MediaServer, full: bool = False) -> No
             db.commit()  # at once: the sub-second source search writes here too
             ctx.progress(index, len(titles), title["title"])
             server.work(ctx, 0.04)
+        # Titles TMDb has matched but whose poster was never fetched: one run each, by key,
+        # so that a scan while earlier fetches still wait adds none twice.
+        posterless = db.execute(
+            "SELECT id FROM titles WHERE state = 'present' AND tmdb_id IS NOT NULL"
+            " AND id NOT IN (SELECT title_id FROM artwork) ORDER BY id"
+        ).fetchall()
+    for (title_id,) in posterless:
+        ctx.spawn(ARTWORK_JOB, key=f"title:{title_id}", title_id=title_id)
     for name in added:
         ctx.log.info("added %s (downloaded by the source search)", name)
     what = (
@@ -142,6 +141,8 @@ def library_scan(ctx: RunContext, server: MediaServer, full: bool = False) -> No
         else (f"scanned {len(titles)} new or changed items of {everything}")
     )
     ctx.log.info("%s: %d new, %d changed", what, len(added), changed)
+    if posterless:
+        ctx.log.info("asked for the posters of %d titles (%s runs)", len(posterless), ARTWORK_JOB)
 
 
 # Items a scan of changes reads: downloads, never scanned, or enriched since their last scan.
@@ -149,51 +150,6 @@ _MAY_HAVE_CHANGED = (
     "state = 'downloaded' OR scanned_at IS NULL OR checksum IS NULL"
     " OR (enriched_at IS NOT NULL AND enriched_at > scanned_at)"
 )
-
-
-def enrich_metadata(ctx: RunContext, server: MediaServer) -> None:
-    """Fetch missing metadata from TMDb and refresh the stalest (the stand-in times out now
-    and then: the retry policy takes over)."""
-    with server.library.connect() as db:
-        missing = db.execute(
-            "SELECT id, title FROM titles WHERE state = 'present' AND enriched_at IS NULL"
-            " ORDER BY id"
-        ).fetchall()
-        stale = db.execute(
-            "SELECT id, title FROM titles WHERE state = 'present' AND enriched_at IS NOT NULL"
-            " ORDER BY enriched_at, id LIMIT ?",
-            (REFRESHED_PER_RUN,),
-        ).fetchall()
-        refresh = int(read_state(db, "metadata-refresh", "0")) + 1
-        write_state(db, "metadata-refresh", str(refresh))
-        db.commit()
-        todo = [*missing, *stale]
-        failing_at = metadata_times_out(server.seed, ctx.run.id, ctx.run.attempt)
-        rated = 0
-        for index, title in enumerate(todo, start=1):
-            if index == failing_at:
-                ctx.log.warning("TMDb: no answer for %r within 10 s", title["title"])
-                raise MetadataTimeout(
-                    f"TMDb did not answer within 10 s (at {title['title']!r}, {index - 1} of "
-                    f"{len(todo)} titles done; they are kept)"
-                )
-            details = invented_details(server.seed, title["id"], refresh)
-            rated += 1
-            db.execute(
-                "UPDATE titles SET overview = ?, rating = ?, tmdb_id = ?, enriched_at = ?"
-                " WHERE id = ?",
-                (details.overview, details.rating, details.tmdb_id, iso(server.now()), title["id"]),
-            )
-            db.commit()
-            ctx.progress(index, len(todo), title["title"])
-            server.work(ctx, 0.15)
-    ctx.log.info(
-        "enriched %d titles (%d were missing metadata, %d refreshed) on attempt %d",
-        rated,
-        len(missing),
-        len(stale),
-        ctx.run.attempt,
-    )
 
 
 def source_search(ctx: RunContext, server: MediaServer) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
-import secrets
 import signal
 import socket
 import sys
@@ -21,8 +19,10 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from rota.demo.app import Demo, build_demo
+from rota.demo.keys import kept_secret
 from rota.demo.library import LibraryError
 from rota.demo.plan import PLAN
+from rota.demo.tmdb_client import KEY_FILE
 from rota.errors import RotaError
 
 if TYPE_CHECKING:
@@ -58,10 +58,10 @@ def run_demo(
 
 
 def _run(*, fast: bool, host: str, port: int, data_dir: Path) -> None:
-    try:
-        import uvicorn
+    try:  # checked before anything is bound or made; _serve uses them
+        import uvicorn  # noqa: F401
 
-        from rota import asgi
+        from rota import asgi  # noqa: F401
     except ImportError as error:
         raise DemoError(
             f"the demo serves rota's admin API, which needs the service extra ({error}): "
@@ -74,28 +74,39 @@ def _run(*, fast: bool, host: str, port: int, data_dir: Path) -> None:
             token = admin_token(data_dir / TOKEN_FILE)
         except (OSError, LibraryError, RotaError) as error:
             raise DemoError(f"cannot use the data directory {data_dir}: {error}") from None
-        if demo.first_start and not fast:
-            first_runs(demo)
-        app = asgi(demo.rota, start_engine=True, admin_token=token)
-        bound = listener.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
-        )
-        server = _server(config, lambda: _banner(demo, host, bound, token, fast))
-        interrupted = False
-        with _sigterm_as_interrupt():
-            try:
-                server.run(sockets=[listener])
-            except KeyboardInterrupt:  # uvicorn stopped gracefully, then passed the signal on
-                interrupted = True
-            except SystemExit as exit_:  # uvicorn's way to say the app did not start
-                if exit_.code not in (0, None):
-                    raise DemoError("the service did not start: see the error above") from None
-        if not server.started and not interrupted:
-            raise DemoError("the service did not start: see the error above")
+        try:
+            _serve(demo, listener, host, token, fast)
+        except BaseException:
+            demo.close()
+            raise
     runs = demo.rota.runs(limit=1).total
-    demo.rota.close()
+    demo.close()
     print(f"rota demo: stopped; {runs} runs recorded in {data_dir / 'rota.db'}", flush=True)
+
+
+def _serve(demo: Demo, listener: socket.socket, host: str, token: str, fast: bool) -> None:
+    """Serve the admin service (the engine starting with it) until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    from rota import asgi
+
+    if demo.first_start and not fast:
+        first_runs(demo)
+    app = asgi(demo.rota, start_engine=True, admin_token=token)
+    bound = listener.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+    server = _server(config, lambda: _banner(demo, host, bound, token, fast))
+    interrupted = False
+    with _sigterm_as_interrupt():
+        try:
+            server.run(sockets=[listener])
+        except KeyboardInterrupt:  # uvicorn stopped gracefully, then passed the signal on
+            interrupted = True
+        except SystemExit as exit_:  # uvicorn's way to say the app did not start
+            if exit_.code not in (0, None):
+                raise DemoError("the service did not start: see the error above") from None
+    if not server.started and not interrupted:
+        raise DemoError("the service did not start: see the error above")
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -128,24 +139,15 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def admin_token(path: Path) -> str:
     """The demo's admin token: read from `path`, or made and written there (mode 0600)."""
-    with contextlib.suppress(FileNotFoundError):
-        token = path.read_text(encoding="utf-8").strip()
-        if len(token) >= 16:
-            os.chmod(path, 0o600)
-            return token
-    token = secrets.token_urlsafe(24)
-    part = path.with_name(path.name + ".part")
-    descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(token + "\n")
-    os.replace(part, path)
-    return token
+    return kept_secret(path)
 
 
 def first_runs(demo: Demo) -> list[int]:
-    """On a first start with real schedules, run every job once now, so that the history is
-    not empty until 01:00 (the ids of the runs)."""
-    return [demo.rota.run_now(plan.name) for plan in PLAN if not plan.poller]
+    """On a first start with real schedules, run every job with times of its own once now, so
+    that the history is not empty until 01:00 (the ids of the runs). The jobs after others
+    follow their upstream's run (a run of their own now would race it), and fetch-artwork
+    follows the scan that spawns it."""
+    return [demo.rota.run_now(plan.name) for plan in PLAN if plan.timed]
 
 
 def _banner(demo: Demo, host: str, port: int, token: str, fast: bool) -> None:
@@ -160,9 +162,14 @@ def _banner(demo: Demo, host: str, port: int, token: str, fast: bool) -> None:
         f"  {len(PLAN)} jobs of a media server ({mode}) on a sample library in {data_dir}/",
         f"  the token is the demo's own, kept in {data_dir / TOKEN_FILE}; a real app keeps its",
         "  token secret. Try: curl -H 'Authorization: Bearer <token>' " + f"{url}/api/jobs",
+        f"  a local TMDb on {demo.tmdb.url}, 40 requests per 10 s: the tmdb limiter keeps the",
+        f"  jobs within it; its API key is in {data_dir / KEY_FILE}",
     ]
     if demo.first_start and not fast:
-        lines.append("  first start: every job runs once now, then on its schedule")
+        lines.append(
+            "  first start: every job runs once now (recommendations and library-build after "
+            "embeddings), then on its schedule"
+        )
     print("\n".join(lines), flush=True)
 
 

@@ -1,5 +1,5 @@
-"""The demo's media server as its jobs see it: the library, where backups go, the clock, and
-how long a unit of work takes (so that a visitor sees progress; 0 in tests)."""
+"""The demo's media server as its jobs see it: the library, where backups go, the clock, how
+long a unit of work takes (so that a visitor sees progress; 0 in tests), and TMDb."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rota.clock import Clock, SystemClock
 from rota.demo.library import Library
+from rota.demo.tmdb_client import Tmdb
 from rota.engine.context import RunContext
 
 __all__ = ["MediaServer", "Stopped", "read_state", "write_state"]
@@ -28,6 +29,13 @@ class MediaServer:
     backups: Path
     clock: Clock = SystemClock()  # noqa: RUF009 - a stateless value
     pace: float = 0.0  # seconds per unit of work
+    tmdb: Tmdb | None = None  # the metadata source; the jobs that call it need it
+
+    def metadata_source(self) -> Tmdb:
+        """TMDb, for the jobs that call it."""
+        if self.tmdb is None:
+            raise RuntimeError("this media server has no TMDb to call (MediaServer.tmdb)")
+        return self.tmdb
 
     @property
     def seed(self) -> int:

@@ -1,6 +1,7 @@
 """Stand-ins for the world outside the demo's media server: its user accounts, the plays its
-clients report, a metadata source (TMDb) that times out now and then, and indexers that find
-wanted titles. All deterministic: each answer is drawn from the library's seed and the question.
+clients report, what the metadata source (TMDb, served by `tmdb`) knows and when its gateway
+gives up, and indexers that find wanted titles. All deterministic: each answer is drawn from
+the library's seed and the question.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 __all__ = [
+    "GATEWAY_TIMEOUTS",
     "GENRES",
     "Account",
     "Details",
-    "MetadataTimeout",
+    "gateway_times_out",
     "invented_details",
     "invented_title",
     "iso",
-    "metadata_times_out",
     "new_plays",
+    "poster_colours",
     "searches_to_find",
     "server_accounts",
     "user_name",
@@ -174,16 +176,21 @@ def invented_details(seed: int, title_id: int, refresh: int = 0) -> Details:
     return Details(tmdb_id=10_000 + title_id * 7, overview=overview, rating=rating)
 
 
-class MetadataTimeout(ConnectionError):
-    """The metadata source did not answer in time (the demo's failure that retries fix)."""
+GATEWAY_TIMEOUTS = 0.025  # about a third of the metadata job's runs of ~15 requests meet one
 
 
-def metadata_times_out(seed: int, run_id: int, attempt: int) -> int | None:
-    """At which request of this attempt the metadata source times out, or None: about a third
-    of first attempts and a tenth of second ones; a third attempt always gets through."""
-    rng = random.Random(f"{seed}:timeout:{run_id}:{attempt}")
-    chance = {1: 0.35, 2: 0.1}.get(attempt, 0.0)
-    return rng.randint(1, 12) if rng.random() < chance else None
+def gateway_times_out(seed: int, path: str, asked: int) -> bool:
+    """Whether the metadata source's gateway gives up on the `asked`-th request for `path`:
+    about one request in 40, the same ones each time the same questions are asked."""
+    return random.Random(f"{seed}:gateway:{path}:{asked}").random() < GATEWAY_TIMEOUTS
+
+
+def poster_colours(seed: int, title_id: int) -> tuple[str, str]:
+    """A title's poster colours (background, figure), as CSS hex colours."""
+    rng = random.Random(f"{seed}:poster:{title_id}")
+    dark = "#{:02x}{:02x}{:02x}".format(*(rng.randint(20, 90) for _ in range(3)))
+    light = "#{:02x}{:02x}{:02x}".format(*(rng.randint(140, 240) for _ in range(3)))
+    return dark, light
 
 
 @dataclass(frozen=True)
