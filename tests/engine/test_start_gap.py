@@ -10,7 +10,7 @@ import pytest
 
 from rota import Rota
 from rota.store import open_store
-from rota.store.abc import Enqueue, NewRun
+from rota.store.operations import Enqueue, NewRun
 from rota.store.records import Reason, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import eventually
