@@ -138,8 +138,13 @@ def test_fetch_artwork_keeps_the_poster(server: MediaServer, api: FakeTmdb) -> N
     assert progress(ctx) == (1, 1, title)
     assert f"fetched the poster of {title} (" in log(ctx)
     assert [answer.path for answer in api.answers()] == [f"/3/movie/{10_000 + 7 * 3}/poster"]
-    again = run(metadata.fetch_artwork, server, title_id=3)
+    # Spawned again (a scan asked while this run was ending): nothing to fetch.
+    kept = run(metadata.fetch_artwork, server, title_id=3)
+    assert f"{title} has its poster already (fetched " in log(kept)
+    assert len(api.answers()) == 1
+    again = run(metadata.fetch_artwork, server, title_id=3, refetch=True)
     assert f"fetched the poster of {title} again" in log(again)
+    assert len(api.answers()) == 2
 
 
 def test_fetch_artwork_skips_a_title_tmdb_has_not_matched(server: MediaServer) -> None:

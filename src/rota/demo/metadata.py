@@ -73,17 +73,25 @@ def enrich_metadata(ctx: RunContext, server: MediaServer) -> None:
     )
 
 
-def fetch_artwork(ctx: RunContext, server: MediaServer, title_id: int) -> None:
+def fetch_artwork(
+    ctx: RunContext, server: MediaServer, title_id: int, refetch: bool = False
+) -> None:
     """Fetch a title's poster from TMDb and keep it in the library (library-scan spawns one
-    run per title that has none)."""
+    run per title that has none); a title that has one already is left as it is, unless
+    `refetch`."""
     with server.library.connect() as db:
         title = db.execute(
-            "SELECT t.title, t.tmdb_id, a.title_id AS fetched FROM titles t"
+            "SELECT t.title, t.tmdb_id, a.fetched_at FROM titles t"
             " LEFT JOIN artwork a ON a.title_id = t.id WHERE t.id = ?",
             (title_id,),
         ).fetchone()
     if title is None:
         raise Skip(f"the library has no title {title_id}")
+    if title["fetched_at"] is not None and not refetch:
+        # A scan asked while an earlier run of this title was finishing (the key is free
+        # once that run has ended): nothing to fetch.
+        ctx.log.info("%s has its poster already (fetched %s)", title["title"], title["fetched_at"])
+        return
     if title["tmdb_id"] is None:
         raise Skip(f"{title['title']!r} has no TMDb id yet: enrich-metadata finds it")
     ctx.progress(0, 1, title["title"])
@@ -99,5 +107,5 @@ def fetch_artwork(ctx: RunContext, server: MediaServer, title_id: int) -> None:
             (title_id, image, iso(server.now())),
         )
     ctx.progress(1, 1, title["title"])
-    again = " again" if title["fetched"] is not None else ""
+    again = " again" if title["fetched_at"] is not None else ""
     ctx.log.info("fetched the poster of %s%s (%d bytes)", title["title"], again, len(image))
