@@ -245,7 +245,10 @@ class Acquisition:
 
     def __enter__(self) -> datetime:
         """Wait for the tokens and spend them; the instant they were spent at."""
-        return self._limiters.acquire_sync(self._name, self._cost, self._context.on_cancel)
+        context = self._context
+        return self._limiters.acquire_sync(
+            self._name, self._cost, context.on_cancel, context.run.id
+        )
 
     def __exit__(
         self,
@@ -257,7 +260,7 @@ class Acquisition:
 
     async def __aenter__(self) -> datetime:
         """Wait for the tokens and spend them; the instant they were spent at."""
-        return await self._limiters.acquire(self._name, self._cost)
+        return await self._limiters.acquire(self._name, self._cost, self._context.run.id)
 
     async def __aexit__(
         self,

@@ -5,7 +5,9 @@
 tokens is a lock and a subtraction, and only a node that has none left asks the store for the
 next grant (giving the last one back in the same transaction). A wait for capacity sleeps on
 the engine's clock; one longer than the limiter's `max_wait` raises `LimiterWait`, which ends the
-run for a retry at the time capacity comes back instead of holding a worker slot.
+run for a retry at the time capacity comes back instead of holding a worker slot. Each such
+deferral in a row doubles how long the next attempt may wait (`allowed_wait`), and the
+`MAX_DEFERRALS`-th fails the run (decision 0012, point 5): a run always ends.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import TYPE_CHECKING
 from rota.engine.settings import duration_setting
 from rota.errors import RotaError, SettingError
 from rota.names import job_name_problem
+from rota.schedules.durations import format_duration
 from rota.store.limits import Grant, Returned, TokenRequest, instant, micros
+from rota.store.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from rota.engine.basis import Basis
@@ -30,9 +34,11 @@ __all__ = [
     "DEFAULT_MAX_WAIT",
     "HOLD",
     "MAX_CAPACITY",
+    "MAX_DEFERRALS",
     "LimiterSpec",
     "LimiterWait",
     "Limiters",
+    "allowed_wait",
 ]
 
 HOLD = timedelta(seconds=1)
@@ -41,6 +47,16 @@ unspent tokens of its last grant from the others, beyond the period."""
 DEFAULT_MAX_WAIT = timedelta(seconds=60)
 MAX_CAPACITY = 10**9
 _MAX_BLOCK = 1000  # the most tokens one grant asks for
+MAX_DEFERRALS = 8
+"""The limiter deferrals in a row that fail a run: its attempts may wait up to 128 times the
+limiter's `max_wait`, and capacity came back later every time."""
+
+
+def allowed_wait(max_wait: timedelta, deferrals: int) -> timedelta:
+    """How long an attempt may wait for a limiter after `deferrals` deferrals in a row of its
+    run (by the limiter, each time): `max_wait` doubled for each."""
+    doublings: int = 2 ** min(max(deferrals, 0), MAX_DEFERRALS)
+    return max_wait * doublings
 
 
 @dataclass(frozen=True)
@@ -93,21 +109,53 @@ class LimiterSpec:
 
 
 class LimiterWait(Exception):
-    """Raised out of ``ctx.limit(...)`` when the limiter's capacity comes back later than its
-    `max_wait`: the run ends ``skipped`` and its next attempt starts at `until`."""
+    """Raised out of ``ctx.limit(...)`` when the limiter's capacity comes back later than the
+    attempt may wait: the run ends ``skipped`` and its next attempt starts at `until`. This is
+    deferral number `deferrals` in a row of the run; the `MAX_DEFERRALS`-th (`exhausted`)
+    fails the run instead, with a note saying what to change."""
 
-    def __init__(self, name: str, until: datetime) -> None:
+    def __init__(
+        self,
+        name: str,
+        until: datetime,
+        deferrals: int = 1,
+        max_wait: timedelta = DEFAULT_MAX_WAIT,
+    ) -> None:
         self.name = name
         self.until = until
+        self.deferrals = deferrals
+        self.max_wait = max_wait
         super().__init__(self.note)
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether this deferral fails the run (the `MAX_DEFERRALS`-th in a row)."""
+        return self.deferrals >= MAX_DEFERRALS
 
     @property
     def note(self) -> str:
         """What the run's record says."""
-        return f"waiting for limiter {self.name} until {self.until.isoformat()}: retried then"
+        name, waited = self.name, format_duration(allowed_wait(self.max_wait, self.deferrals - 1))
+        if self.exhausted:
+            return (
+                f"limiter {name} deferred this run {self.deferrals} times in a row: its capacity "
+                f"came back later than the attempt could wait each time (this one up to {waited}, "
+                f"until {self.until.isoformat()}); the run fails rather than wait forever. One "
+                f"run needs more tokens than the limiter gives within its max_wait, or others "
+                f"take them first: raise limiter {name}'s max_wait (now "
+                f"{format_duration(self.max_wait)}) or take fewer tokens per run"
+            )
+        following = format_duration(allowed_wait(self.max_wait, self.deferrals))
+        return (
+            f"waiting for limiter {name} until {self.until.isoformat()}: retried then "
+            f"(deferral {self.deferrals} in a row (the {MAX_DEFERRALS}th fails the run); the "
+            f"next attempt waits up to {following} for limiter {name})"
+        )
 
-    def __reduce__(self) -> tuple[type[LimiterWait], tuple[str, datetime]]:
-        return (type(self), (self.name, self.until))
+    def __reduce__(
+        self,
+    ) -> tuple[type[LimiterWait], tuple[str, datetime, int, timedelta]]:
+        return (type(self), (self.name, self.until, self.deferrals, self.max_wait))
 
 
 class _Held:
@@ -191,13 +239,15 @@ class Limiters:
         held.spec = spec  # as declared now (a limiter declared again replaces its spec)
         return held
 
-    async def acquire(self, name: str, cost: int = 1) -> datetime:
+    async def acquire(self, name: str, cost: int = 1, run_id: int | None = None) -> datetime:
         """Take `cost` tokens of limiter `name`, waiting (on the engine's clock) for capacity;
-        `LimiterWait` if that would take longer than the limiter's `max_wait`. The instant
-        they were spent at."""
+        `LimiterWait` if that would take longer than the limiter's `max_wait`, doubled for each
+        of the deferrals in a row before run `run_id` (looked up only for a wait that long).
+        The instant they were spent at."""
         spec = self.spec(name, cost)
         held = self._holder(spec)
         clock = self.basis.clock
+        deferrals: int | None = None
         while True:
             now = clock.now()
             if held.spend(cost, micros(now)):
@@ -211,8 +261,33 @@ class Limiters:
                 ready = await self._refill(held, cost, now)
             if ready is not None and ready > now:
                 if ready - now > spec.max_wait:
-                    raise LimiterWait(spec.name, ready)
+                    if deferrals is None:
+                        deferrals = await self.deferrals_before(run_id)
+                    if ready - now > allowed_wait(spec.max_wait, deferrals):
+                        raise LimiterWait(spec.name, ready, deferrals + 1, spec.max_wait)
                 await clock.sleep_until(ready)
+
+    async def deferrals_before(self, run_id: int | None) -> int:
+        """How many limiter deferrals in a row came right before run `run_id` (its retry_of,
+        that one's, and so on, while they are runs a limiter deferred; at most
+        `MAX_DEFERRALS`). 0 when the store cannot say: the run is not failed for that."""
+        if run_id is None:
+            return 0
+        read = self.basis.store.get_run
+        try:
+            run = await self.basis.writer.call(read, run_id)
+            count, previous = 0, None if run is None else run.retry_of
+            while previous is not None and count < MAX_DEFERRALS:
+                run = await self.basis.writer.call(read, previous)
+                if run is None or not _deferred(run):
+                    break
+                count, previous = count + 1, run.retry_of
+        except Exception as error:
+            self.basis.outage.failed(
+                "reading a run's limiter deferrals", error, self.basis.clock.now()
+            )
+            return 0
+        return count
 
     async def _refill(self, held: _Held, cost: int, now: datetime) -> datetime | None:
         """Ask the store for the next grant; None if one came that can be spent now, else when
@@ -238,7 +313,11 @@ class Limiters:
         return start if start > now else None
 
     def acquire_sync(
-        self, name: str, cost: int, on_cancel: Callable[[Callable[[], None]], Callable[[], None]]
+        self,
+        name: str,
+        cost: int,
+        on_cancel: Callable[[Callable[[], None]], Callable[[], None]],
+        run_id: int | None = None,
     ) -> datetime:
         """`acquire` from a sync job's thread: spends a held token at once, else waits for the
         engine's loop to get one. `on_cancel` registers what a cancel of the run calls (it
@@ -252,7 +331,7 @@ class Limiters:
         now = self.basis.clock.now()
         if self._holder(spec).spend(cost, micros(now)):
             return now
-        future = asyncio.run_coroutine_threadsafe(self.acquire(name, cost), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self.acquire(name, cost, run_id), self._loop)
 
         def cancel() -> None:
             future.cancel()
@@ -280,6 +359,16 @@ class Limiters:
                 await self.basis.writer.call(self.basis.store.take_tokens, request)
             except Exception as error:  # they count until their grant ends, as after a crash
                 self.basis.outage.failed("giving back limiter tokens", error, now)
+
+
+def _deferred(run: RunRecord) -> bool:
+    """Whether `run` ended to wait for a limiter (its note is a `LimiterWait`'s)."""
+    note = run.note or ""
+    return (
+        run.status is RunStatus.SKIPPED
+        and note.startswith("waiting for limiter ")
+        and ": retried then" in note
+    )
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

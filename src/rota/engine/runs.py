@@ -156,6 +156,8 @@ def outcome_of_raised(error: BaseException) -> Outcome:
     if isinstance(error, Skip):
         return Outcome(RunStatus.SKIPPED, note=error.reason)
     if isinstance(error, LimiterWait):
+        if error.exhausted:  # deferred too often in a row: no attempt would do better
+            return Outcome(RunStatus.FAILED, error=error.note, final=True)
         return Outcome(RunStatus.SKIPPED, note=error.note, wait_until=error.until)
     if isinstance(error, Retry):
         return Outcome(RunStatus.FAILED, error=str(error), retry=error)
