@@ -285,6 +285,25 @@ async def test_removing_jobs(rotas: MakeRota, clock: FakeClock) -> None:
         rota.remove_job("nope")
 
 
+async def test_a_job_others_are_after_is_not_removed_and_they_are_named(
+    rotas: MakeRota,
+) -> None:
+    rota = rotas()
+    await rota.start_async()
+    rota.add_job("feed", jobs_for_tests.refresh)
+    rota.add_job("digest", jobs_for_tests.refresh, schedule="after feed")
+    with pytest.raises(ConflictError) as refused:
+        rota.remove_job("feed")
+    assert str(refused.value) == ("job 'digest' is after job 'feed': change its schedule first")
+    rota.add_job("archive", jobs_for_tests.refresh, schedule="after feed")
+    with pytest.raises(ConflictError) as refused:
+        rota.remove_job("feed")
+    assert str(refused.value) == (
+        "jobs 'archive', 'digest' are after job 'feed': change their schedules first"
+    )
+    assert rota.job_info("feed").downstream == ("archive", "digest")
+
+
 async def test_a_job_registered_after_start_fires(rotas: MakeRota, clock: FakeClock) -> None:
     rota = rotas()
     await rota.start_async()

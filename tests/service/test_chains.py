@@ -74,6 +74,7 @@ def test_requires_cannot_be_overridden(service: Service) -> None:
     assert response.status_code == 422
     body = response.json()
     assert body["field"] == "requires"
+    assert body["message"].startswith("requires: is the job's code (prerequisites are"), body
     assert "an admin cannot override it" in body["reason"], body
 
 

@@ -181,6 +181,8 @@ def test_a_run_lists_the_runs_it_spawned_and_the_history_filters_by_them(
             "and 2 more",
         ]
     )
+    count = row.get_by_role("link", name="7 runs")  # "7 runs: …", the colon right after it
+    assert count.evaluate("link => getComputedStyle(link).marginRight") == "0px"
     row.get_by_role("link", name="7 runs").click()
     expect(page).to_have_url(re.compile(rf"/activity\?parent_run_id={parent}$"))
     expect(page.locator("#parent-filter")).to_contain_text(f"Spawned by#{parent}")

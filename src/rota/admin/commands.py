@@ -262,9 +262,11 @@ class Commands:
             )
         after = downstream_of(upstream_of_records(self._store().list_jobs()), name)
         if after:
-            raise ConflictError(
-                f"jobs {', '.join(after)} are after job {name!r}: change their schedules first"
-            )
+            if len(after) == 1:
+                which, change = f"job {after[0]!r} is", "its schedule"
+            else:
+                which, change = f"jobs {', '.join(map(repr, after))} are", "their schedules"
+            raise ConflictError(f"{which} after job {name!r}: change {change} first")
         result = self.apply([RemoveJob(name, self._clock.now())])[0]
         if result is Removal.UNKNOWN:
             raise UnknownJobError(name)

@@ -162,8 +162,9 @@ def _banner(demo: Demo, host: str, port: int, token: str, fast: bool) -> None:
         f"  {len(PLAN)} jobs of a media server ({mode}) on a sample library in {data_dir}/",
         f"  the token is the demo's own, kept in {data_dir / TOKEN_FILE}; a real app keeps its",
         "  token secret. Try: curl -H 'Authorization: Bearer <token>' " + f"{url}/api/jobs",
-        f"  a local TMDb on {demo.tmdb.url}, 40 requests per 10 s: the tmdb limiter keeps the",
-        f"  jobs within it; its API key is in {data_dir / KEY_FILE}",
+        f"  a local TMDb on {demo.tmdb.url}, 40 requests per 10 s: the tmdb limiter paces the",
+        "  jobs to it (a request that arrives late, at the edge of a window, may still get a 429,",
+        f"  which the job waits out); its API key is in {data_dir / KEY_FILE}",
     ]
     if demo.first_start and not fast:
         lines.append(

@@ -77,7 +77,8 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     inner = location[1:] if location[:1] == ["body"] else location[1:2]
     field = ".".join(inner) or (location[0] if location else "request")
     value = first.get("input")
-    reason = str(first.get("msg", "invalid"))
+    # A validator's own words, without pydantic's "Value error, " before them.
+    reason = str(first.get("msg", "invalid")).removeprefix("Value error, ")
     if first.get("type") == "json_invalid":
         field, value, reason = "body", None, "is not valid JSON"
     if getattr(request.scope.get("endpoint"), "rota_hide_input", False):

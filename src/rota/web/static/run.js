@@ -97,7 +97,7 @@ async function spawned(run) {
   if (page.total === 0) return null;
   const all = `activity?parent_run_id=${run.id}`;
   return ["Spawned", h("span", { class: "links" },
-    h("a", { href: all }, `${page.total} run${page.total === 1 ? "" : "s"}`), ": ",
+    h("a", { href: all, class: "count" }, `${page.total} run${page.total === 1 ? "" : "s"}`), ": ",
     page.items.map((child) => h("a", { href: `runs/${child.id}` }, `${child.job} #${child.id}`)),
     page.total > page.items.length ? h("a", { href: all }, `and ${page.total - page.items.length} more`)
       : null)];
