@@ -152,8 +152,10 @@ class Rota:
     ) -> LimiterSpec:
         """Declare a rate limit shared by every node on the store: `capacity` tokens per `per`
         (``rota.limiter("tmdb", 40, per="10s")``). Jobs draw on it with ``ctx.limit(name)``;
-        a run that would wait longer than `max_wait` is retried once capacity is back.
-        Declaring a name again replaces its limit. SettingError names a bad value."""
+        a run that would wait longer than `max_wait` gives its worker back and is tried again
+        once capacity is back, each time in a row allowed to wait twice as long, and failed at
+        the 8th (decision 0012). Declaring a name again replaces its limit (a new API tier,
+        say). SettingError names a bad value."""
         spec = LimiterSpec.create(name, capacity, per, max_wait)
         self._limiters[spec.name] = spec
         return spec
