@@ -176,3 +176,16 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = TIMEOUT / 100
 
 
 __all__ = ["ADMIN", "VIEWER", "Path", "Site", "job_row", "serve", "sign_in", "wait_for"]
+
+
+def serious_violations(found: dict[str, Any]) -> dict[str, list[tuple[str, str, list[Any]]]]:
+    """Axe's serious and critical violations of each view in `found` (name → axe result),
+    each as (rule, impact, its first three elements)."""
+    return {
+        name: [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        for name, result in found.items()
+    }
