@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from rota.errors import StoreError, StoreUnavailableError
 from rota.store import Enqueue, JobKind, NewRun, Reason, RunStatus, dialect, migrate
@@ -128,19 +128,24 @@ def test_upgrading_an_empty_database_writes_no_events(empty_url: str) -> None:
         store.close()
 
 
+def insert_old_job(connection: Connection, name: str, t: str) -> None:
+    """A job row as every schema since 0002 holds it (later columns take their defaults)."""
+    connection.execute(
+        text(
+            "INSERT INTO jobs (name, defaults, override, paused, kind, created_at, updated_at)"
+            " VALUES (:name, '{}', '{}', false, 'code', :t, :t)"
+        ),
+        {"name": name, "t": t},
+    )
+
+
 def test_a_0002_database_with_two_retries_of_one_attempt_is_upgraded(empty_url: str) -> None:
     # The bug 0003 fixes could leave two retries of one run: the later one stops naming it.
     at_revision(empty_url, "0002")
     engine = dialect.create_engine(dialect.parse_url(empty_url))
     t = "2026-11-23 10:00:00.000000"
     with dialect.write_transaction(engine) as connection:
-        connection.execute(
-            text(
-                "INSERT INTO jobs (name, defaults, override, paused, kind, created_at, "
-                "updated_at) VALUES ('a', '{}', '{}', false, 'code', :t, :t)"
-            ),
-            {"t": t},
-        )
+        insert_old_job(connection, "a", t)
         for status, attempt, retry_of in (
             ("interrupted", 1, None),
             ("succeeded", 2, 1),
@@ -188,13 +193,7 @@ def test_a_0006_databases_dependency_runs_name_no_upstream_runs(empty_url: str) 
     engine = dialect.create_engine(dialect.parse_url(empty_url))
     t = "2026-11-23 10:00:00.000000"
     with dialect.write_transaction(engine) as connection:
-        connection.execute(
-            text(
-                "INSERT INTO jobs (name, defaults, override, paused, kind, created_at, "
-                "updated_at) VALUES ('c', '{}', '{}', false, 'code', :t, :t)"
-            ),
-            {"t": t},
-        )
+        insert_old_job(connection, "c", t)
         connection.execute(
             text(
                 "INSERT INTO runs (job, reason, status, queued_at, attempt, args, note) "
