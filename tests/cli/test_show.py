@@ -1,5 +1,6 @@
 """How the tables word times that are a moment off: an overdue fire time is "now", and a run
-that started a moment after the table's time was taken started "0 s ago", not "in 0 s"."""
+that started a moment after the table's time was taken started "0 s ago", not "in 0 s"; and a
+job's chain in `rota jobs show`."""
 
 from __future__ import annotations
 
@@ -57,3 +58,12 @@ def test_a_run_started_a_moment_after_now_started_0_s_ago(served: Served) -> Non
     assert "0 s ago" in text, text
     assert "in 0" not in text
     assert "running       run 7, started 0 s ago" in job_lines(job, NOW)
+
+
+def test_a_job_shows_the_jobs_it_runs_after_and_before(served: Served) -> None:
+    job = {**_job(served), "upstream": ["sync", "scan"], "downstream": ["build"]}
+    lines = job_lines(job, NOW)
+    assert "after         sync, scan" in lines
+    assert "then          build" in lines
+    alone = job_lines({**job, "upstream": [], "downstream": []}, NOW)
+    assert not [line for line in alone if line.startswith(("after ", "then "))]

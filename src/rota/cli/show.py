@@ -175,6 +175,10 @@ def job_lines(job: Json, now: datetime) -> list[str]:
         f"schedule      {schedule['text']}  ({schedule['description']})",
         f"state         {state_of(job)}",
     ]
+    if job["upstream"]:
+        lines.append(f"after         {', '.join(job['upstream'])}")
+    if job["downstream"]:
+        lines.append(f"then          {', '.join(job['downstream'])}")
     if job["next_fire_times"] and not job["paused"]:
         first, *rest = job["next_fire_times"]
         lines.append(f"next          {stamp(first)}  ({coming(now, first)})")
