@@ -15,7 +15,8 @@ class Retry(Exception):
 
     As a setting, ``@rota.job(..., retry=Retry(attempts=5, backoff="30s", max_delay="1h"))``: at
     most `attempts` attempts in all (``retry=3`` is short for ``Retry(3)``), waiting `backoff`
-    after the first failure, doubling each time up to `max_delay`, with jitter.
+    after the first failure, doubling each time up to `max_delay`, with jitter. An attempt a
+    limiter deferred (decision 0012) is not one of them: it takes no retry and no backoff.
 
     Raised by a job, ``raise Retry(after="5m")``: this attempt ends as failed and the next starts
     after that delay (or the backoff, when no delay is given), up to the job's attempts, and at

@@ -181,3 +181,87 @@ def test_every_lineage_ends_within_max_deferrals_attempts(max_wait: int, needed:
         outcome_, attempts = "fails", MAX_DEFERRALS
     assert attempts <= MAX_DEFERRALS
     assert (outcome_ == "proceeds") == (needed <= max_wait * 2 ** (MAX_DEFERRALS - 1))
+
+
+async def test_a_deferral_does_not_use_up_a_retry(rotas: MakeRota, clock: FakeClock) -> None:
+    # Retry(2): two failures in all, however often a limiter deferred the run in between. The
+    # deferral still takes an attempt number; the retry after the first failure waits the
+    # first failure's backoff (half to all of 10s), not that of the attempt's number.
+    rota = rotas()
+    rota.limiter("hourly", 1, per="1h", max_wait="1s")
+    calls: list[int] = []
+
+    @rota.job("flaky", retry=Retry(2, backoff="10s"))
+    def flaky(ctx) -> None:  # type: ignore[no-untyped-def]
+        calls.append(ctx.run.attempt)
+        if len(calls) == 1:  # the second token is an hour away: deferred
+            with ctx.limit("hourly"):
+                pass
+            with ctx.limit("hourly"):
+                pass
+        raise RuntimeError(f"flaky {len(calls)}")
+
+    await rota.start_async()
+    deferred = await outcome(rota, rota.run_now("flaky"))
+    assert deferred.status is RunStatus.SKIPPED
+    (second,) = rota.runs("flaky", status="queued")
+    assert second.not_before is not None
+    clock.set(second.not_before)
+    failed = await outcome(rota, second.id)
+    assert (failed.status, failed.attempt) == (RunStatus.FAILED, 2)
+    (third,) = rota.runs("flaky", status="queued")
+    assert (third.attempt, third.retry_of) == (3, failed.id)
+    assert third.not_before is not None
+    assert failed.finished_at is not None
+    assert timedelta(seconds=5) <= third.not_before - failed.finished_at <= timedelta(seconds=10)
+    clock.set(third.not_before)
+    last = await outcome(rota, third.id)
+    assert (last.status, last.attempt) == (RunStatus.FAILED, 3)
+    await asyncio.sleep(0.05)
+    assert rota.runs("flaky", status="queued") == []
+    assert calls == [1, 2, 3]
+    # The deferral is no failure either.
+    assert rota._synced_store().job_stats(["flaky"])["flaky"].consecutive_failures == 2
+
+
+async def test_retries_after_failures_and_deferrals_get_growing_backoffs(
+    rotas: MakeRota, clock: FakeClock
+) -> None:
+    # retry=3: fail, deferred, fail, fail. The second failure's retry waits the second
+    # backoff (10-20s with a 10s backoff), and the third failure is the last.
+    rota = rotas()
+    rota.limiter("hourly", 1, per="1h", max_wait="1s")
+    calls: list[int] = []
+
+    @rota.job("flaky", retry=Retry(3, backoff="10s"))
+    def flaky(ctx) -> None:  # type: ignore[no-untyped-def]
+        calls.append(ctx.run.attempt)
+        if len(calls) == 2:
+            with ctx.limit("hourly"):
+                pass
+            with ctx.limit("hourly"):
+                pass
+        raise RuntimeError(f"flaky {len(calls)}")
+
+    await rota.start_async()
+    run_id = rota.run_now("flaky")
+    statuses = []
+    for _ in range(4):
+        ended = await outcome(rota, run_id)
+        statuses.append(ended.status)
+        queued = rota.runs("flaky", status="queued")
+        if not queued:
+            break
+        (following,) = queued
+        assert following.not_before is not None
+        if len(statuses) == 3:
+            assert ended.finished_at is not None
+            waited = following.not_before - ended.finished_at
+            assert timedelta(seconds=10) <= waited <= timedelta(seconds=20)
+        clock.set(following.not_before)
+        run_id = following.id
+    failed, skipped = RunStatus.FAILED, RunStatus.SKIPPED
+    assert statuses == [failed, skipped, failed, failed]
+    await asyncio.sleep(0.05)
+    assert rota.runs("flaky", status="queued") == []
+    assert calls == [1, 2, 3, 4]

@@ -8,7 +8,7 @@ from typing import Any
 
 from rota import Retry, Rota
 from rota.store import open_store
-from rota.store.operations import Claim, Enqueue, InterruptRuns, NewRun
+from rota.store.operations import Claim, Enqueue, Finish, InterruptRuns, NewRun
 from rota.store.records import NodeRecord, Reason, RunStatus
 from rota.testing import FakeClock
 from tests.engine.conftest import START, age_lease_on_postgresql, eventually, finished
@@ -107,3 +107,43 @@ async def test_a_failure_after_the_sweep_interrupts_cannot_leave_a_run_without_i
     assert rota.get_run(lost).status is RunStatus.INTERRUPTED
     retry = [r for r in rota.runs("backup") if r.retry_of == lost]
     assert [(r.attempt, r.status) for r in retry] == [(2, RunStatus.SUCCEEDED)]
+
+
+async def test_a_limiter_deferral_does_not_use_up_the_retry_of_a_lost_run(
+    rotas: MakeRota, database_url: str
+) -> None:
+    # Attempt 1 was deferred by a limiter; attempt 2, the run's first real try, was running on
+    # a node the store never recorded. Retry(2) still retries it (decision 0012, point 5).
+    store = open_store(database_url)
+    store.open()
+    store.sync_jobs({"backup": {}}, START - timedelta(hours=2))
+    then = START - timedelta(hours=1)
+    (first,) = store.apply([Enqueue(NewRun("backup", Reason.MANUAL, then))])
+    assert isinstance(first, int)
+    note = (
+        f"waiting for limiter api until {then.isoformat()}: retried then (deferral 1 in a row "
+        "(the 8th fails the run); the next attempt waits up to 2m for limiter api)"
+    )
+    second_run = NewRun("backup", Reason.RETRY, then, attempt=2, retry_of=first)
+    _, _, lost = store.apply(
+        [
+            Claim(first, "gone:7:x", then),
+            Finish(first, RunStatus.SKIPPED, then, note=note),
+            Enqueue(second_run),
+        ]
+    )
+    assert isinstance(lost, int)
+    assert store.apply([Claim(lost, "gone:7:x", then)]) == [True]
+    store.close()
+    rota = rotas()
+    rota.limiter("api", 10, per="1m")
+
+    @rota.job("backup", retry=Retry(2))
+    def backup() -> None:
+        pass
+
+    await rota.start_async()
+    await eventually(finished(rota, "backup", 3))
+    assert rota.get_run(lost).status is RunStatus.INTERRUPTED
+    retry = [r for r in rota.runs("backup") if r.retry_of == lost]
+    assert [(r.attempt, r.status) for r in retry] == [(3, RunStatus.SUCCEEDED)]

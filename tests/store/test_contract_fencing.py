@@ -141,6 +141,28 @@ def test_reaping_interrupts_and_retries_in_one_transaction(jobs: Store) -> None:
     assert reap(jobs, "n1", generation, attempts={"b": 3}) == Reaped()  # reaped once only
 
 
+def test_reaping_does_not_count_limiter_deferrals_against_the_attempts(jobs: Store) -> None:
+    # Decision 0012, point 5: attempt 2 of b followed a limiter deferral, so it is b's first
+    # failure; with 2 attempts it is retried (attempt 3). Attempt 2 of a followed a failure.
+    generation = register(jobs)
+    lease = Lease("n1", generation)
+    deferred_note = (
+        "waiting for limiter x until 2026-01-01T00:00:00+00:00: retried then (deferral 1 in a "
+        "row (the 8th fails the run); the next attempt waits up to 2s for limiter x)"
+    )
+    firsts = {"b": RunStatus.SKIPPED, "a": RunStatus.FAILED}
+    seconds = {}
+    for job, status in firsts.items():
+        first = claimed(jobs, lease, job)
+        note = deferred_note if status is RunStatus.SKIPPED else None
+        assert jobs.apply([Finish(first, status, at(2), note=note, owner=lease)]) == [True]
+        seconds[job] = claimed(jobs, lease, job, attempt=2, retry_of=first, reason=Reason.RETRY)
+    reaped = reap(jobs, "n1", generation, attempts={"a": 2, "b": 2})
+    assert reaped.interrupted == (seconds["b"], seconds["a"])
+    ((_, retry),) = reaped.retries
+    assert (retry.job, retry.attempt, retry.retry_of) == ("b", 3, seconds["b"])
+
+
 def test_a_node_that_renewed_its_lease_or_lives_anew_is_not_reaped(jobs: Store) -> None:
     generation = register(jobs)
     run_id = claimed(jobs, Lease("n1", generation))

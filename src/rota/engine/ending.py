@@ -20,8 +20,9 @@ from rota.store.records import Reason, RunStatus
 
 if TYPE_CHECKING:
     from rota.engine.basis import Basis
+    from rota.engine.limiter import Limiters
 
-__all__ = ["LEASE_GONE", "STOPPED", "finish_of", "next_attempt", "record_end"]
+__all__ = ["LEASE_GONE", "STOPPED", "attempt_after", "finish_of", "next_attempt", "record_end"]
 
 log = logging.getLogger("rota.engine")
 
@@ -52,30 +53,55 @@ def finish_of(run: QueuedRun, outcome: Outcome, context: RunContext, now: dateti
 
 
 def next_attempt(
-    run: QueuedRun, policy: RetryPolicy, outcome: Outcome, now: datetime
+    run: QueuedRun, policy: RetryPolicy, outcome: Outcome, now: datetime, deferred: int = 0
 ) -> NewRun | None:
     """The run's next attempt, if its outcome and the retry policy (or a `Retry` the job
     raised) call for one. A run that ended to wait for a limiter (decision 0012) starts again
-    when its capacity comes back, whatever the policy."""
+    when its capacity comes back, whatever the policy; the `deferred` attempts of its lineage
+    that did so are no failures: they count neither against the policy's attempts nor for
+    its backoff."""
     if outcome.wait_until is not None:
         return retry_run(run, now, not_before=outcome.wait_until)
-    if outcome.final or outcome.status not in RETRIED:
-        return None
-    if outcome.status is RunStatus.INTERRUPTED and outcome.note in (STOPPED, LEASE_GONE):
-        # A stop is not the job's failure; a run whose lease was lost is retried by the node
-        # that took it.
+    if not _retried(outcome):
         return None
     asked = outcome.retry
     if asked is not None:
         policy = RetryPolicy(
             asked.attempts or max(policy.attempts, 3), asked.backoff, asked.max_delay
         )
-    delay = retry_delay(policy, run.attempt, random.random())
+    failures = max(run.attempt - deferred, 1)  # this attempt is one of them
+    delay = retry_delay(policy, failures, random.random())
     if delay is None:
         return None
     if asked is not None and asked.after is not None:
         delay = asked.after
     return retry_run(run, now, not_before=now + delay)
+
+
+async def attempt_after(
+    limiters: Limiters | None, run: QueuedRun, policy: RetryPolicy, outcome: Outcome, now: datetime
+) -> NewRun | None:
+    """`next_attempt`, with the limiter deferrals of the run's lineage counted when they may
+    matter: only for a failed attempt after the first, with limiters declared (one read of
+    the store per earlier attempt, on that path alone)."""
+    deferred = 0
+    if (
+        limiters is not None
+        and run.attempt > 1
+        and outcome.wait_until is None
+        and _retried(outcome)
+    ):
+        deferred = await limiters.deferrals_in(run.id)
+    return next_attempt(run, policy, outcome, now, deferred)
+
+
+def _retried(outcome: Outcome) -> bool:
+    """Whether the outcome is a failure the retry policy may retry."""
+    if outcome.final or outcome.status not in RETRIED:
+        return False
+    # A stop is not the job's failure; a run whose lease was lost is retried by the node
+    # that took it.
+    return not (outcome.status is RunStatus.INTERRUPTED and outcome.note in (STOPPED, LEASE_GONE))
 
 
 async def record_end(

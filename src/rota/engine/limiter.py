@@ -25,10 +25,11 @@ from rota.errors import RotaError, SettingError
 from rota.names import job_name_problem
 from rota.schedules.durations import format_duration
 from rota.store.limits import Grant, Returned, TokenRequest, instant, micros
-from rota.store.records import RunRecord, RunStatus
+from rota.store.operations import deferred_by_limiter, lineage_deferrals
 
 if TYPE_CHECKING:
     from rota.engine.basis import Basis
+    from rota.store.abc import Store
 
 __all__ = [
     "DEFAULT_MAX_WAIT",
@@ -279,7 +280,7 @@ class Limiters:
             count, previous = 0, None if run is None else run.retry_of
             while previous is not None and count < MAX_DEFERRALS:
                 run = await self.basis.writer.call(read, previous)
-                if run is None or not _deferred(run):
+                if run is None or not deferred_by_limiter(run):
                     break
                 count, previous = count + 1, run.retry_of
         except Exception as error:
@@ -288,6 +289,21 @@ class Limiters:
             )
             return 0
         return count
+
+    async def deferrals_in(self, run_id: int) -> int:
+        """How many runs of run `run_id`'s lineage (its retry_of, that one's, and so on) a
+        limiter deferred, in a row or not: attempts that do not count against the retry
+        policy. Read only for a failed attempt after the first, when limiters are declared;
+        0 when the store cannot say (the run gets no more retries than before)."""
+        if not self.specs:
+            return 0
+        try:
+            return await self.basis.writer.call(_lineage_deferrals, self.basis.store, run_id)
+        except Exception as error:
+            self.basis.outage.failed(
+                "reading a run's limiter deferrals", error, self.basis.clock.now()
+            )
+            return 0
 
     async def _refill(self, held: _Held, cost: int, now: datetime) -> datetime | None:
         """Ask the store for the next grant; None if one came that can be spent now, else when
@@ -361,14 +377,10 @@ class Limiters:
                 self.basis.outage.failed("giving back limiter tokens", error, now)
 
 
-def _deferred(run: RunRecord) -> bool:
-    """Whether `run` ended to wait for a limiter (its note is a `LimiterWait`'s)."""
-    note = run.note or ""
-    return (
-        run.status is RunStatus.SKIPPED
-        and note.startswith("waiting for limiter ")
-        and ": retried then" in note
-    )
+def _lineage_deferrals(store: Store, run_id: int) -> int:
+    """`Limiters.deferrals_in`, on the writer thread: one read per earlier attempt."""
+    run = store.get_run(run_id)
+    return 0 if run is None else lineage_deferrals(run, store.get_run)
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

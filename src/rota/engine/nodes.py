@@ -21,11 +21,18 @@ from typing import Any
 
 from rota.engine.basis import Basis
 from rota.engine.jobs import JobDefinition, JobState
-from rota.engine.policies import retry_delay
 from rota.engine.runs import QueuedRun, retry_run
 from rota.engine.worker import Worker
 from rota.engine.writer import Writer
-from rota.store.operations import Enqueue, Finish, InterruptRuns, Reaped, ReapNode
+from rota.store.abc import Store
+from rota.store.operations import (
+    Enqueue,
+    Finish,
+    InterruptRuns,
+    Reaped,
+    ReapNode,
+    retried_by_reap,
+)
 from rota.store.records import NodeRecord, RunRecord, RunStatus
 
 __all__ = ["NodeLife", "life_of"]
@@ -192,7 +199,7 @@ class NodeLife:
             theirs = [
                 r for r in active if r.status is RunStatus.RUNNING and (r.node or "?") == node_id
             ]
-            retries = self._retries(theirs, now)
+            retries = await self._retries(theirs, now)
             changed, *ids = await self.basis.writer.apply(
                 [InterruptRuns((node_id,), now, note), *retries]
             )
@@ -291,26 +298,34 @@ class NodeLife:
         return node.life is None or current is None or current == node.life
 
     async def retry_interrupted(self, runs: list[RunRecord], now: datetime) -> None:
-        """Queue a retry of each interrupted run whose job's retry policy allows one."""
-        retries = self._retries(runs, now)
+        """Queue a retry of each interrupted run whose job's retry policy allows one: as the
+        reaper does, the attempts a limiter deferred do not count (read only for a run whose
+        attempt number alone says no)."""
+        retries = await self._retries(runs, now)
         self._take_retries(retries, await self.basis.writer.apply(retries))
 
-    def _retries(self, runs: list[RunRecord], now: datetime) -> list[Enqueue]:
+    async def _retries(self, runs: list[RunRecord], now: datetime) -> list[Enqueue]:
         """The retries of `runs` (interrupted) that their jobs' retry policies allow."""
-        retries: list[Enqueue] = []
-        for run in runs:
-            state = self.jobs.get(run.job)
-            if state is None:
-                continue
-            if retry_delay(state.settings.retry, run.attempt, 0.0) is None:
-                continue
-            retries.append(Enqueue(retry_run(run, now)))
-        return retries
+        allowed = {r.id: s.settings.retry.attempts for r in runs if (s := self.jobs.get(r.job))}
+        if not allowed:
+            return []
+        kept = await self.basis.writer.call(_retried, runs, allowed, self.basis.store)
+        return [Enqueue(retry_run(run, now)) for run in kept]
 
     def _take_retries(self, retries: list[Enqueue], ids: list[Any]) -> None:
         for retry, run_id in zip(retries, ids, strict=True):
             if isinstance(run_id, int):
                 self.worker.take(QueuedRun.of(run_id, retry.run))
+
+
+def _retried(runs: list[RunRecord], allowed: Mapping[int, int], store: Store) -> list[RunRecord]:
+    """The interrupted `runs` to retry, of jobs allowed `allowed[run.id]` attempts: on the
+    writer thread, which reads the earlier attempts of those that need it."""
+    return [
+        run
+        for run in runs
+        if run.id in allowed and retried_by_reap(run, allowed[run.id], store.get_run)
+    ]
 
 
 def life_of(pid: int) -> str | None:

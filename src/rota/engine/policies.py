@@ -154,7 +154,8 @@ def fire_times_due(
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """At most `attempts` attempts in all; waits grow from `backoff` by doubling to `max_delay`."""
+    """At most `attempts` attempts in all, not counting those a limiter deferred; waits grow
+    from `backoff` by doubling to `max_delay`."""
 
     attempts: int = 1
     backoff: timedelta = timedelta(seconds=10)
@@ -162,7 +163,7 @@ class RetryPolicy:
 
 
 def retry_delay(policy: RetryPolicy, attempt: int, jitter: float) -> timedelta | None:
-    """How long to wait before attempt ``attempt + 1`` after attempt `attempt` failed.
+    """How long to wait before the next attempt after failure number `attempt` of a run.
 
     None when no attempt is left. `jitter` in [0, 1) spreads retries ("equal jitter"): the wait
     is between half and all of the exponential delay.

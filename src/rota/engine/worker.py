@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from rota.engine.active import PROGRESS_INTERVAL, ActiveRun, write_progress
 from rota.engine.child import KILL_GRACE
 from rota.engine.context import RunContext, RunInfo, current_run
-from rota.engine.ending import LEASE_GONE, STOPPED, finish_of, next_attempt, record_end
+from rota.engine.ending import LEASE_GONE, STOPPED, attempt_after, finish_of, record_end
 from rota.engine.isolation import Isolation
 from rota.engine.limiter import Limiters
 from rota.engine.policies import Overlap
@@ -460,7 +460,7 @@ class Worker:
         downstream = self.chained(run.job) if outcome.status is RunStatus.SUCCEEDED else ()
         if downstream:  # in the same transaction as the success: nothing lost, nothing twice
             operations.append(Chain(run.id, run.job, now, downstream))
-        retry = next_attempt(run, state.settings.retry, outcome, now)
+        retry = await attempt_after(self.limiters, run, state.settings.retry, outcome, now)
         if retry is not None:
             operations.append(Enqueue(retry, owner=active.owner))
         # The slot is free now: the next claim goes into the same transaction as this finish.

@@ -39,6 +39,7 @@ from rota.store.operations import (
     RequestCancel,
     UpdateJob,
     reaped_retry,
+    retried_by_reap,
 )
 from rota.store.records import (
     ACTIVE,
@@ -381,7 +382,7 @@ class MemoryOperations:
         retries: list[tuple[int, NewRun]] = []
         for run_id in interrupted:
             run = self._runs[run_id]
-            if run.attempt < reap.attempts.get(run.job, 1):
+            if retried_by_reap(run, reap.attempts.get(run.job, 1), self._runs.get):
                 new = reaped_retry(run, reap.at)
                 retry_id = self._insert(new)
                 if retry_id is not None:

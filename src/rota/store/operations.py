@@ -4,7 +4,7 @@ what each returns. Plain values, shared by every store and the engine that build
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum
@@ -36,8 +36,11 @@ __all__ = [
     "RequestCancel",
     "SyncResult",
     "UpdateJob",
+    "deferred_by_limiter",
+    "lineage_deferrals",
     "notices_of",
     "reaped_retry",
+    "retried_by_reap",
 ]
 
 
@@ -227,10 +230,10 @@ class ReapNode:
     """Take a dead node's runs from it, in one transaction: if `node` still has `generation`,
     is not stopped, and (with `expired_before`) last renewed its lease before that instant,
     record it stopped at `at`, its RUNNING runs INTERRUPTED with `note`, and queue at once the
-    retry of each whose attempt is below its job's entry in `attempts` (the attempts its retry
-    policy allows; a job not named gets none). Without `expired_before` the node is dead
-    whatever its lease says (its process is gone). Result: `Reaped` (empty if the node renewed
-    its lease, or was reaped, meanwhile)."""
+    retry of each that failed fewer times than its job's entry in `attempts` (the attempts its
+    retry policy allows; a job not named gets none): `retried_by_reap`. Without
+    `expired_before` the node is dead whatever its lease says (its process is gone). Result:
+    `Reaped` (empty if the node renewed its lease, or was reaped, meanwhile)."""
 
     node: str
     generation: int
@@ -394,3 +397,36 @@ Operation = (
     | RemoveJob
     | Chain
 )
+
+
+def deferred_by_limiter(run: RunRecord) -> bool:
+    """Whether `run` ended to wait for a limiter (decision 0012, point 5): skipped with the
+    note the engine's `LimiterWait` writes. Such an attempt is no failure."""
+    note = run.note or ""
+    return (
+        run.status is RunStatus.SKIPPED
+        and note.startswith("waiting for limiter ")
+        and ": retried then" in note
+    )
+
+
+def lineage_deferrals(run: RunRecord, read: Callable[[int], RunRecord | None]) -> int:
+    """How many of the attempts before `run` (its retry_of, that one's, and so on, each got
+    with `read`) a limiter deferred, in a row or not: one read per earlier attempt."""
+    count, previous = 0, run.retry_of
+    while previous is not None:
+        earlier = read(previous)
+        if earlier is None or earlier.id >= run.id:  # pruned (or not an earlier attempt)
+            break
+        count += deferred_by_limiter(earlier)
+        run, previous = earlier, earlier.retry_of
+    return count
+
+
+def retried_by_reap(run: RunRecord, attempts: int, read: Callable[[int], RunRecord | None]) -> bool:
+    """Whether `ReapNode` retries its interrupted `run`, of a job allowed `attempts`: if its
+    failures (its attempts, less those a limiter deferred) are fewer. The earlier attempts are
+    read only when the attempt's number alone says no."""
+    if run.attempt < attempts:
+        return True
+    return run.retry_of is not None and run.attempt - lineage_deferrals(run, read) < attempts

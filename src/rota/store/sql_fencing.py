@@ -16,7 +16,16 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 
 from rota.store import dialect
-from rota.store.operations import InterruptRuns, Lease, NewRun, Reaped, ReapNode, reaped_retry
+from rota.store.operations import (
+    InterruptRuns,
+    Lease,
+    NewRun,
+    Reaped,
+    ReapNode,
+    reaped_retry,
+    retried_by_reap,
+)
+from rota.store.records import RunRecord
 from rota.store.schema import nodes, run_record, runs
 
 __all__ = ["lease_holds", "reap"]
@@ -62,8 +71,15 @@ def reap(
             select(*runs.c).where(runs.c.id.in_(interrupted)).order_by(runs.c.id)
         )
     ]
+
+    def read(run_id: int) -> RunRecord | None:
+        found = connection.execute(select(*runs.c).where(runs.c.id == run_id)).first()
+        return None if found is None else run_record(found)
+
     wanted = [
-        reaped_retry(run, reap.at) for run in records if run.attempt < reap.attempts.get(run.job, 1)
+        reaped_retry(run, reap.at)
+        for run in records
+        if retried_by_reap(run, reap.attempts.get(run.job, 1), read)
     ]
     ids = insert_runs(wanted) if wanted else []
     retries = tuple(
