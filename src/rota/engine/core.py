@@ -24,6 +24,7 @@ from rota.clock import Clock, StepAware
 from rota.engine.basis import Basis
 from rota.engine.chains import Chains, check_code_chains
 from rota.engine.context import RecordCapture
+from rota.engine.held import HeldNotices
 from rota.engine.jobs import JobDefinition, JobState, effective_settings, load_target
 from rota.engine.lag import Lag
 from rota.engine.limiter import Limiters, LimiterSpec
@@ -98,6 +99,7 @@ class Engine:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_listening: Callable[[], None] | None = None
+        self._notices = HeldNotices(self._act_on)  # held while the start reads the jobs
         self._fire_failures = 0
         self.lag = Lag()  # how far behind its fire times the scheduler is
         self._stepped = False  # the wall clock was stepped: interval schedules re-plan
@@ -116,16 +118,21 @@ class Engine:
         now, basis = self.started_at, self.basis
         try:
             await self.nodes.register(now)
+            # Listen before reading the jobs and the queued runs, not after: a job changed or a
+            # run queued in between would be neither read nor heard, and a node with no other
+            # alive never polls for it. What is heard before the job table is ready is held
+            # until it is (`rota.engine.held`); a job both read and heard is read once more, a
+            # run held once (`Worker.take`). Off the loop: a listener connects to its database,
+            # and that may take a while.
+            self._notices.hold()
+            self._stop_listening = await asyncio.to_thread(basis.store.listen, self.heard)
             # Jobs first: the runs of dead nodes are retried by their jobs' effective policy.
             await self._sync_jobs(now)
+            self._notices.release()
             await self.nodes.reap(now, everything=True)
-            # Off the loop: a listener connects to its database, and that may take a while.
-            self._stop_listening = await asyncio.to_thread(basis.store.listen, self.heard)
-            # Read once listening, not before: a run queued in between would be neither read
-            # nor heard, and a node with no other alive never polls for it. One both read and
-            # heard is held once (`Worker.take`).
             await self.worker.take_stored()
         except BaseException:
+            self._unlisten()
             basis.writer.close()
             self.nodes.close()
             raise
@@ -153,11 +160,7 @@ class Engine:
             task.cancel()
         if self._stop_step_watch is not None:
             self._stop_step_watch()
-        if self._stop_listening is not None:
-            # Off the loop too: PostgreSQL's listener finishes its current wait first. Not
-            # through the default executor, which is gone at interpreter exit (atexit).
-            stopper = threading.Thread(target=self._stop_listening, name="rota-unlisten")
-            stopper.start()
+        self._unlisten()
         basis = self.basis
         if self.worker.spawns is not None:
             self.worker.spawns.stopping.set()
@@ -172,6 +175,14 @@ class Engine:
             basis.writer.close()
             self.nodes.close()
             log.info("rota node %s stopped", self.node_id)
+
+    def _unlisten(self) -> None:
+        """Stop listening, if listening. Off the loop: PostgreSQL's listener finishes its
+        current wait first. Not through the default executor, which is gone at interpreter exit
+        (atexit)."""
+        stop, self._stop_listening = self._stop_listening, None
+        if stop is not None:
+            threading.Thread(target=stop, name="rota-unlisten").start()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)
@@ -500,6 +511,10 @@ class Engine:
         """A notice from the store (any thread), once its transaction committed: a run was
         queued (``run:ID``), a job changed (``job:NAME``), a running run is to stop
         (``cancel:ID:NOTE``); ``events:ID`` is for event followers."""
+        if not notice.startswith("events:"):
+            self._notices.heard(notice)
+
+    def _act_on(self, notice: str) -> None:
         kind, _, value = notice.partition(":")
         if kind == "run" and value.isdigit():
             self._spawn_soon(self._run_queued(int(value)), "rota-notice")
