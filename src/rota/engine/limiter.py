@@ -25,7 +25,7 @@ from rota.errors import RotaError, SettingError
 from rota.names import job_name_problem
 from rota.schedules.durations import format_duration
 from rota.store.limits import Grant, Returned, TokenRequest, instant, micros
-from rota.store.operations import deferred_by_limiter, lineage_deferrals
+from rota.store.operations import deferrals_in_a_row, lineage_deferrals
 
 if TYPE_CHECKING:
     from rota.engine.basis import Basis
@@ -274,21 +274,7 @@ class Limiters:
         `MAX_DEFERRALS`). 0 when the store cannot say: the run is not failed for that."""
         if run_id is None:
             return 0
-        read = self.basis.store.get_run
-        try:
-            run = await self.basis.writer.call(read, run_id)
-            count, previous = 0, None if run is None else run.retry_of
-            while previous is not None and count < MAX_DEFERRALS:
-                run = await self.basis.writer.call(read, previous)
-                if run is None or not deferred_by_limiter(run):
-                    break
-                count, previous = count + 1, run.retry_of
-        except Exception as error:
-            self.basis.outage.failed(
-                "reading a run's limiter deferrals", error, self.basis.clock.now()
-            )
-            return 0
-        return count
+        return await self._read_lineage(_deferrals_in_a_row, run_id)
 
     async def deferrals_in(self, run_id: int) -> int:
         """How many runs of run `run_id`'s lineage (its retry_of, that one's, and so on) a
@@ -297,8 +283,12 @@ class Limiters:
         0 when the store cannot say (the run gets no more retries than before)."""
         if not self.specs:
             return 0
+        return await self._read_lineage(_lineage_deferrals, run_id)
+
+    async def _read_lineage(self, count: Callable[[Store, int], int], run_id: int) -> int:
+        """`count(store, run_id)` on the writer thread, in one call; 0 if the store fails."""
         try:
-            return await self.basis.writer.call(_lineage_deferrals, self.basis.store, run_id)
+            return await self.basis.writer.call(count, self.basis.store, run_id)
         except Exception as error:
             self.basis.outage.failed(
                 "reading a run's limiter deferrals", error, self.basis.clock.now()
@@ -381,6 +371,12 @@ def _lineage_deferrals(store: Store, run_id: int) -> int:
     """`Limiters.deferrals_in`, on the writer thread: one read per earlier attempt."""
     run = store.get_run(run_id)
     return 0 if run is None else lineage_deferrals(run, store.get_run)
+
+
+def _deferrals_in_a_row(store: Store, run_id: int) -> int:
+    """`Limiters.deferrals_before`, on the writer thread."""
+    run = store.get_run(run_id)
+    return 0 if run is None else deferrals_in_a_row(run, store.get_run, MAX_DEFERRALS)
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

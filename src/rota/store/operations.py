@@ -4,7 +4,7 @@ what each returns. Plain values, shared by every store and the engine that build
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum
@@ -36,7 +36,9 @@ __all__ = [
     "RequestCancel",
     "SyncResult",
     "UpdateJob",
+    "deferrals_in_a_row",
     "deferred_by_limiter",
+    "earlier_attempts",
     "lineage_deferrals",
     "notices_of",
     "reaped_retry",
@@ -410,16 +412,34 @@ def deferred_by_limiter(run: RunRecord) -> bool:
     )
 
 
-def lineage_deferrals(run: RunRecord, read: Callable[[int], RunRecord | None]) -> int:
-    """How many of the attempts before `run` (its retry_of, that one's, and so on, each got
-    with `read`) a limiter deferred, in a row or not: one read per earlier attempt."""
-    count, previous = 0, run.retry_of
+def earlier_attempts(
+    run: RunRecord, read: Callable[[int], RunRecord | None]
+) -> Iterator[RunRecord]:
+    """The attempts before `run`, newest first: its retry_of, that one's, and so on, each got
+    with `read` as it is asked for. Ends at the first attempt, or at one pruned."""
+    previous = run.retry_of
     while previous is not None:
         earlier = read(previous)
         if earlier is None or earlier.id >= run.id:  # pruned (or not an earlier attempt)
-            break
-        count += deferred_by_limiter(earlier)
+            return
+        yield earlier
         run, previous = earlier, earlier.retry_of
+
+
+def lineage_deferrals(run: RunRecord, read: Callable[[int], RunRecord | None]) -> int:
+    """How many of the attempts before `run` a limiter deferred, in a row or not: one read per
+    earlier attempt."""
+    return sum(deferred_by_limiter(earlier) for earlier in earlier_attempts(run, read))
+
+
+def deferrals_in_a_row(run: RunRecord, read: Callable[[int], RunRecord | None], most: int) -> int:
+    """How many limiter deferrals came right before `run` (the attempts before it, while a
+    limiter deferred them), at most `most`: one read per attempt counted, and one more."""
+    count = 0
+    for earlier in earlier_attempts(run, read):
+        if count >= most or not deferred_by_limiter(earlier):
+            break
+        count += 1
     return count
 
 
