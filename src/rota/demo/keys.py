@@ -1,5 +1,6 @@
 """The demo's own secrets in its data directory: the admin token and the TMDb API key. Each is
-made on first use and kept (mode 0600, written beside and renamed), so that a restart finds it."""
+made on first use and kept (mode 0600, written whole by `rota.files.write_once`), so that a
+restart finds it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+
+from rota.files import write_once
 
 __all__ = ["kept_secret"]
 
@@ -19,10 +22,8 @@ def kept_secret(path: Path) -> str:
         if len(secret) >= 16:
             os.chmod(path, 0o600)
             return secret
+        path.unlink()  # too short to be a secret: made anew
     secret = secrets.token_urlsafe(24)
-    part = path.with_name(path.name + ".part")
-    descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(secret + "\n")
-    os.replace(part, path)
+    if not write_once(path, secret + "\n"):  # another process made one just now: its own
+        secret = path.read_text(encoding="utf-8").strip()
     return secret

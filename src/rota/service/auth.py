@@ -29,6 +29,7 @@ from fastapi import Request
 from fastapi.security import HTTPBearer
 
 from rota.errors import SettingError
+from rota.files import write_once
 
 __all__ = [
     "READ_METHODS",
@@ -38,7 +39,6 @@ __all__ = [
     "bearer",
     "default_token_file",
     "read_token_file",
-    "write_once",
 ]
 
 log = logging.getLogger("rota.service")
@@ -181,23 +181,6 @@ def _generated(path: Path) -> bytes:
         return _generated(path)  # another process starting at once wrote one first: theirs wins
     _log_generated(path, token)
     return digest
-
-
-def write_once(path: Path, text: str) -> bool:
-    """Write `text` to a new file at `path` (mode 0600) unless one is there: whole or not at
-    all, and of several processes writing at once, the first wins. Whether this call wrote it."""
-    part = path.with_name(f"{path.name}.{secrets.token_hex(4)}.part")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
-    try:
-        os.link(part, path)
-    except FileExistsError:
-        return False
-    finally:
-        part.unlink()
-    return True
 
 
 def _log_generated(path: Path, token: str) -> None:

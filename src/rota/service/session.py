@@ -25,7 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rota.errors import SettingError
-from rota.service.auth import Role, Tokens, write_once
+from rota.files import write_once
+from rota.service.auth import Role, Tokens
 
 __all__ = ["COOKIE", "CSRF_HEADER", "LIFETIME", "Session", "Sessions", "secret_file"]
 
